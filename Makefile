@@ -1,0 +1,30 @@
+# The two commands of the README: `make serve` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+REST_PORT ?= 8501
+GRPC_PORT ?= 8500
+
+.PHONY: setup serve test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+serve: setup
+	$(BIN)/pyserving serve --model_name=half_plus_two \
+		--model_base_path=$(CURDIR)/examples/models/half_plus_two \
+		--port=$(GRPC_PORT) --rest_api_port=$(REST_PORT)
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/grpc_vs_rest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

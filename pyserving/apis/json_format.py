@@ -1,0 +1,213 @@
+"""TF Serving's REST JSON: request bodies to tensors, results to response bodies.
+
+Row format (``instances``) and columnar format (``inputs``), ``{"b64": ...}``
+binary values, classify/regress ``examples``. Error texts follow TF Serving's
+(``shared/docs/tfserving-api.md`` section 2). Imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from pyserving.apis.json_values import has_non_finite, is_b64, jsonable, render, to_array
+from pyserving.core.errors import InvalidArgumentError
+from pyserving.tensors.signature import Signature
+
+_JSON_CONSTANTS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def parse_json(body: bytes) -> Any:
+    """Parses a request body; accepts NaN/Infinity tokens as TF Serving does."""
+    if not body or not body.strip():
+        raise InvalidArgumentError("JSON Parse error: The document is empty")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(body, parse_constant=_JSON_CONSTANTS.__getitem__)
+        except (ValueError, KeyError):
+            raise InvalidArgumentError(
+                f"JSON Parse error: Invalid value. at offset: {exc.pos}") from None
+
+
+def parse_object(body: bytes) -> dict[str, Any]:
+    doc = parse_json(body)
+    if not isinstance(doc, dict):
+        raise InvalidArgumentError(f"JSON Value: {render(doc)} Is not object")
+    return doc
+
+
+def signature_name_of(doc: dict[str, Any]) -> str:
+    name = doc.get("signature_name", "")
+    if not isinstance(name, str):
+        raise InvalidArgumentError(
+            f"JSON Value: {render(doc)} not formatted correctly. "
+            "'signature_name' key must be a string value.")
+    return name
+
+
+@dataclass(frozen=True)
+class PredictTensors:
+    inputs: dict[str, np.ndarray]
+    row_format: bool
+
+
+def predict_inputs(doc: dict[str, Any], signature: Signature) -> PredictTensors:
+    has_instances, has_inputs = "instances" in doc, "inputs" in doc
+    if has_instances and has_inputs:
+        raise InvalidArgumentError(
+            f"JSON Value: {render(doc)} Not formatted correctly expecting only one of "
+            "'inputs' or 'instances' keys to exist ")
+    if has_instances:
+        return PredictTensors(_row_inputs(doc["instances"], doc, signature), True)
+    if has_inputs:
+        return PredictTensors(_columnar_inputs(doc["inputs"], signature), False)
+    raise InvalidArgumentError("Missing 'inputs' or 'instances' key")
+
+
+def _row_inputs(instances: Any, doc: dict[str, Any], signature: Signature) -> dict[str, np.ndarray]:
+    if not isinstance(instances, list):
+        raise InvalidArgumentError(f"JSON Value: {render(doc)} Expecting 'instances' to be an list/array")
+    if not instances:
+        raise InvalidArgumentError(f"JSON Value: {render(doc)} No values in 'instances' array")
+    specs = signature.inputs
+    first = instances[0]
+    named = isinstance(first, dict) and not is_b64(first)
+    if len(specs) > 1 and not named:
+        raise InvalidArgumentError(
+            "instances is a plain list, but expecting list of objects as multiple input "
+            "tensors required as per tensorinfo_map")
+    if not named:
+        (alias, spec), = specs.items()
+        for i, item in enumerate(instances):
+            if isinstance(item, dict) and not is_b64(item):
+                raise InvalidArgumentError(f"Expecting value/list but got object at item {i} of input list")
+        return {alias: _batch(instances, alias, spec.dtype)}
+    expected = sorted(specs)
+    columns: dict[str, list[Any]] = {alias: [] for alias in specs}
+    for i, item in enumerate(instances):
+        if not isinstance(item, dict) or is_b64(item):
+            kind = "list" if isinstance(item, list) else "value"
+            raise InvalidArgumentError(f"Expecting object but got {kind} at item {i} of input list")
+        for key in item:
+            if key not in specs:
+                raise InvalidArgumentError(
+                    f"Failed to process element: {i} key: {key} of 'instances' list. "
+                    f"Error: INVALID_ARGUMENT: JSON object: does not have named input: {key}")
+        if len(item) != len(specs):
+            raise InvalidArgumentError(
+                f"Failed to process element: {i} of 'instances' list. JSON object: "
+                f"{render(item)} keys must be equal to: {','.join(expected)}")
+        for alias, column in columns.items():
+            column.append(item[alias])
+    return {alias: _batch(columns[alias], alias, specs[alias].dtype) for alias in specs}
+
+
+def _batch(values: list[Any], alias: str, dtype: int) -> np.ndarray:
+    """Stacks per-instance values into one tensor with a leading batch dimension."""
+    try:
+        array = to_array(values, dtype)
+        if array.ndim >= 1 and array.shape[0] == len(values):
+            return array
+    except InvalidArgumentError:
+        pass
+    # Name the instance at fault, as TF Serving does.
+    first_shape: tuple[int, ...] | None = None
+    for i, value in enumerate(values):
+        try:
+            element = to_array(value, dtype)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(
+                f"Failed to process element: {i} of 'instances' list. "
+                f"Error: INVALID_ARGUMENT: {exc.message}") from None
+        if first_shape is None:
+            first_shape = element.shape
+        elif element.shape != first_shape:
+            if element.size != int(np.prod(first_shape)):
+                detail = f"Expecting tensor size: {int(np.prod(first_shape))} but got: {element.size}"
+            else:
+                detail = f"Expecting shape {_dims(first_shape)} but got: {_dims(element.shape)}"
+            raise InvalidArgumentError(
+                f"Failed to process element: {i} of 'instances' list. "
+                f"Error: INVALID_ARGUMENT: {detail}")
+    raise InvalidArgumentError(f"Failed to process 'instances' for input: {alias}")
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def _columnar_inputs(value: Any, signature: Signature) -> dict[str, np.ndarray]:
+    specs = signature.inputs
+    if not isinstance(value, dict) or is_b64(value):
+        if len(specs) != 1:
+            raise InvalidArgumentError(
+                "inputs is a plain value/list, but expecting an object as multiple input "
+                "tensors required as per tensorinfo_map")
+        (alias, spec), = specs.items()
+        return {alias: to_array(value, spec.dtype)}
+    tensors = {}
+    for alias, spec in specs.items():
+        if alias not in value:
+            raise InvalidArgumentError(f"Missing named input: {alias} in 'inputs' object.")
+        tensors[alias] = to_array(value[alias], spec.dtype)
+    return tensors
+
+
+def predict_response(outputs: dict[str, Any], row_format: bool) -> bytes:
+    if not outputs:
+        raise InvalidArgumentError("Cannot convert empty tensor map to JSON")
+    if row_format:
+        batch = None
+        for alias, array in outputs.items():
+            shape = np.shape(array)
+            if not shape:
+                raise InvalidArgumentError(f"Tensor name: {alias} has no shape information ")
+            if batch is None:
+                batch = shape[0]
+            elif shape[0] != batch:
+                raise InvalidArgumentError(
+                    f"Tensor name: {alias} has inconsistent batch size: {shape[0]} expecting: {batch}")
+        if len(outputs) == 1:
+            (alias, array), = outputs.items()
+            body: Any = {"predictions": jsonable(array, alias)}
+        else:
+            columns = {alias: jsonable(array, alias) for alias, array in outputs.items()}
+            body = {"predictions": [
+                {alias: column[i] for alias, column in columns.items()} for i in range(batch or 0)
+            ]}
+    elif len(outputs) == 1:
+        (alias, array), = outputs.items()
+        body = {"outputs": jsonable(array, alias)}
+    else:
+        body = {"outputs": {alias: jsonable(array, alias) for alias, array in outputs.items()}}
+    return dumps(body, non_finite=has_non_finite(outputs))
+
+
+def dumps(body: Any, non_finite: bool = False) -> bytes:
+    """orjson, except when NaN/Infinity must be written as TF Serving's bare tokens."""
+    if not non_finite:
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    return json.dumps(_plain(body), ensure_ascii=False, allow_nan=True).encode()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def error_body(message: str) -> bytes:
+    return orjson.dumps({"error": message})

@@ -1,0 +1,19 @@
+"""TensorFlow SavedModel backend: SignatureDefs run in a TF1-style Session, as TF Serving does."""
+
+from __future__ import annotations
+
+from pyserving.backends.tensorflow.loader import SavedModelLoader, SavedModelOptions
+from pyserving.core.ids import ServableId
+
+
+class TensorFlowBackend:
+    platform = "tensorflow"
+
+    def __init__(self, options: SavedModelOptions | None = None) -> None:
+        self.options = options or SavedModelOptions()
+
+    def create_loader(self, servable_id: ServableId, path: str) -> SavedModelLoader:
+        return SavedModelLoader(servable_id, path, self.options)
+
+
+__all__ = ["SavedModelLoader", "SavedModelOptions", "TensorFlowBackend"]

@@ -1,0 +1,105 @@
+"""SavedModelLoader: loads one SavedModel version into its own Graph and Session."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyserving.backends.tensorflow.errors import map_tf_errors
+from pyserving.backends.tensorflow.servable import SavedModelServable
+from pyserving.core.errors import ServingError, StatusCode
+from pyserving.core.ids import ServableId
+
+logger = logging.getLogger("pyserving.tensorflow")
+
+
+@dataclass(frozen=True)
+class SavedModelOptions:
+    saved_model_tags: tuple[str, ...] = ("serve",)
+    intra_op_parallelism: int = 0
+    inter_op_parallelism: int = 0
+    # Text ConfigProto from --tensorflow_session_config_file, applied first.
+    session_config_text: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def saved_model_file(path: str) -> str:
+    """The SavedModel proto path, or a NOT_FOUND error that says what is there instead."""
+    for name in ("saved_model.pb", "saved_model.pbtxt"):
+        candidate = os.path.join(path, name)
+        if os.path.isfile(candidate):
+            return candidate
+    message = f"SavedModel file does not exist at: {path}/{{saved_model.pbtxt|saved_model.pb}}"
+    if os.path.isfile(os.path.join(path, "model.tflite")):
+        message += " (the directory holds a TF Lite model.tflite, which this backend does not serve)"
+    elif os.path.isfile(os.path.join(path, "export.meta")):
+        message += " (the directory holds a legacy SessionBundle export: re-export it as a SavedModel)"
+    raise ServingError(message, StatusCode.NOT_FOUND)
+
+
+class SavedModelLoader:
+    """Loader for ``model_platform: "tensorflow"``.
+
+    ``load`` blocks for the whole restore and leaves nothing behind on failure;
+    it may be called again after ``unload``. One call at a time.
+    """
+
+    def __init__(self, servable_id: ServableId, path: str, options: SavedModelOptions) -> None:
+        self.id = servable_id
+        self.path = path
+        self.options = options
+        self._servable: SavedModelServable | None = None
+
+    @property
+    def servable(self) -> SavedModelServable:
+        if self._servable is None:
+            raise ServingError(f"servable {self.id} is not loaded", StatusCode.FAILED_PRECONDITION)
+        return self._servable
+
+    def load(self) -> None:
+        saved_model_file(self.path)
+        import tensorflow as tf
+
+        started = time.monotonic()
+        graph = tf.Graph()
+        session = tf.compat.v1.Session(graph=graph, config=self._session_config())
+        try:
+            with map_tf_errors(), graph.as_default():
+                meta_graph = tf.compat.v1.saved_model.loader.load(
+                    session, list(self.options.saved_model_tags), self.path
+                )
+            graph.finalize()
+            self._servable = SavedModelServable(session, graph, meta_graph)
+        except ServingError:
+            session.close()
+            raise
+        except Exception as exc:
+            session.close()
+            raise ServingError(f"Failed to load SavedModel at {self.path}: {exc}",
+                               StatusCode.INVALID_ARGUMENT if isinstance(exc, (ValueError, TypeError))
+                               else StatusCode.UNKNOWN) from exc
+        logger.info("Loaded SavedModel %s from %s in %.0f ms",
+                    self.id, self.path, (time.monotonic() - started) * 1000)
+
+    def unload(self) -> None:
+        servable, self._servable = self._servable, None
+        if servable is not None:
+            servable.close()
+
+    def _session_config(self) -> Any:
+        import tensorflow as tf
+        from google.protobuf import text_format
+
+        config = tf.compat.v1.ConfigProto()
+        if self.options.session_config_text:
+            text_format.Parse(self.options.session_config_text, config)
+        # GPU-pinned exports (saved_model_half_plus_two_gpu) still run on a CPU-only host.
+        config.allow_soft_placement = True
+        if self.options.intra_op_parallelism:
+            config.intra_op_parallelism_threads = self.options.intra_op_parallelism
+        if self.options.inter_op_parallelism:
+            config.inter_op_parallelism_threads = self.options.inter_op_parallelism
+        return config

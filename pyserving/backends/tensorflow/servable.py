@@ -1,0 +1,103 @@
+"""SavedModelServable: runs SignatureDefs through a Session with cached callables."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pyserving.backends.tensorflow.errors import map_tf_errors
+from pyserving.tensors.signature import Signature, TensorSpec
+
+
+def _spec(info: Any) -> TensorSpec:
+    if info.HasField("tensor_shape") and not info.tensor_shape.unknown_rank:
+        shape: tuple[int, ...] | None = tuple(d.size for d in info.tensor_shape.dim)
+    else:
+        shape = None
+    return TensorSpec(name=info.name, dtype=int(info.dtype), shape=shape)
+
+
+def signatures_from_meta_graph(meta_graph: Any) -> dict[str, Signature]:
+    signatures = {}
+    for key, sig in meta_graph.signature_def.items():
+        defaults = frozenset(getattr(sig, "defaults", {}).keys())
+        signatures[key] = Signature(
+            name=key,
+            method_name=sig.method_name,
+            inputs={alias: _spec(info) for alias, info in sig.inputs.items()},
+            outputs={alias: _spec(info) for alias, info in sig.outputs.items()},
+            defaults=defaults,
+        )
+    return signatures
+
+
+class SavedModelServable:
+    """One loaded SavedModel. ``run`` is safe to call from many threads at once."""
+
+    def __init__(self, session: Any, graph: Any, meta_graph: Any) -> None:
+        self._session = session
+        self._graph = graph
+        self._signature_defs = dict(meta_graph.signature_def)
+        self.signatures: dict[str, Signature] = signatures_from_meta_graph(meta_graph)
+        self._callables: dict[tuple[str, tuple[str, ...], tuple[str, ...], int], Any] = {}
+        self._lock = threading.Lock()
+
+    def metadata(self) -> Mapping[str, Any]:
+        """SignatureDef protos by key, for GetModelMetadata."""
+        return self._signature_defs
+
+    def run(
+        self,
+        signature_name: str,
+        inputs: Mapping[str, Any],
+        output_keys: Sequence[str],
+        timeout_in_ms: int = 0,
+    ) -> dict[str, Any]:
+        feed_keys = tuple(sorted(inputs))
+        fn = self._callable(signature_name, feed_keys, tuple(output_keys), timeout_in_ms)
+        with map_tf_errors():
+            values = fn(*[inputs[k] for k in feed_keys])
+        return dict(zip(output_keys, values, strict=True))
+
+    def _callable(
+        self,
+        signature_name: str,
+        feed_keys: tuple[str, ...],
+        output_keys: tuple[str, ...],
+        timeout_in_ms: int,
+    ) -> Any:
+        # Session callables skip the Python feed checks (TF Serving does not check
+        # shapes either; the runtime does) and the per-call graph lookups.
+        key = (signature_name, feed_keys, output_keys, timeout_in_ms)
+        fn = self._callables.get(key)
+        if fn is None:
+            with self._lock:
+                fn = self._callables.get(key)
+                if fn is None:
+                    fn = self._make_callable(self.signatures[signature_name], feed_keys,
+                                             output_keys, timeout_in_ms)
+                    self._callables[key] = fn
+        return fn
+
+    def _make_callable(
+        self,
+        signature: Signature,
+        feed_keys: tuple[str, ...],
+        output_keys: tuple[str, ...],
+        timeout_in_ms: int,
+    ) -> Any:
+        from tensorflow.core.protobuf import config_pb2
+
+        options = config_pb2.CallableOptions(
+            feed=[signature.inputs[k].name for k in feed_keys],
+            fetch=[signature.outputs[k].name for k in output_keys],
+        )
+        if timeout_in_ms > 0:
+            options.run_options.timeout_in_ms = timeout_in_ms
+        with map_tf_errors():
+            return self._session._make_callable_from_options(options)
+
+    def close(self) -> None:
+        self._callables.clear()
+        self._session.close()

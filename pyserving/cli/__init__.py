@@ -1,0 +1,1 @@
+"""Command line: ``pyserving`` and the ``tensorflow_model_server`` alias."""

@@ -1,0 +1,83 @@
+"""Parse TF Serving's ModelServerConfig text proto (protobuf text_format) into ModelConfig."""
+
+from __future__ import annotations
+
+import logging
+from types import MappingProxyType
+from typing import Any
+
+from pyserving.core.errors import InvalidArgumentError
+from pyserving.serving.model_config import ModelConfig
+from pyserving.sources.version_policy import VersionPolicy
+
+logger = logging.getLogger("pyserving.config")
+
+_MODEL_TYPE_TENSORFLOW = 1  # ModelType.TENSORFLOW (deprecated field)
+
+
+def parse_model_server_config(text: str) -> Any:
+    """Text -> ModelServerConfig proto, or TF Serving's parse error."""
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    message = model_server_config_pb2.ModelServerConfig()
+    try:
+        text_format.Parse(text, message)
+    except text_format.ParseError as exc:
+        raise InvalidArgumentError(
+            f"Error parsing text-format tensorflow.serving.ModelServerConfig: {exc}") from None
+    return message
+
+
+def read_model_config_file(path: str) -> list[ModelConfig]:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except OSError as exc:
+        raise InvalidArgumentError(f"Failed to read ModelServerConfig file: {path}: {exc}") from None
+    return models_from_proto(parse_model_server_config(text))
+
+
+def models_from_proto(message: Any) -> list[ModelConfig]:
+    kind = message.WhichOneof("config")
+    if kind is None:
+        return []
+    if kind != "model_config_list":
+        raise InvalidArgumentError("ModelServer does not yet support custom model config.")
+    return [_model(config) for config in message.model_config_list.config]
+
+
+def _model(config: Any) -> ModelConfig:
+    platform = config.model_platform
+    if config.model_type and platform:
+        raise InvalidArgumentError(
+            "Illegal setting both ModelServerConfig::model_type (deprecated) and "
+            f"ModelServerConfig::model_platform, model name is {config.name}")
+    if not platform:
+        if config.model_type == _MODEL_TYPE_TENSORFLOW:
+            logger.warning("ModelServerConfig::model_type is deprecated; use model_platform")
+            platform = "tensorflow"
+        else:
+            raise InvalidArgumentError(
+                "Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
+                f"ModelServerConfig::model_platform, model name is {config.name}")
+    if config.HasField("logging_config"):
+        logger.warning("logging_config of model %s is not supported and is ignored", config.name)
+    return ModelConfig(
+        name=config.name,
+        base_path=config.base_path,
+        model_platform=platform,
+        version_policy=_policy(config.model_version_policy),
+        version_labels=MappingProxyType(dict(config.version_labels)),
+    )
+
+
+def _policy(policy: Any) -> VersionPolicy:
+    choice = policy.WhichOneof("policy_choice")
+    if choice == "all":
+        return VersionPolicy("all")
+    if choice == "specific":
+        return VersionPolicy("specific", versions=tuple(policy.specific.versions))
+    if choice == "latest":
+        return VersionPolicy("latest", num_versions=max(1, policy.latest.num_versions))
+    return VersionPolicy()

@@ -1,0 +1,100 @@
+"""ServerSettings: the single definition of every server option.
+
+Field names are TF Serving's flag names, so existing command lines work. Each
+field's metadata says what it does and whether pyserving implements it:
+``status="ignored"`` flags are accepted for compatibility and logged as ignored
+when set to a non-default value; ``status="unsupported"`` flags are refused when
+set, because ignoring them would be unsafe (TLS, ALTS).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+def _opt(default: Any, help: str, status: str = "implemented") -> Any:
+    return field(default=default, metadata={"help": help, "status": status})
+
+
+@dataclass
+class ServerSettings:
+    # Ports and protocols
+    port: int = _opt(8500, "gRPC port; 0 disables gRPC over TCP.")
+    grpc_socket_path: str = _opt("", "Also serve gRPC on this UNIX socket.")
+    rest_api_port: int = _opt(0, "REST port; 0 disables REST (pyserving serve defaults to 8501).")
+    rest_api_num_threads: int = _opt(0, "TF Serving's HTTP thread count; REST runs on the event loop.",
+                                     "ignored")
+    rest_api_timeout_in_ms: int = _opt(30000, "Deadline for REST predict/classify/regress.")
+    rest_api_enable_cors_support: bool = _opt(False, "Add CORS headers to REST responses.")
+    host: str = _opt("0.0.0.0", "pyserving: address the REST and gRPC ports bind to.")
+    # Models
+    model_name: str = _opt("default", "Model name in single-model mode.")
+    model_base_path: str = _opt("", "Absolute path of the model's version folders (single-model mode).")
+    model_config_file: str = _opt("", "Text ModelServerConfig; overrides --model_name/--model_base_path.")
+    model_config_file_poll_wait_seconds: int = _opt(0, "Re-read --model_config_file every N seconds (0: once).")
+    allow_version_labels_for_unavailable_models: bool = _opt(
+        False, "Allow labels on versions that are not loaded yet.")
+    file_system_poll_wait_seconds: int = _opt(1, "Version folder polling period; 0 polls once.")
+    max_num_load_retries: int = _opt(5, "Retries after a failed load.")
+    load_retry_interval_micros: int = _opt(60_000_000, "Delay between load retries.")
+    num_load_threads: int = _opt(0, "Threads loading models (0: one).")
+    num_unload_threads: int = _opt(0, "Threads unloading models (0: one).")
+    flush_filesystem_caches: bool = _opt(True, "TF Serving memory tuning.", "ignored")
+    saved_model_tags: str = _opt("serve", "Comma-separated MetaGraph tags to load.")
+    # TensorFlow session
+    tensorflow_session_parallelism: int = _opt(0, "Intra- and inter-op threads (0: auto).")
+    tensorflow_session_config_file: str = _opt("", "Text ConfigProto for every session.")
+    tensorflow_intra_op_parallelism: int = _opt(0, "Intra-op threads.")
+    tensorflow_inter_op_parallelism: int = _opt(0, "Inter-op threads.")
+    per_process_gpu_memory_fraction: float = _opt(0.0, "GPU memory fraction.", "ignored")
+    platform_config_file: str = _opt("", "Text PlatformConfigMap.", "ignored")
+    xla_cpu_compilation_enabled: bool = _opt(False, "XLA JIT on CPU.", "ignored")
+    xla_gpu_compilation_enabled: bool = _opt(False, "XLA JIT on GPU.", "ignored")
+    mixed_precision: str = _opt("", "Automatic mixed precision.", "ignored")
+    thread_pool_factory_config_file: str = _opt("", "Custom TF thread pools.", "ignored")
+    remove_unused_fields_from_bundle_metagraph: bool = _opt(True, "Memory tuning.", "ignored")
+    enable_signature_method_name_check: bool = _opt(False, "Check SignatureDef method names.", "ignored")
+    # Batching
+    enable_batching: bool = _opt(False, "Server-side batching.", "ignored")
+    batching_parameters_file: str = _opt("", "Text BatchingParameters.", "ignored")
+    enable_per_model_batching_parameters: bool = _opt(False, "Per-model batching_params.pbtxt.", "ignored")
+    # gRPC
+    grpc_channel_arguments: str = _opt("", "Comma-separated key=value gRPC server arguments.")
+    grpc_max_threads: int = _opt(0, "TF Serving's gRPC thread cap; gRPC runs on the event loop.", "ignored")
+    enable_grpc_healthcheck_service: bool = _opt(False, "Serve grpc.health.v1.Health.")
+    enable_serialization_as_tensor_content: bool = _opt(False, "Predict outputs as tensor_content.")
+    enable_grpc_reflection: bool = _opt(False, "pyserving: serve gRPC server reflection.")
+    use_alts_credentials: bool = _opt(False, "Google ALTS credentials.", "unsupported")
+    ssl_config_file: str = _opt("", "Text SSLConfig for gRPC TLS.", "unsupported")
+    enable_profiler: bool = _opt(True, "TF profiler service.", "ignored")
+    # Operations
+    monitoring_config_file: str = _opt("", "Text MonitoringConfig (Prometheus).", "ignored")
+    enable_model_warmup: bool = _opt(True, "Replay assets.extra/tf_serving_warmup_requests.", "ignored")
+    num_request_iterations_for_warmup: int = _opt(0, "Warmup iterations per record.", "ignored")
+    # TF Lite and TPU
+    prefer_tflite_model: bool = _opt(False, "Serve model.tflite when present.", "ignored")
+    num_tflite_pools: int = _opt(0, "TF Lite interpreter pools.", "ignored")
+    num_tflite_interpreters_per_pool: int = _opt(1, "TF Lite interpreters per pool.", "ignored")
+    skip_initialize_tpu: bool = _opt(False, "TPU only.", "ignored")
+    # pyserving
+    log_level: str = _opt("INFO", "pyserving: DEBUG, INFO, WARNING or ERROR.")
+    version: bool = _opt(False, "Print versions and exit.")
+
+
+def setting_fields() -> dict[str, Any]:
+    return {f.name: f for f in fields(ServerSettings)}
+
+
+def docker_defaults(environ: os._Environ[str] | dict[str, str] | None = None) -> dict[str, Any]:
+    """Defaults of TF Serving's Docker image entrypoint: ports 8500/8501, MODEL_NAME, MODEL_BASE_PATH."""
+    env = os.environ if environ is None else environ
+    name = env.get("MODEL_NAME", "model")
+    base = env.get("MODEL_BASE_PATH", "/models")
+    return {
+        "port": 8500,
+        "rest_api_port": 8501,
+        "model_name": name,
+        "model_base_path": os.path.join(base, name),
+    }

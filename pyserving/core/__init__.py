@@ -1,0 +1,1 @@
+"""Lifecycle kernel: ids, states, errors, loaders, the manager. Standard library only."""

@@ -1,0 +1,64 @@
+"""ServableStateMonitor: the latest state of every version ever seen, and waiters on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from pyserving.core.event_bus import EventBus
+from pyserving.core.states import ManagerState, ServableState
+
+
+class ServableStateMonitor:
+    """Feeds model status and readiness; tests and callers wait on it instead of sleeping.
+
+    Event-loop only.
+    """
+
+    def __init__(self, bus: EventBus[ServableState]) -> None:
+        self._states: dict[str, dict[int, ServableState]] = {}
+        self._changed = asyncio.Condition()
+        self._waiting = 0
+        bus.subscribe(self._on_state)
+
+    def _on_state(self, event: ServableState) -> None:
+        self._states.setdefault(event.id.name, {})[event.id.version] = event
+        if self._waiting:
+            asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def versions(self, name: str) -> list[ServableState]:
+        """All known versions of a model, newest first (TF Serving's order)."""
+        by_version = self._states.get(name, {})
+        return [by_version[v] for v in sorted(by_version, reverse=True)]
+
+    def model_names(self) -> list[str]:
+        return sorted(self._states)
+
+    def forget(self, name: str) -> None:
+        """Drop the history of a model that left the config."""
+        self._states.pop(name, None)
+
+    def is_available(self, name: str) -> bool:
+        return any(s.state is ManagerState.AVAILABLE for s in self._states.get(name, {}).values())
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Waits until ``predicate()`` holds after some state change; False on timeout."""
+
+        async def wait() -> None:
+            async with self._changed:
+                await self._changed.wait_for(predicate)
+
+        if predicate():
+            return True
+        self._waiting += 1
+        try:
+            await asyncio.wait_for(wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._waiting -= 1

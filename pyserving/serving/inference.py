@@ -1,0 +1,201 @@
+"""Predict, classify and regress on a servable handle, with TF Serving's checks and texts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pyserving.core.errors import FailedPreconditionError, InvalidArgumentError
+from pyserving.core.manager import ServableHandle
+from pyserving.serving.server_core import ServerCore
+from pyserving.tensors.dtypes import DataType, base_dtype, from_numpy, short_name
+from pyserving.tensors.signature import Signature
+
+DEFAULT_SIGNATURE = "serving_default"
+
+
+def signature_for_predict(handle: ServableHandle, name: str) -> Signature:
+    """gRPC Predict's lookup (REST reports a missing signature with its own text)."""
+    signature = handle.servable.signatures.get(name or DEFAULT_SIGNATURE)
+    if signature is None:
+        raise FailedPreconditionError(f'Serving signature key "{name}" not found.')
+    return signature
+
+
+def select_outputs(signature: Signature, output_filter: Sequence[str]) -> list[str]:
+    if not output_filter:
+        return sorted(signature.outputs)
+    seen: set[str] = set()
+    for alias in output_filter:
+        if alias not in signature.outputs:
+            raise InvalidArgumentError(
+                f"output tensor alias not found in signature: {alias} Outputs expected to be "
+                f"in the set {{{','.join(sorted(signature.outputs))}}}.")
+        if alias in seen:
+            raise InvalidArgumentError(f"duplicate output tensor alias: {alias}")
+        seen.add(alias)
+    return list(output_filter)
+
+
+def check_predict_inputs(signature: Signature, inputs: Mapping[str, np.ndarray]) -> None:
+    """Input names and dtypes, as TF Serving's Predict checks them before running."""
+    sent, expected = set(inputs), set(signature.inputs)
+    if sent != expected and not (signature.defaults and sent < expected):
+        if len(sent) != len(expected) or not signature.defaults:
+            extra = ",".join(sorted(sent - expected))
+            missing = ",".join(sorted(expected - sent))
+            raise InvalidArgumentError(
+                f"input size does not match signature: {len(sent)}!={len(expected)} "
+                f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(expected))}}}). "
+                f"Sent extra: {{{extra}}}. Missing but required: {{{missing}}}.")
+    for alias in expected - sent:
+        if alias not in signature.defaults:
+            spec = signature.inputs[alias]
+            raise InvalidArgumentError(
+                f"Signature input alias: {alias}(feed name: {spec.name}) not found in request and "
+                f"no default value provided. Inputs expected to be in the request "
+                f"{{{','.join(sorted(sent))}}}, or default input alias set: "
+                f"{','.join(sorted(signature.defaults))}")
+    for index, alias in enumerate(sorted(sent)):
+        expected_dtype = base_dtype(signature.inputs[alias].dtype)
+        actual = from_numpy(inputs[alias].dtype)
+        if actual != expected_dtype:
+            raise InvalidArgumentError(
+                f"Expects arg[{index}] to be {short_name(expected_dtype)} but "
+                f"{short_name(actual)} is provided")
+
+
+async def run_signature(
+    core: ServerCore,
+    handle: ServableHandle,
+    signature: Signature,
+    inputs: Mapping[str, np.ndarray],
+    output_keys: Sequence[str],
+    timeout_in_ms: int = 0,
+) -> dict[str, Any]:
+    return await core.run_blocking(
+        handle.servable.run, signature.name, inputs, output_keys, timeout_in_ms)
+
+
+# -- classify / regress ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Classification:
+    label: str | bytes
+    score: float
+
+
+def _signature_by_name(handle: ServableHandle, name: str) -> Signature:
+    signature = handle.servable.signatures.get(name or DEFAULT_SIGNATURE)
+    if signature is None:
+        raise InvalidArgumentError(f"No signature was found with the name: {name or DEFAULT_SIGNATURE}")
+    return signature
+
+
+def classification_signature(handle: ServableHandle, name: str) -> Signature:
+    signature = _signature_by_name(handle, name)
+    if len(signature.inputs) != 1:
+        raise InvalidArgumentError("Expected one input Tensor.")
+    if "inputs" not in signature.inputs:
+        raise InvalidArgumentError(f"No classification inputs found in SignatureDef: {signature}")
+    if not 1 <= len(signature.outputs) <= 2:
+        raise InvalidArgumentError(
+            f"Expected one or two output Tensors, found {len(signature.outputs)}")
+    if "classes" not in signature.outputs and "scores" not in signature.outputs:
+        raise InvalidArgumentError(
+            'Expected classification signature outputs to contain at least one of "classes" or '
+            f'"scores". Signature was: {signature}')
+    return signature
+
+
+def regression_signature(handle: ServableHandle, name: str) -> Signature:
+    signature = _signature_by_name(handle, name)
+    if len(signature.inputs) != 1:
+        raise InvalidArgumentError("Expected one input Tensor.")
+    if "inputs" not in signature.inputs:
+        raise InvalidArgumentError(f"No regression inputs found in SignatureDef: {signature}")
+    if len(signature.outputs) != 1:
+        raise InvalidArgumentError("Expected one output Tensor.")
+    if "outputs" not in signature.outputs:
+        raise InvalidArgumentError(f"No regression outputs found in SignatureDef: {signature}")
+    return signature
+
+
+def _examples_tensor(signature: Signature, examples: Sequence[bytes]) -> dict[str, np.ndarray]:
+    if not examples:
+        raise InvalidArgumentError("Input is empty.")
+    array = np.empty(len(examples), dtype=object)
+    array[:] = list(examples)
+    return {"inputs": array}
+
+
+async def classify(
+    core: ServerCore,
+    handle: ServableHandle,
+    signature: Signature,
+    examples: Sequence[bytes],
+    timeout_in_ms: int = 0,
+) -> list[list[Classification]]:
+    outputs = await run_signature(core, handle, signature, _examples_tensor(signature, examples),
+                                  sorted(signature.outputs), timeout_in_ms)
+    batch = len(examples)
+    classes = outputs.get("classes")
+    scores = outputs.get("scores")
+    num_classes = None
+    for tensor in (classes, scores):
+        if tensor is None:
+            continue
+        if tensor.ndim != 2:
+            raise InvalidArgumentError(
+                f"Expected Tensor shape: [batch_size num_classes] but got {_dims(tensor.shape)}")
+        if tensor.shape[0] != batch:
+            raise InvalidArgumentError(
+                f"Expected scores output batch size of {batch}. Got: {tensor.shape[0]}")
+        if num_classes is not None and tensor.shape[1] != num_classes:
+            raise InvalidArgumentError(
+                f"Tensors class and score should match in dim_size(1). Got {num_classes} vs. "
+                f"{tensor.shape[1]}")
+        num_classes = tensor.shape[1]
+    assert num_classes is not None
+    if scores is not None and base_dtype(signature.outputs["scores"].dtype) != DataType.DT_FLOAT:
+        raise InvalidArgumentError("Expected scores Tensor of DT_FLOAT.")
+    results = []
+    for i in range(batch):
+        row = []
+        for j in range(num_classes):
+            label = classes[i, j] if classes is not None else ""
+            score = float(scores[i, j]) if scores is not None else 0.0
+            row.append(Classification(label, score))
+        results.append(row)
+    return results
+
+
+async def regress(
+    core: ServerCore,
+    handle: ServableHandle,
+    signature: Signature,
+    examples: Sequence[bytes],
+    timeout_in_ms: int = 0,
+) -> list[float]:
+    outputs = await run_signature(core, handle, signature, _examples_tensor(signature, examples),
+                                  ["outputs"], timeout_in_ms)
+    values = outputs["outputs"]
+    batch = len(examples)
+    if not (values.ndim == 1 or (values.ndim == 2 and values.shape[1] == 1)):
+        raise InvalidArgumentError(
+            "Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but got "
+            f"{_dims(values.shape)}")
+    if values.shape[0] != batch:
+        raise InvalidArgumentError(
+            f"Input batch size did not match output batch size: {batch} vs. {values.shape[0]}")
+    if values.dtype != np.float32:
+        raise InvalidArgumentError("Expected output Tensor of DT_FLOAT.")
+    return [float(v) for v in values.reshape(-1)]
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"

@@ -1,0 +1,163 @@
+"""ServerCore: model config in, sources and manager wired, requests resolved to handles.
+
+The one object the protocols talk to. It owns the event bus, the state monitor,
+the manager, one FileSystemSource per model, and the inference executor on which
+every ``Servable.run`` happens (never on the event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pyserving.backends import load_backend
+from pyserving.backends.base import Backend
+from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
+from pyserving.core.event_bus import EventBus
+from pyserving.core.ids import ServableId, ServableRequest
+from pyserving.core.manager import AspiredVersion, AspiredVersionsManager, ManagerOptions, ServableHandle
+from pyserving.core.state_monitor import ServableStateMonitor
+from pyserving.core.states import ServableState
+from pyserving.serving.model_config import ModelConfig
+from pyserving.sources.filesystem import FileSystemSource, ServableSourceConfig
+
+logger = logging.getLogger("pyserving.core")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ServerCoreOptions:
+    manager: ManagerOptions = field(default_factory=ManagerOptions)
+    file_system_poll_wait_seconds: float = 1.0
+    allow_version_labels_for_unavailable_models: bool = False
+    num_inference_threads: int = 0
+    # Per-platform backend options, e.g. {"tensorflow": SavedModelOptions(...)}.
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ServerCore:
+    """Event-loop only, except ``run_blocking`` which hands work to the executor."""
+
+    def __init__(self, options: ServerCoreOptions) -> None:
+        self.options = options
+        self.bus: EventBus[ServableState] = EventBus()
+        self.monitor = ServableStateMonitor(self.bus)
+        self.manager = AspiredVersionsManager(options.manager, self.bus)
+        self._sources: dict[str, FileSystemSource] = {}
+        self._backends: dict[str, Backend] = {}
+        self.models: dict[str, ModelConfig] = {}
+        threads = options.num_inference_threads or max(4, 2 * (os.cpu_count() or 1))
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="pyserving-run")
+
+    # -- configuration ----------------------------------------------------------------
+
+    def validate(self, models: Sequence[ModelConfig]) -> None:
+        """Rejects a config as a whole before anything changes (TF Serving's texts)."""
+        seen: set[str] = set()
+        for model in models:
+            if not model.name:
+                raise InvalidArgumentError("Model config entry has no name")
+            if model.name in seen:
+                raise InvalidArgumentError(
+                    f"Illegal to list model {model.name} multiple times in config list")
+            seen.add(model.name)
+            if not (os.path.isabs(model.base_path) or "://" in model.base_path):
+                raise InvalidArgumentError(
+                    f"Expected model {model.name} to have an absolute path or URI; "
+                    f"got base_path()={model.base_path}")
+            old = self.models.get(model.name)
+            if old is not None and old.model_platform != model.model_platform:
+                raise InvalidArgumentError(
+                    f"Illegal to change a model's platform. For model {model.name} platform was "
+                    f"{old.model_platform} and new platform requested is {model.model_platform}")
+            self._backend(model)
+
+    async def apply_config(self, models: Sequence[ModelConfig]) -> None:
+        """Makes ``models`` the served set: new ones start polling, removed ones unload."""
+        self.validate(models)
+        wanted = {m.name: m for m in models}
+        for name in list(self._sources):
+            if name not in wanted:
+                await self._sources.pop(name).stop()
+                self.models.pop(name, None)
+                self.manager.set_aspired_versions(name, [])
+        for name, model in wanted.items():
+            self.models[name] = model
+            source_config = ServableSourceConfig(name, model.base_path, model.version_policy)
+            source = self._sources.get(name)
+            if source is not None and source.config.base_path == model.base_path:
+                source.update_policy(source_config)
+                await source.poll()
+                continue
+            if source is not None:
+                await source.stop()
+            source = FileSystemSource(
+                source_config,
+                self._version_factory(model),
+                self.manager.set_aspired_versions,
+                self.options.file_system_poll_wait_seconds,
+            )
+            self._sources[name] = source
+            if self.options.file_system_poll_wait_seconds < 0:
+                continue  # never poll (TF Serving's test-only setting)
+            source.start()
+
+    def _backend(self, model: ModelConfig) -> Backend:
+        backend = self._backends.get(model.model_platform)
+        if backend is None:
+            try:
+                backend = load_backend(model.model_platform,
+                                       self.options.backend_options.get(model.model_platform))
+            except KeyError:
+                raise InvalidArgumentError(
+                    f"Model {model.name} requests unsupported platform {model.model_platform}"
+                ) from None
+            self._backends[model.model_platform] = backend
+        return backend
+
+    def _version_factory(self, model: ModelConfig) -> Callable[[ServableId, str], AspiredVersion]:
+        backend = self._backend(model)
+
+        def make(servable_id: ServableId, path: str) -> AspiredVersion:
+            try:
+                return AspiredVersion(servable_id, backend.create_loader(servable_id, path))
+            except ServingError as exc:
+                return AspiredVersion(servable_id, None, exc)
+
+        return make
+
+    # -- requests ---------------------------------------------------------------------
+
+    def resolve(self, name: str, version: int | None = None, label: str | None = None) -> ServableRequest:
+        if label is not None:
+            model = self.models.get(name)
+            labelled = model.version_labels.get(label) if model is not None else None
+            if labelled is None:
+                raise InvalidArgumentError(f"Unrecognized servable version label: {label}")
+            return ServableRequest.specific(name, labelled)
+        if version is not None:
+            return ServableRequest.specific(name, version)
+        return ServableRequest.latest(name)
+
+    def acquire(self, request: ServableRequest) -> ServableHandle:
+        return self.manager.acquire(request)
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def is_ready(self) -> bool:
+        """Every configured model has an AVAILABLE version."""
+        return all(self.manager.available_versions(name) for name in self.models)
+
+    async def stop(self) -> None:
+        for source in self._sources.values():
+            await source.stop()
+        self._sources.clear()
+        await self.manager.shutdown()
+        self._executor.shutdown(wait=False, cancel_futures=True)

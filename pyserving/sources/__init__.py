@@ -1,0 +1,1 @@
+"""Where versions come from: sources emit the aspired versions of each model."""

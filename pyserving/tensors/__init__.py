@@ -1,0 +1,1 @@
+"""Framework-neutral tensor descriptions; imports numpy only."""

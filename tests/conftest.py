@@ -1,0 +1,39 @@
+"""Session fixtures: the project's own exported models, and config-file writing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import models
+
+
+@pytest.fixture(scope="session")
+def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Base directory with the suite's own models, exported once per session.
+
+    half_plus_two/1, two_versions/{123,124} (labels come from configs), counter/1,
+    string_model/1, tf2_half_plus_two/1, dtypes/1, half_plus_three/1 (b=3).
+    """
+    root = tmp_path_factory.mktemp("models")
+    models.export_all(root)
+    models.export_half_plus_two(root / "two_versions" / "123", with_x2_classify=True)
+    models.export_half_plus_two(root / "two_versions" / "124", with_x2_classify=True)
+    models.export_half_plus_two(root / "half_plus_three" / "1", b=3.0)
+    return root
+
+
+def write_model_config(path: Path, entries: list[dict]) -> Path:
+    """Writes a TF Serving ModelServerConfig text file from simple dicts."""
+    blocks = []
+    for entry in entries:
+        lines = [f'name: "{entry["name"]}"', f'base_path: "{entry["base_path"]}"',
+                 f'model_platform: "{entry.get("platform", "tensorflow")}"']
+        if "policy" in entry:
+            lines.append(f"model_version_policy {{ {entry['policy']} }}")
+        for label, version in entry.get("labels", {}).items():
+            lines.append(f'version_labels {{ key: "{label}" value: {version} }}')
+        blocks.append("  config {\n    " + "\n    ".join(lines) + "\n  }")
+    path.write_text("model_config_list {\n" + "\n".join(blocks) + "\n}\n")
+    return path

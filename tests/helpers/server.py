@@ -1,0 +1,118 @@
+"""Starts the real pyserving server on free 127.0.0.1 ports and waits for readiness."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[bytes]
+    rest_port: int
+    grpc_port: int
+    log_path: Path
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    @property
+    def grpc_address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def status(self, model: str) -> dict:
+        return requests.get(f"{self.rest_url}/v1/models/{model}", timeout=10).json()
+
+    def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition") -> None:
+        """Polls ``predicate()`` until true; fails with the server log on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if predicate():
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}:\n{self.log()[-4000:]}")
+
+    def version_states(self, model: str) -> dict[int, str]:
+        body = self.status(model)
+        return {int(v["version"]): v["state"] for v in body.get("model_version_status", [])}
+
+    def wait_available(self, model: str, version: int | None = None, timeout: float = 60.0) -> None:
+        def ready() -> bool:
+            states = self.version_states(model)
+            if version is None:
+                return "AVAILABLE" in states.values()
+            return states.get(version) == "AVAILABLE"
+
+        self.wait_for(ready, timeout, f"{model} v{version} AVAILABLE")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode
+
+
+def start_server(
+    args: Sequence[str],
+    tmp_path: Path,
+    wait_models: Iterable[str] = (),
+    env: dict[str, str] | None = None,
+    command: Sequence[str] | None = None,
+    timeout: float = 90.0,
+    grpc: bool = True,
+) -> RunningServer:
+    """Runs ``pyserving serve`` with ``args`` plus free ports; waits for REST and ``wait_models``."""
+    rest_port, grpc_port = free_port(), free_port()
+    log_path = tmp_path / f"server-{rest_port}.log"
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env.setdefault("PYTHONUNBUFFERED", "1")
+    base = list(command) if command else [sys.executable, "-m", "pyserving", "serve"]
+    argv = base + [f"--rest_api_port={rest_port}", f"--port={grpc_port if grpc else 0}",
+                   "--host=127.0.0.1", *args]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=REPO)
+    server = RunningServer(process, rest_port, grpc_port, log_path, argv)
+
+    def rest_up() -> bool:
+        return requests.get(f"{server.rest_url}/v1/models/__probe__", timeout=2).status_code == 404
+
+    try:
+        server.wait_for(rest_up, timeout, "REST port")
+        for model in wait_models:
+            server.wait_available(model, timeout=timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
