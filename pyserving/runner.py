@@ -13,16 +13,20 @@ from types import MappingProxyType
 from typing import Any
 
 from pyserving.backends.tensorflow.loader import SavedModelOptions
-from pyserving.config.model_config import read_model_config_file
+from pyserving.apis.json_format import error_body
+from pyserving.config.model_config import models_to_proto, read_model_config_file
 from pyserving.config.reloader import poll_model_config_file
 from pyserving.config.settings import ServerSettings
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.core.manager import ManagerOptions
+from pyserving.core.policy import POLICIES
 from pyserving.protocols.rest.app import RestOptions, create_app
 from pyserving.serving.model_config import ModelConfig
 from pyserving.serving.server_core import ServerCore, ServerCoreOptions
 
 logger = logging.getLogger("pyserving")
+
+CONFIG_PATH = "/v1/config"
 
 
 def check_settings(settings: ServerSettings) -> None:
@@ -34,6 +38,9 @@ def check_settings(settings: ServerSettings) -> None:
         raise InvalidArgumentError(
             "server_options.batching_parameters_file is set without setting "
             "server_options.enable_batching to true.")
+    if settings.aspired_version_policy not in POLICIES:
+        raise InvalidArgumentError(
+            f"--aspired_version_policy must be one of {', '.join(sorted(POLICIES))}")
     if settings.port == 0 and not settings.grpc_socket_path and settings.rest_api_port == 0:
         raise InvalidArgumentError(
             "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set.")
@@ -66,8 +73,10 @@ def core_options(settings: ServerSettings) -> ServerCoreOptions:
             load_retry_interval_seconds=settings.load_retry_interval_micros / 1e6,
             num_load_threads=settings.num_load_threads,
             num_unload_threads=settings.num_unload_threads,
+            policy=settings.aspired_version_policy,
         ),
         file_system_poll_wait_seconds=settings.file_system_poll_wait_seconds,
+        file_system_settle_seconds=settings.file_system_settle_seconds,
         allow_version_labels_for_unavailable_models=settings.allow_version_labels_for_unavailable_models,
         backend_options=MappingProxyType({
             "tensorflow": SavedModelOptions(
@@ -146,6 +155,7 @@ class Server:
         app = create_app(self.core, RestOptions(
             rest_api_timeout_in_ms=settings.rest_api_timeout_in_ms,
             rest_api_enable_cors_support=settings.rest_api_enable_cors_support,
+            extra_routes={CONFIG_PATH: self._effective_config},
         ))
         config = uvicorn.Config(app, loop="none", http="httptools", lifespan="off",
                                 access_log=False, log_level="warning", ws="none")
@@ -154,6 +164,16 @@ class Server:
         while not self._uvicorn.started:
             await asyncio.sleep(0.01)
         logger.info("Exporting HTTP/REST API at:localhost:%d ...", settings.rest_api_port)
+
+    async def _effective_config(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
+        """GET /v1/config: the model config in force (TF Serving has no way to read it back)."""
+        from google.protobuf import json_format
+
+        if method != "GET":
+            return 405, b"application/json", error_body(f"Method {method} not allowed on {CONFIG_PATH}")
+        message = models_to_proto(list(self.core.models.values()))
+        payload = json_format.MessageToJson(message, preserving_proto_field_name=True, indent=None)
+        return 200, b"application/json", payload.encode()
 
     def request_stop(self) -> None:
         self._stop.set()

@@ -76,6 +76,38 @@ def run_server(argv: list[str], defaults: dict[str, Any] | None) -> int:
     return 0
 
 
+def show_config(argv: list[str]) -> int:
+    """``pyserving config [--server URL] [--json]``: the running server's model config."""
+    import json
+    import urllib.request
+
+    from google.protobuf import json_format, text_format
+
+    server, as_json = "http://localhost:8501", False
+    for arg in argv:
+        if arg.startswith("--server="):
+            server = arg.split("=", 1)[1]
+        elif arg == "--json":
+            as_json = True
+        else:
+            print(f"usage: pyserving config [--server=URL] [--json] (unknown: {arg})", file=sys.stderr)
+            return 2
+    try:
+        with urllib.request.urlopen(server.rstrip("/") + "/v1/config", timeout=10) as response:
+            payload = response.read().decode()
+    except OSError as exc:
+        print(f"pyserving config: cannot read {server}/v1/config: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(json.loads(payload), indent=2, ensure_ascii=False))
+        return 0
+    from tensorflow_serving.config import model_server_config_pb2
+
+    message = json_format.Parse(payload, model_server_config_pb2.ModelServerConfig())
+    print(text_format.MessageToString(message, as_utf8=True), end="")
+    return 0
+
+
 def tensorflow_model_server(argv: list[str] | None = None) -> None:
     """The TF Serving binary's flags and defaults (no REST unless --rest_api_port)."""
     sys.exit(run_server(sys.argv[1:] if argv is None else argv, None))
@@ -84,13 +116,16 @@ def tensorflow_model_server(argv: list[str] | None = None) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
-        print("usage: pyserving {serve,inspect} ...\n"
+        print("usage: pyserving {serve,inspect,config} ...\n"
               "  serve    run the model server (TF Serving flags; Docker image defaults)\n"
+              "  config   print a running server's model config (--server=URL, --json)\n"
               "  inspect  show a SavedModel's signatures, like saved_model_cli show --all")
         sys.exit(0 if args else 2)
     command, rest = args[0], args[1:]
     if command == "serve":
         sys.exit(run_server(rest, docker_defaults()))
+    if command == "config":
+        sys.exit(show_config(rest))
     if command == "inspect":
         from pyserving.inspect import main as inspect_main
 

@@ -81,3 +81,24 @@ def _policy(policy: Any) -> VersionPolicy:
     if choice == "latest":
         return VersionPolicy("latest", num_versions=max(1, policy.latest.num_versions))
     return VersionPolicy()
+
+
+def models_to_proto(models: list[ModelConfig]) -> Any:
+    """The effective config as a ModelServerConfig proto (for reading it back)."""
+    from tensorflow_serving.config import model_server_config_pb2
+
+    message = model_server_config_pb2.ModelServerConfig()
+    entries = message.model_config_list.config
+    for model in models:
+        entry = entries.add(name=model.name, base_path=model.base_path,
+                            model_platform=model.model_platform)
+        policy = model.version_policy
+        if policy.kind == "all":
+            entry.model_version_policy.all.SetInParent()
+        elif policy.kind == "specific":
+            entry.model_version_policy.specific.versions.extend(policy.versions)
+        else:
+            entry.model_version_policy.latest.num_versions = policy.num_versions
+        for label, version in sorted(model.version_labels.items()):
+            entry.version_labels[label] = version
+    return message

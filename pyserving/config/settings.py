@@ -37,6 +37,12 @@ class ServerSettings:
     allow_version_labels_for_unavailable_models: bool = _opt(
         False, "Allow labels on versions that are not loaded yet.")
     file_system_poll_wait_seconds: int = _opt(1, "Version folder polling period; 0 polls once.")
+    file_system_settle_seconds: int = _opt(
+        10, "pyserving: a new version folder is loaded once unchanged across a poll and parseable, "
+        "or once its newest file is this old.")
+    aspired_version_policy: str = _opt(
+        "availability_preserving", "pyserving: availability_preserving (load new, then unload old) "
+        "or resource_preserving (unload old first).")
     max_num_load_retries: int = _opt(5, "Retries after a failed load.")
     load_retry_interval_micros: int = _opt(60_000_000, "Delay between load retries.")
     num_load_threads: int = _opt(0, "Threads loading models (0: one).")

@@ -170,6 +170,11 @@ class AspiredVersionsManager:
                 return ServableHandle(harness)
         raise ServableNotFoundError(f"Servable not found for request: {request}")
 
+    def is_settled(self, name: str) -> bool:
+        """No version of ``name`` is waiting to load or loading."""
+        return not any(h.state in (ManagerState.START, ManagerState.LOADING)
+                       for h in self._streams.get(name, {}).values())
+
     def available_versions(self, name: str) -> list[int]:
         return sorted(self._available.get(name, ()), reverse=True)
 

@@ -46,19 +46,23 @@ class ServableStateMonitor:
         return any(s.state is ManagerState.AVAILABLE for s in self._states.get(name, {}).values())
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
-        """Waits until ``predicate()`` holds after some state change; False on timeout."""
+        """Waits until ``predicate()`` holds; False on timeout.
 
-        async def wait() -> None:
-            async with self._changed:
-                await self._changed.wait_for(predicate)
-
-        if predicate():
-            return True
-        self._waiting += 1
-        try:
-            await asyncio.wait_for(wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self._waiting -= 1
+        Wakes on every state change, and at least every 0.2 s for conditions
+        that also depend on things outside the monitor (sources).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not predicate():
+            wait = 0.2 if deadline is None else min(0.2, deadline - loop.time())
+            if wait <= 0:
+                return False
+            self._waiting += 1
+            try:
+                async with self._changed:
+                    await asyncio.wait_for(self._changed.wait(), wait)
+            except TimeoutError:
+                pass
+            finally:
+                self._waiting -= 1
+        return True

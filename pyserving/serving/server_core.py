@@ -17,7 +17,12 @@ from typing import Any, TypeVar
 
 from pyserving.backends import load_backend
 from pyserving.backends.base import Backend
-from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
+from pyserving.core.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    ServingError,
+    StatusCode,
+)
 from pyserving.core.event_bus import EventBus
 from pyserving.core.ids import ServableId, ServableRequest
 from pyserving.core.manager import AspiredVersion, AspiredVersionsManager, ManagerOptions, ServableHandle
@@ -35,6 +40,7 @@ T = TypeVar("T")
 class ServerCoreOptions:
     manager: ManagerOptions = field(default_factory=ManagerOptions)
     file_system_poll_wait_seconds: float = 1.0
+    file_system_settle_seconds: float = 10.0
     allow_version_labels_for_unavailable_models: bool = False
     num_inference_threads: int = 0
     # Per-platform backend options, e.g. {"tensorflow": SavedModelOptions(...)}.
@@ -77,6 +83,43 @@ class ServerCore:
                     f"Illegal to change a model's platform. For model {model.name} platform was "
                     f"{old.model_platform} and new platform requested is {model.model_platform}")
             self._backend(model)
+            if self.models:  # a reload: TF Serving's label rules apply
+                self._check_labels(model, old)
+
+    def _check_labels(self, model: ModelConfig, old: ModelConfig | None) -> None:
+        available = set(self.manager.available_versions(model.name))
+        for label, version in model.version_labels.items():
+            if version in available:
+                continue
+            unchanged = old is None or old.version_labels.get(label, version) == version
+            if not (self.options.allow_version_labels_for_unavailable_models and unchanged):
+                raise FailedPreconditionError(
+                    f"Request to assign label to version {version} of model {model.name}, "
+                    "which is not currently available for inference")
+
+    async def reload_config(self, models: Sequence[ModelConfig], timeout: float = 300.0) -> dict[str, ServingError]:
+        """apply_config, then waits until each new or changed model has settled.
+
+        Returns the models that have no AVAILABLE version, with their error; the
+        others are served regardless (one bad entry never blocks the rest).
+        """
+        before = dict(self.models)
+        await self.apply_config(models)
+        changed = [m.name for m in models if before.get(m.name) != m]
+        await self.monitor.wait_until(lambda: all(self._settled(n) for n in changed), timeout)
+        failures: dict[str, ServingError] = {}
+        for name in changed:
+            if self.manager.available_versions(name):
+                continue
+            errors = [s.error for s in self.monitor.versions(name) if s.error is not None]
+            failures[name] = errors[0] if errors else ServingError(
+                f"No versions of servable {name} found under base path {self.models[name].base_path}",
+                StatusCode.NOT_FOUND)
+        return failures
+
+    def _settled(self, name: str) -> bool:
+        source = self._sources.get(name)
+        return (source is None or source.settled()) and self.manager.is_settled(name)
 
     async def apply_config(self, models: Sequence[ModelConfig]) -> None:
         """Makes ``models`` the served set: new ones start polling, removed ones unload."""
@@ -102,6 +145,8 @@ class ServerCore:
                 self._version_factory(model),
                 self.manager.set_aspired_versions,
                 self.options.file_system_poll_wait_seconds,
+                self.options.file_system_settle_seconds,
+                getattr(self._backend(model), "version_complete", None),
             )
             self._sources[name] = source
             if self.options.file_system_poll_wait_seconds < 0:

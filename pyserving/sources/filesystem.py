@@ -1,8 +1,10 @@
 """FileSystemSource: polls ``base_path/<int>/`` and emits the aspired versions.
 
 A version folder is only offered once it looks complete: its file listing
-(names, sizes, mtimes) was unchanged across one poll, or its newest file is
-older than ``settle_seconds``. A half-copied folder is therefore never loaded.
+(names, sizes, mtimes) was unchanged across one poll and the backend can parse
+it (``is_complete``), or its newest file is older than ``settle_seconds`` (so a
+truly broken version is still tried, and its error reported). A folder still
+being copied is therefore not loaded half-written.
 """
 
 from __future__ import annotations
@@ -75,18 +77,26 @@ class FileSystemSource:
         emit: Emit,
         poll_wait_seconds: float,
         settle_seconds: float = 10.0,
+        is_complete: Callable[[str], bool] | None = None,
     ) -> None:
         self.config = config
         self._make_version = make_version
         self._emit = emit
         self._poll_wait_seconds = poll_wait_seconds
         self._settle_seconds = settle_seconds
+        self._is_complete = is_complete or (lambda path: True)
         self._ready: dict[int, AspiredVersion] = {}
         self._pending: dict[int, tuple[tuple[str, int, int], ...]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._polled = False
 
     def start(self) -> None:
+        """Polls periodically in a task; the first poll happens at once."""
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def settled(self) -> bool:
+        """Polled at least once, and no version folder is still being written."""
+        return self._polled and not self._pending
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -119,6 +129,7 @@ class FileSystemSource:
         except OSError as exc:
             logger.error("Could not find base path %s for servable %s with error %s",
                          base_path, name, exc)
+            self._polled = True
             return
         if not on_disk:
             logger.warning(
@@ -133,6 +144,7 @@ class FileSystemSource:
             if version not in on_disk:
                 del self._ready[version]
         self._emit(name, [self._ready[v] for v in wanted])
+        self._polled = True
 
     def _complete_versions(self, on_disk: dict[int, str]) -> list[int]:
         complete = []
@@ -142,10 +154,11 @@ class FileSystemSource:
                 complete.append(version)
                 continue
             fingerprint = _fingerprint(path)
+            if not fingerprint:
+                continue  # an empty folder is not a version yet
             newest = max((mtime for _, _, mtime in fingerprint), default=0) / 1e9
-            settled = fingerprint and (
-                self._pending.get(version) == fingerprint or now - newest > self._settle_seconds
-            )
+            settled = now - newest > self._settle_seconds or (
+                self._pending.get(version) == fingerprint and self._is_complete(path))
             if settled:
                 self._pending.pop(version, None)
                 complete.append(version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def base(tmp_path: Path, model_root: Path) -> Path:
 @pytest.fixture()
 def server(base: Path, tmp_path: Path) -> Iterator[RunningServer]:
     running = start_server(["--model_name=m", f"--model_base_path={base}", "--max_num_load_retries=0",
-                            "--file_system_poll_wait_seconds=1"], tmp_path, wait_models=["m"], grpc=False)
+                            "--file_system_poll_wait_seconds=1", "--file_system_settle_seconds=2"], tmp_path, wait_models=["m"], grpc=False)
     yield running
     running.stop()
 
@@ -81,5 +82,27 @@ def test_model_name_and_base_path_from_docker_env(tmp_path: Path, model_root: Pa
     try:
         r = requests.post(f"{running.rest_url}/v1/models/lstm:predict", json={"instances": [[2.0]]}, timeout=30)
         assert r.json() == {"predictions": [[3.0]]}
+    finally:
+        running.stop()
+
+
+def test_half_copied_version_is_not_loaded_until_complete(tmp_path: Path, model_root: Path) -> None:
+    base = tmp_path / "m"
+    models.copy_version(model_root / "half_plus_two" / "1", base / "1")
+    running = start_server(["--model_name=m", f"--model_base_path={base}"], tmp_path, wait_models=["m"],
+                           grpc=False)
+    try:
+        source = model_root / "half_plus_three" / "1"
+        target = base / "2"
+        shutil.copytree(source / "variables", target / "variables")
+        data = (source / "saved_model.pb").read_bytes()
+        (target / "saved_model.pb").write_bytes(data[: len(data) // 2])  # a stalled copy
+        # Asserting that nothing happens needs time to pass: three polls (1 s apart) see an
+        # unchanged but unparseable folder, and none may load it.
+        time.sleep(3.5)
+        assert 2 not in running.version_states("m")
+        (target / "saved_model.pb").write_bytes(data)
+        running.wait_available("m", 2)
+        assert predict(running).json() == {"predictions": [[4.0]]}
     finally:
         running.stop()

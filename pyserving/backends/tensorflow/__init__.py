@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyserving.backends.tensorflow.loader import SavedModelLoader, SavedModelOptions
+from pyserving.backends.tensorflow.loader import SavedModelLoader, SavedModelOptions, saved_model_parses
 from pyserving.core.ids import ServableId
 
 
@@ -14,6 +14,10 @@ class TensorFlowBackend:
 
     def create_loader(self, servable_id: ServableId, path: str) -> SavedModelLoader:
         return SavedModelLoader(servable_id, path, self.options)
+
+    def version_complete(self, path: str) -> bool:
+        """A folder still being copied has no parseable saved_model.pb yet."""
+        return saved_model_parses(path)
 
 
 __all__ = ["SavedModelLoader", "SavedModelOptions", "TensorFlowBackend"]

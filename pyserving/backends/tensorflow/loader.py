@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +42,43 @@ def saved_model_file(path: str) -> str:
     raise ServingError(message, StatusCode.NOT_FOUND)
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_tensorflow() -> Any:
+    """Imports TensorFlow once, under a lock.
+
+    Loads and folder checks run on different threads; two threads importing
+    TensorFlow's modules at once can see half-initialised modules.
+    """
+    with _IMPORT_LOCK:
+        import tensorflow as tf
+
+    return tf
+
+
+def saved_model_parses(path: str) -> bool:
+    try:
+        proto_path = saved_model_file(path)
+    except ServingError:
+        return False
+    import_tensorflow()
+    from google.protobuf import message, text_format
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved_model = saved_model_pb2.SavedModel()
+    try:
+        with open(proto_path, "rb") as stream:
+            data = stream.read()
+        if proto_path.endswith(".pbtxt"):
+            text_format.Parse(data.decode("utf-8"), saved_model)
+        else:
+            saved_model.ParseFromString(data)
+    except (OSError, UnicodeDecodeError, message.DecodeError, text_format.ParseError):
+        return False
+    return len(saved_model.meta_graphs) > 0
+
+
 class SavedModelLoader:
     """Loader for ``model_platform: "tensorflow"``.
 
@@ -61,7 +100,7 @@ class SavedModelLoader:
 
     def load(self) -> None:
         saved_model_file(self.path)
-        import tensorflow as tf
+        tf = import_tensorflow()
 
         started = time.monotonic()
         graph = tf.Graph()
@@ -88,6 +127,8 @@ class SavedModelLoader:
         servable, self._servable = self._servable, None
         if servable is not None:
             servable.close()
+            del servable
+            gc.collect()  # graphs hold reference cycles; free the version's memory now
 
     def _session_config(self) -> Any:
         import tensorflow as tf

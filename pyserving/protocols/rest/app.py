@@ -67,11 +67,11 @@ class RestApp:
     async def dispatch(
         self, method: str, path: str, body: bytes, scope: dict[str, Any]
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        extra = self.options.extra_routes.get(path)
+        if extra is not None:
+            status, content_type, payload = await extra(method, body)
+            return status, [(b"content-type", content_type)], payload
         if not path.lower().startswith("/v1/"):
-            extra = self.options.extra_routes.get(path)
-            if extra is not None:
-                status, content_type, payload = await extra(method, body)
-                return status, [(b"content-type", content_type)], payload
             return 404, [(b"content-type", b"text/plain")], b"404 Not Found"
         if method == "OPTIONS":
             return _preflight(scope)
