@@ -14,6 +14,8 @@ from typing import Any
 
 from pyserving.backends.tensorflow.loader import SavedModelOptions
 from pyserving.apis.json_format import error_body
+from pyserving.batching import BatchingOptions
+from pyserving.config.batching_config import read_batching_parameters
 from pyserving.config.model_config import models_to_proto, read_model_config_file
 from pyserving.config.reloader import poll_model_config_file
 from pyserving.config.settings import ServerSettings
@@ -75,6 +77,8 @@ def core_options(settings: ServerSettings) -> ServerCoreOptions:
             num_unload_threads=settings.num_unload_threads,
             policy=settings.aspired_version_policy,
         ),
+        batching=batching_options(settings),
+        per_model_batching=settings.enable_batching and settings.enable_per_model_batching_parameters,
         file_system_poll_wait_seconds=settings.file_system_poll_wait_seconds,
         file_system_settle_seconds=settings.file_system_settle_seconds,
         allow_version_labels_for_unavailable_models=settings.allow_version_labels_for_unavailable_models,
@@ -89,9 +93,19 @@ def core_options(settings: ServerSettings) -> ServerCoreOptions:
     )
 
 
+def batching_options(settings: ServerSettings) -> BatchingOptions | None:
+    if not settings.enable_batching:
+        return None
+    if settings.batching_parameters_file:
+        return read_batching_parameters(settings.batching_parameters_file)
+    return BatchingOptions()
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and
+    # without it every response waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -221,6 +221,12 @@ def array_to_tensor(array: Any, use_tensor_content: bool = False, out: Any = Non
     ``out``: an existing (empty) TensorProto to fill in place, e.g. a map entry of
     a response, which saves one copy of the values. Returns the proto filled.
     """
+    if isinstance(array, (bytes, str)):
+        # A session returns string scalars as bytes; np.asarray would make them
+        # fixed-width "S" values and drop trailing NUL bytes.
+        scalar = np.empty((), dtype=object)
+        scalar[()] = array
+        array = scalar
     array = np.asarray(array)
     if array.dtype.byteorder == ">":  # non-native order (we only run on little-endian hosts)
         array = array.astype(array.dtype.newbyteorder("="))

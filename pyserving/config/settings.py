@@ -63,9 +63,9 @@ class ServerSettings:
     remove_unused_fields_from_bundle_metagraph: bool = _opt(True, "Memory tuning.", "ignored")
     enable_signature_method_name_check: bool = _opt(False, "Check SignatureDef method names.", "ignored")
     # Batching
-    enable_batching: bool = _opt(False, "Server-side batching.", "ignored")
-    batching_parameters_file: str = _opt("", "Text BatchingParameters.", "ignored")
-    enable_per_model_batching_parameters: bool = _opt(False, "Per-model batching_params.pbtxt.", "ignored")
+    enable_batching: bool = _opt(False, "Server-side batching.")
+    batching_parameters_file: str = _opt("", "Text BatchingParameters.")
+    enable_per_model_batching_parameters: bool = _opt(False, "Per-model batching_params.pbtxt.")
     # gRPC
     grpc_channel_arguments: str = _opt("", "Comma-separated key=value gRPC server arguments.")
     grpc_max_threads: int = _opt(0, "TF Serving's gRPC thread cap; gRPC runs on the event loop.", "ignored")

@@ -19,7 +19,8 @@ DEFAULT_SIGNATURE = "serving_default"
 
 def signature_for_predict(handle: ServableHandle, name: str) -> Signature:
     """gRPC Predict's lookup (REST reports a missing signature with its own text)."""
-    signature = handle.servable.signatures.get(name or DEFAULT_SIGNATURE)
+    name = name or DEFAULT_SIGNATURE
+    signature = handle.servable.signatures.get(name)
     if signature is None:
         raise FailedPreconditionError(f'Serving signature key "{name}" not found.')
     return signature
@@ -76,8 +77,7 @@ async def run_signature(
     output_keys: Sequence[str],
     timeout_in_ms: int = 0,
 ) -> dict[str, Any]:
-    return await core.run_blocking(
-        handle.servable.run, signature.name, inputs, output_keys, timeout_in_ms)
+    return await core.run(handle, signature.name, inputs, output_keys, timeout_in_ms)
 
 
 # -- classify / regress ----------------------------------------------------------------

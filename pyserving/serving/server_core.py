@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pyserving.backends import load_backend
+from pyserving.batching import BatchingOptions, BatchScheduler
 from pyserving.backends.base import Backend
 from pyserving.core.errors import (
     FailedPreconditionError,
@@ -43,6 +44,10 @@ class ServerCoreOptions:
     file_system_settle_seconds: float = 10.0
     allow_version_labels_for_unavailable_models: bool = False
     num_inference_threads: int = 0
+    # Server-side batching (--enable_batching); None runs every request on its own.
+    batching: BatchingOptions | None = None
+    # --enable_per_model_batching_parameters: <version dir>/batching_params.pbtxt per servable.
+    per_model_batching: bool = False
     # Per-platform backend options, e.g. {"tensorflow": SavedModelOptions(...)}.
     backend_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -59,7 +64,11 @@ class ServerCore:
         self._backends: dict[str, Backend] = {}
         self.models: dict[str, ModelConfig] = {}
         threads = options.num_inference_threads or max(4, 2 * (os.cpu_count() or 1))
+        if options.batching is not None:
+            threads = max(threads, options.batching.num_batch_threads)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="pyserving-run")
+        self.batch_listeners: list[Callable[[Any], None]] = []
+        self._batchers: dict[Any, BatchScheduler | None] = {}
 
     # -- configuration ----------------------------------------------------------------
 
@@ -196,11 +205,55 @@ class ServerCore:
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    async def run(
+        self,
+        handle: ServableHandle,
+        signature_name: str,
+        inputs: Mapping[str, Any],
+        output_keys: Sequence[str],
+        timeout_in_ms: int = 0,
+    ) -> dict[str, Any]:
+        """Runs a signature, batched with other requests when batching is on."""
+        batcher = self._batcher(handle)
+        if batcher is None:
+            return await self.run_blocking(handle.servable.run, signature_name, inputs,
+                                           output_keys, timeout_in_ms)
+        return await batcher.run(handle.servable, handle.id.name, handle.id.version, signature_name,
+                                 inputs, output_keys, timeout_in_ms)
+
+    def _batcher(self, handle: ServableHandle) -> BatchScheduler | None:
+        if self.options.batching is None:
+            return None
+        key: Any = id(handle.servable) if self.options.per_model_batching else None
+        if key not in self._batchers:
+            options: BatchingOptions | None = self.options.batching
+            if self.options.per_model_batching:
+                options = self._per_model_options(handle)
+            self._batchers[key] = None if options is None else BatchScheduler(
+                options, self._executor, self._on_batch)
+        return self._batchers[key]
+
+    def _per_model_options(self, handle: ServableHandle) -> BatchingOptions | None:
+        from pyserving.config.batching_config import read_batching_parameters
+
+        export_dir = getattr(handle.servable, "export_dir", None)
+        path = os.path.join(export_dir, "batching_params.pbtxt") if export_dir else None
+        if path is None or not os.path.isfile(path):
+            return None
+        return read_batching_parameters(path)
+
+    def _on_batch(self, stats: Any) -> None:
+        for listener in self.batch_listeners:
+            listener(stats)
+
     def is_ready(self) -> bool:
         """Every configured model has an AVAILABLE version."""
         return all(self.manager.available_versions(name) for name in self.models)
 
     async def stop(self) -> None:
+        for batcher in self._batchers.values():
+            if batcher is not None:
+                await batcher.stop()
         for source in self._sources.values():
             await source.stop()
         self._sources.clear()

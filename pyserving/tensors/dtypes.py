@@ -89,6 +89,13 @@ NUMPY_DTYPES: dict[int, np.dtype] = {
     DataType.DT_UINT64: np.dtype(np.uint64),
 }
 
+try:  # ml_dtypes ships with TensorFlow; without it bfloat16 is simply not mapped
+    import ml_dtypes
+
+    NUMPY_DTYPES[DataType.DT_BFLOAT16] = np.dtype(ml_dtypes.bfloat16)
+except ImportError:  # pragma: no cover
+    pass
+
 _FROM_NUMPY: dict[np.dtype, DataType] = {
     v: DataType(k) for k, v in NUMPY_DTYPES.items() if k != DataType.DT_STRING
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import logging
 import os
@@ -55,6 +57,15 @@ def import_tensorflow() -> Any:
         import tensorflow as tf
 
     return tf
+
+
+def _release_free_memory() -> None:
+    """Hands freed heap pages back to the OS (glibc keeps them otherwise, and RSS grows per swap)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def saved_model_parses(path: str) -> bool:
@@ -111,7 +122,7 @@ class SavedModelLoader:
                     session, list(self.options.saved_model_tags), self.path
                 )
             graph.finalize()
-            self._servable = SavedModelServable(session, graph, meta_graph)
+            self._servable = SavedModelServable(session, graph, meta_graph, self.path)
         except ServingError:
             session.close()
             raise
@@ -129,6 +140,7 @@ class SavedModelLoader:
             servable.close()
             del servable
             gc.collect()  # graphs hold reference cycles; free the version's memory now
+            _release_free_memory()
 
     def _session_config(self) -> Any:
         import tensorflow as tf

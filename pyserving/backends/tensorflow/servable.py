@@ -32,10 +32,14 @@ def signatures_from_meta_graph(meta_graph: Any) -> dict[str, Signature]:
     return signatures
 
 
+_MAX_CALLABLES = 256
+
+
 class SavedModelServable:
     """One loaded SavedModel. ``run`` is safe to call from many threads at once."""
 
-    def __init__(self, session: Any, graph: Any, meta_graph: Any) -> None:
+    def __init__(self, session: Any, graph: Any, meta_graph: Any, export_dir: str = "") -> None:
+        self.export_dir = export_dir
         self._session = session
         self._graph = graph
         self._signature_defs = dict(meta_graph.signature_def)
@@ -77,6 +81,8 @@ class SavedModelServable:
                 if fn is None:
                     fn = self._make_callable(self.signatures[signature_name], feed_keys,
                                              output_keys, timeout_in_ms)
+                    if len(self._callables) >= _MAX_CALLABLES:
+                        self._callables.clear()  # bounded: callers may vary timeouts or filters
                     self._callables[key] = fn
         return fn
 

@@ -10,7 +10,7 @@ signature, output_filter, MultiInference task checks, GetModelMetadata fields).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import numpy as np
@@ -26,12 +26,14 @@ from tensorflow_serving.apis import (
 from pyserving.apis.tensor_proto import TensorProtoError, array_to_tensor, tensor_to_array
 from pyserving.core.errors import InvalidArgumentError, UnimplementedError
 from pyserving.core.ids import ServableRequest
-from pyserving.core.manager import ServableHandle
 from pyserving.protocols.grpc.errors import rpc
 from pyserving.serving import inference
 from pyserving.serving.model_status import model_metadata
 from pyserving.serving.server_core import ServerCore
 from pyserving.tensors.signature import Signature
+
+if TYPE_CHECKING:
+    from pyserving.core.manager import ServableHandle
 
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"

@@ -60,8 +60,9 @@ class RestApp:
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         body = await _read_body(receive)
         status, headers, payload = await self.dispatch(method, path, body, scope)
+        length = [(b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": status,
-                    "headers": headers + self._extra_headers})
+                    "headers": headers + length + self._extra_headers})
         await send({"type": "http.response.body", "body": payload})
 
     async def dispatch(
