@@ -88,6 +88,8 @@ def core_options(settings: ServerSettings) -> ServerCoreOptions:
                 intra_op_parallelism=intra,
                 inter_op_parallelism=inter,
                 session_config_text=session_config,
+                prefer_tflite_model=settings.prefer_tflite_model,
+                num_tflite_interpreters=settings.num_tflite_interpreters_per_pool,
             ),
         }),
     )

@@ -80,9 +80,9 @@ class ServerSettings:
     enable_model_warmup: bool = _opt(True, "Replay assets.extra/tf_serving_warmup_requests.", "ignored")
     num_request_iterations_for_warmup: int = _opt(0, "Warmup iterations per record.", "ignored")
     # TF Lite and TPU
-    prefer_tflite_model: bool = _opt(False, "Serve model.tflite when present.", "ignored")
+    prefer_tflite_model: bool = _opt(False, "Serve model.tflite when present.")
     num_tflite_pools: int = _opt(0, "TF Lite interpreter pools.", "ignored")
-    num_tflite_interpreters_per_pool: int = _opt(1, "TF Lite interpreters per pool.", "ignored")
+    num_tflite_interpreters_per_pool: int = _opt(1, "TF Lite interpreters per model.")
     skip_initialize_tpu: bool = _opt(False, "TPU only.", "ignored")
     # pyserving
     log_level: str = _opt("INFO", "pyserving: DEBUG, INFO, WARNING or ERROR.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pyserving.backends.tensorflow.loader import SavedModelLoader, SavedModelOptions, saved_model_parses
+from pyserving.backends.tensorflow.tflite import TfLiteLoader, has_tflite_model
 from pyserving.core.ids import ServableId
 
 
@@ -12,11 +13,15 @@ class TensorFlowBackend:
     def __init__(self, options: SavedModelOptions | None = None) -> None:
         self.options = options or SavedModelOptions()
 
-    def create_loader(self, servable_id: ServableId, path: str) -> SavedModelLoader:
+    def create_loader(self, servable_id: ServableId, path: str) -> SavedModelLoader | TfLiteLoader:
+        if self.options.prefer_tflite_model and has_tflite_model(path):
+            return TfLiteLoader(servable_id, path, self.options.num_tflite_interpreters)
         return SavedModelLoader(servable_id, path, self.options)
 
     def version_complete(self, path: str) -> bool:
         """A folder still being copied has no parseable saved_model.pb yet."""
+        if self.options.prefer_tflite_model and has_tflite_model(path):
+            return True
         return saved_model_parses(path)
 
 

@@ -27,6 +27,9 @@ class SavedModelOptions:
     inter_op_parallelism: int = 0
     # Text ConfigProto from --tensorflow_session_config_file, applied first.
     session_config_text: str = ""
+    # --prefer_tflite_model: serve model.tflite when the version folder has one.
+    prefer_tflite_model: bool = False
+    num_tflite_interpreters: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
 
