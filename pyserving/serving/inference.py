@@ -96,12 +96,18 @@ def _signature_by_name(handle: ServableHandle, name: str) -> Signature:
     return signature
 
 
-def classification_signature(handle: ServableHandle, name: str) -> Signature:
+def _example_signature(handle: ServableHandle, name: str, kind: str) -> Signature:
+    """A signature fed one batch of serialized tf.Examples under the alias ``inputs``."""
     signature = _signature_by_name(handle, name)
     if len(signature.inputs) != 1:
         raise InvalidArgumentError("Expected one input Tensor.")
     if "inputs" not in signature.inputs:
-        raise InvalidArgumentError(f"No classification inputs found in SignatureDef: {signature}")
+        raise InvalidArgumentError(f"No {kind} inputs found in SignatureDef: {signature}")
+    return signature
+
+
+def classification_signature(handle: ServableHandle, name: str) -> Signature:
+    signature = _example_signature(handle, name, "classification")
     if not 1 <= len(signature.outputs) <= 2:
         raise InvalidArgumentError(
             f"Expected one or two output Tensors, found {len(signature.outputs)}")
@@ -113,11 +119,7 @@ def classification_signature(handle: ServableHandle, name: str) -> Signature:
 
 
 def regression_signature(handle: ServableHandle, name: str) -> Signature:
-    signature = _signature_by_name(handle, name)
-    if len(signature.inputs) != 1:
-        raise InvalidArgumentError("Expected one input Tensor.")
-    if "inputs" not in signature.inputs:
-        raise InvalidArgumentError(f"No regression inputs found in SignatureDef: {signature}")
+    signature = _example_signature(handle, name, "regression")
     if len(signature.outputs) != 1:
         raise InvalidArgumentError("Expected one output Tensor.")
     if "outputs" not in signature.outputs:
