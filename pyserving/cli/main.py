@@ -21,12 +21,10 @@ EXIT_FAILURE = 255
 logger = logging.getLogger("pyserving")
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s.%(msecs)03d %(levelname).1s %(name)s] %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-    )
+def _configure_logging(level: str, log_format: str = "text") -> None:
+    from pyserving.metrics.logs import configure_logging
+
+    configure_logging(level, log_format)
 
 
 def _warn_ignored(settings: ServerSettings, given: set[str]) -> None:
@@ -72,7 +70,7 @@ def run_server(argv: list[str], defaults: dict[str, Any] | None) -> int:
         _print_version()
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, settings.log_format)
     _warn_ignored(settings, given)
     if settings.model_config_file and ("model_name" in given or "model_base_path" in given):
         logger.info("--model_config_file is set: --model_name and --model_base_path are ignored")
@@ -129,22 +127,32 @@ def tensorflow_model_server(argv: list[str] | None = None) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
-        print("usage: pyserving {serve,inspect,config} ...\n"
+        print("usage: pyserving {serve,inspect,config,warmup} ...\n"
               "  serve    run the model server (TF Serving flags; Docker image defaults)\n"
               "  config   print a running server's model config (--server=URL, --json)\n"
-              "  inspect  show a SavedModel's signatures, like saved_model_cli show --all")
+              "  gateway  run the pre/post-processing gateway (see docs/gateway.md)\n"
+              "  inspect  show a SavedModel's signatures, like saved_model_cli show --all\n"
+              "  warmup   write assets.extra/tf_serving_warmup_requests from example requests")
         sys.exit(0 if args else 2)
     command, rest = args[0], args[1:]
     if command == "serve":
         sys.exit(run_server(rest, docker_defaults()))
+    if command == "gateway":
+        from pyserving.gateway.cli import main as gateway_main
+
+        sys.exit(gateway_main(rest))
     if command == "config":
         sys.exit(show_config(rest))
     if command == "inspect":
         from pyserving.inspect import main as inspect_main
 
         sys.exit(inspect_main(rest))
+    if command == "warmup":
+        from pyserving.warmup_tool import main as warmup_main
+
+        sys.exit(warmup_main(rest))
     if command in ("--version", "version"):
         _print_version()
         sys.exit(0)
-    print(f"pyserving: unknown command {command!r} (expected serve or inspect)", file=sys.stderr)
+    print(f"pyserving: unknown command {command!r} (expected serve, config, inspect or warmup)", file=sys.stderr)
     sys.exit(2)

@@ -41,7 +41,6 @@ class ServerOptions:
     workers: int = 1
     max_body_bytes: int = 1 << 20
     transform_threads: int = 8
-    request_timeout_ms: int = DEFAULT_TIMEOUT_MS
     access_log: bool = True
     log_level: str = "info"
     # Folders (relative to the config file) put on sys.path before transforms import.
@@ -222,7 +221,6 @@ def _server(data: dict[str, Any], base_dir: Path) -> ServerOptions:
         workers=t.positive_int("workers", d.workers),
         max_body_bytes=t.positive_int("max_body_bytes", d.max_body_bytes),
         transform_threads=t.positive_int("transform_threads", d.transform_threads),
-        request_timeout_ms=t.positive_int("request_timeout_ms", d.request_timeout_ms),
         access_log=t.get("access_log", bool, d.access_log),
         log_level=t.choice("log_level", ("critical", "error", "warning", "info", "debug"), d.log_level),
         python_path=tuple((base_dir / p).resolve() for p in t.string_list("python_path", [])),
