@@ -23,8 +23,9 @@ serve: setup
 test: setup
 	$(BIN)/python -m pytest
 
+BENCH_ARGS ?=
 bench: setup
-	$(BIN)/python bench/grpc_vs_rest.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -142,8 +142,6 @@ class BatchScheduler:
                     "The batch scheduling queue to which this task was submitted is full")
             batch = _Batch(opened=now)
             queue.batches.append(batch)
-            if self.options.batch_timeout_micros > 0:
-                loop.call_later(self.options.batch_timeout_micros / 1e6, self._changed.set)
         batch.tasks.append(task)
         batch.rows += rows
         self._changed.set()
@@ -151,10 +149,12 @@ class BatchScheduler:
 
     # -- batch threads -----------------------------------------------------------------
 
-    def _ready_batch(self, now: float) -> tuple[_Queue, _Batch] | None:
+    def _ready_batch(self, now: float) -> tuple[tuple[_Queue, _Batch] | None, float | None]:
+        """The oldest batch ready to run, else when the next one will be (None: no batch)."""
         timeout = self.options.batch_timeout_micros / 1e6
         full = self.options.execution_batch_size
         oldest: tuple[_Queue, _Batch] | None = None
+        next_due: float | None = None
         for key, queue in list(self._queues.items()):
             if not queue.batches:
                 del self._queues[key]
@@ -163,17 +163,26 @@ class BatchScheduler:
             if head.rows >= full or len(queue.batches) > 1 or now - head.opened >= timeout:
                 if oldest is None or head.opened < oldest[1].opened:
                     oldest = (queue, head)
+            else:
+                due = head.opened + timeout
+                next_due = due if next_due is None else min(next_due, due)
         if oldest is not None:
             oldest[0].batches.popleft()
-        return oldest
+        return oldest, next_due
 
     async def _worker(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            ready = self._ready_batch(loop.time())
+            ready, next_due = self._ready_batch(loop.time())
             if ready is None:
                 self._changed.clear()
-                await self._changed.wait()
+                # Wake on a new request, or when the oldest open batch times out (timers
+                # may fire a little early, so the wait is bounded rather than event-only).
+                wait = None if next_due is None else max(0.0, next_due - loop.time()) + 1e-4
+                try:
+                    await asyncio.wait_for(self._changed.wait(), wait)
+                except TimeoutError:
+                    pass
                 continue
             queue, batch = ready
             try:

@@ -160,3 +160,20 @@ def test_request_past_its_deadline_is_dropped_before_running(model_root: Path, t
         assert "Deadline exceeded" in r.json()["error"]
     finally:
         server.stop()
+
+
+def test_a_lone_request_runs_when_its_batch_times_out(model_root: Path, tmp_path: Path) -> None:
+    params = tmp_path / "batching.txt"
+    params.write_text("max_batch_size { value: 128 } batch_timeout_micros { value: 1000 } "
+                      "max_enqueued_batches { value: 1000 } num_batch_threads { value: 2 }")
+    server = start_server(["--model_name=hp2", f"--model_base_path={model_root / 'half_plus_two'}",
+                           "--enable_batching", f"--batching_parameters_file={params}"],
+                          tmp_path, wait_models=["hp2"], grpc=False)
+    try:
+        with requests.Session() as session:
+            for i in range(50):  # one at a time: each must run on its own timeout
+                r = session.post(f"{server.rest_url}/v1/models/hp2:predict",
+                                 json={"instances": [[float(i)]]}, timeout=5)
+                assert r.json() == {"predictions": [[0.5 * i + 2]]}
+    finally:
+        server.stop()

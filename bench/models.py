@@ -1,0 +1,56 @@
+"""The suite's two models, exported to a folder: ``half_plus_two`` (tiny) and ``mlp`` (compute-heavy).
+
+    python bench/models.py DIR [--only tiny|mlp]
+
+Writes ``DIR/half_plus_two/1`` (tests/helpers/models.py's clone of TF Serving's
+half_plus_two: ``x`` [-1, 1] -> ``y``) and ``DIR/mlp/1`` (bench/swaps.py's float32 MLP
+512->2048->2048->512->10: ``x`` [-1, 512] -> ``y``), and prints ``{"tiny": base, "mlp": base}``
+as JSON. ``bench/run.py`` runs this in a child process, so TensorFlow's sessions and log
+lines stay out of the runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+NAMES = {"tiny": "half_plus_two", "mlp": "mlp"}
+
+
+def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    from bench.swaps import export_mlp
+    from tests.helpers.models import export_half_plus_two
+
+    dirs = {}
+    for key in keys:
+        base = root / NAMES[key]
+        if key == "tiny":
+            export_half_plus_two(base / "1")
+        else:
+            export_mlp(base / "1", 0)
+        dirs[key] = base
+    return dirs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--only", choices=sorted(NAMES), action="append")
+    args = parser.parse_args()
+    dirs = export_models(args.root.resolve(), args.only or list(NAMES))
+    print(json.dumps({k: str(v) for k, v in dirs.items()}))
+
+
+if __name__ == "__main__":
+    main()

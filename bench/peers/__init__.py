@@ -1,0 +1,1 @@
+"""Reference peers for ``bench/run.py``: small servers, each runnable alone with ``--port``."""

@@ -1,0 +1,666 @@
+"""The benchmark suite: pyserving against reference peers on loopback, one table, the targets.
+
+    python bench/run.py [--quick] [--only NAME ...] [--json results.json]
+                        [--generator auto|wrk|python] [--duration S] [--warmup S]
+
+Exports two models to a temporary folder (``half_plus_two``, the tiny one, and ``mlp``, a
+float32 MLP 512->2048->2048->512->10), then starts one server at a time on free 127.0.0.1
+ports, waits until it is ready, checks one answer, drives every scenario it takes part in
+with the same load, and stops it (always, also on errors and Ctrl-C):
+
+* ``pyserving``            ``python -m pyserving serve`` (both models, ``--model_config_file``)
+* ``pyserving-batching``   the same with ``--enable_batching --batching_parameters_file``
+* ``bare-uvicorn``         ceiling: uvicorn + httptools + uvloop, parses the JSON, no model
+* ``bare-grpc``            ceiling: grpc.aio PredictionService, decodes the inputs, no model
+* ``flask-gevent``         the seed tutorial's Flask + gevent server calling TF in-process
+* ``gunicorn-flask``       the same Flask app under gunicorn, 4 sync workers
+* ``in-process``           limit: the signature called directly in one process, per batch size
+
+REST load comes from wrk (``-t1``) when it is installed, else from the Python generator in
+``bench/load.py``; gRPC load from a grpc.aio client in its own process. Prints one table
+(req/s, rows/s, p50/p99) and the target ratios with PASS/MISS; ``--json`` writes all of it.
+``--only`` keeps the scenarios or servers named (shell-style patterns), e.g.
+``--only tiny-rest-64c`` or ``--only pyserving bare-uvicorn``.
+
+Timing targets live here and nowhere in the test suite. The numbers depend on the machine
+and on what else runs on it; the ratios were set for a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import load  # noqa: E402
+
+PEERS = REPO / "bench" / "peers"
+
+BATCHING_PARAMETERS = """\
+max_batch_size { value: 128 }
+batch_timeout_micros { value: 1000 }
+max_enqueued_batches { value: 1000 }
+num_batch_threads { value: 2 }
+"""
+
+
+@dataclass(frozen=True)
+class Model:
+    key: str  # "tiny" / "mlp": how scenarios name it
+    name: str  # the served model name (its base folder's name)
+    in_width: int
+    out_width: int
+
+
+MODELS = {"tiny": Model("tiny", "half_plus_two", 1, 1), "mlp": Model("mlp", "mlp", 512, 10)}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    model: str
+    protocol: str  # "rest" / "grpc"
+    connections: int
+    rows: int
+    servers: tuple[str, ...]
+    quick_servers: tuple[str, ...] | None = None  # None: the same as ``servers``
+    what: str = ""
+
+
+SCENARIOS = (
+    Scenario("tiny-rest-1c", "tiny", "rest", 1, 1,
+             ("pyserving", "pyserving-batching", "bare-uvicorn", "flask-gevent"),
+             ("pyserving", "pyserving-batching"),
+             what="latency at one connection"),
+    Scenario("tiny-rest-64c", "tiny", "rest", 64, 1,
+             ("pyserving", "pyserving-batching", "bare-uvicorn", "flask-gevent", "gunicorn-flask"),
+             what="HTTP/JSON overhead at many connections"),
+    Scenario("tiny-grpc-16c", "tiny", "grpc", 16, 1, ("pyserving", "pyserving-batching", "bare-grpc"),
+             what="gRPC overhead"),
+    Scenario("mlp-rest-32x16c", "mlp", "rest", 16, 32,
+             ("pyserving", "pyserving-batching", "bare-uvicorn", "flask-gevent", "gunicorn-flask"),
+             ("pyserving", "pyserving-batching", "bare-uvicorn"),
+             what="compute-bound, batched requests"),
+    Scenario("mlp-rest-1x64c", "mlp", "rest", 64, 1,
+             ("pyserving", "pyserving-batching", "flask-gevent", "gunicorn-flask"),
+             what="compute-bound, one row per request: server-side batching"),
+)
+
+#: Python modules each server needs; a server whose modules are missing is skipped, not failed.
+REQUIRES = {
+    "bare-uvicorn": ("uvicorn", "httptools", "uvloop", "orjson"),
+    "bare-grpc": ("grpc", "tensorflow_serving"),
+    "flask-gevent": ("flask", "gevent"),
+    "gunicorn-flask": ("flask", "gunicorn"),
+}
+
+SERVER_ORDER = ("pyserving", "pyserving-batching", "bare-uvicorn", "bare-grpc", "flask-gevent", "gunicorn-flask")
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass
+class Row:
+    scenario: str
+    server: str
+    protocol: str
+    connections: int
+    rows: int
+    req_s: float = float("nan")
+    rows_s: float = float("nan")
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    requests: int = 0
+    errors: int = 0
+    generator: str = ""
+    note: str = ""
+    error: str = ""
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    scenario: str
+    server: str
+    metric: str  # "rows_s" / "req_s" / "p50_ms"
+    op: str  # ">=" / "<="
+    threshold: float
+    ref_scenario: str | None = None  # None: compare the metric itself with the threshold
+    ref_server: str | None = None
+    info: bool = False  # printed with its ratio, no PASS/MISS
+
+
+def _targets() -> list[Target]:
+    out: list[Target] = []
+    on, off = "pyserving-batching", "pyserving"
+    for server, info in ((on, False), (off, True)):
+        tag = "batching on" if server == on else "batching off (info)"
+        out.append(Target(f"MLP 32 rows/req, REST 16c, {tag}: rows/s vs in-process best batch",
+                          "mlp-rest-32x16c", server, "rows_s", ">=", 0.90, "mlp-inprocess", "in-process best",
+                          info))
+        out.append(Target(f"MLP 1 row/req, REST 64c, {tag}: rows/s vs flask+gevent",
+                          "mlp-rest-1x64c", server, "rows_s", ">=", 8.0, "mlp-rest-1x64c", "flask-gevent", info))
+        out.append(Target(f"MLP 1 row/req, REST 64c, {tag}: rows/s vs gunicorn+flask (4 workers)",
+                          "mlp-rest-1x64c", server, "rows_s", ">=", 6.0, "mlp-rest-1x64c", "gunicorn-flask",
+                          info))
+    for server in (off, on):
+        tag = "batching off" if server == off else "batching on"
+        out.append(Target(f"tiny, REST 64c, {tag}: req/s vs bare uvicorn (no model)",
+                          "tiny-rest-64c", server, "req_s", ">=", 0.30, "tiny-rest-64c", "bare-uvicorn"))
+        out.append(Target(f"tiny, REST 64c, {tag}: req/s vs flask+gevent",
+                          "tiny-rest-64c", server, "req_s", ">=", 8.0, "tiny-rest-64c", "flask-gevent"))
+        out.append(Target(f"tiny, gRPC 16c, {tag}: req/s vs bare grpc.aio (no model)",
+                          "tiny-grpc-16c", server, "req_s", ">=", 0.60, "tiny-grpc-16c", "bare-grpc"))
+        out.append(Target(f"tiny, REST 1c, {tag}: p50 latency (ms)",
+                          "tiny-rest-1c", server, "p50_ms", "<=", 0.35))
+    return out
+
+
+MAX_ERROR_SHARE = 0.01  # a row with more failed requests than this is not used for a target
+
+
+def _valid(row: Row) -> bool:
+    return not row.error and row.requests > 0 and row.errors <= MAX_ERROR_SHARE * (row.requests + row.errors)
+
+
+def _stalled(row: Row) -> bool:
+    """So few requests that the server must have stalled; its percentiles mean little."""
+    return not row.error and row.requests < max(20, 2 * row.connections)
+
+
+def evaluate(targets: list[Target], rows: list[Row]) -> list[dict]:
+    by_key = {(r.scenario, r.server): r for r in rows if _valid(r)}
+    out = []
+    for t in targets:
+        row = by_key.get((t.scenario, t.server))
+        value = getattr(row, t.metric) if row else None
+        ref = None
+        if t.ref_scenario is not None:
+            ref_row = by_key.get((t.ref_scenario, t.ref_server))
+            ref = getattr(ref_row, t.metric) if ref_row else None
+        if value is None or (t.ref_scenario is not None and not ref):
+            measured, verdict = None, "n/a"
+        else:
+            measured = value / ref if ref is not None else value
+            met = measured >= t.threshold if t.op == ">=" else measured <= t.threshold
+            if _stalled(row):  # a stalled server misses, whatever its few samples say
+                met = False
+            verdict = "info" if t.info else ("PASS" if met else "MISS")
+            if _stalled(row):
+                verdict += " (stalled)"
+        out.append({"target": t.label, "scenario": t.scenario, "server": t.server,
+                    "reference": t.ref_server, "measured": measured, "op": t.op,
+                    "threshold": t.threshold, "result": verdict})
+    return out
+
+
+# --------------------------------------------------------------------------- servers
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A server subprocess in its own process group (gunicorn's workers go down with it)."""
+
+    def __init__(self, key: str, argv: list[str], log_path: Path, rest_port: int | None,
+                 grpc_port: int | None, models: list[str]) -> None:
+        self.key, self.argv, self.log_path = key, argv, log_path
+        self.rest_port, self.grpc_port, self.models = rest_port, grpc_port, models
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                            cwd=REPO, start_new_session=True)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.key} exited with {self.process.returncode}:\n{self.log_tail()}")
+            if self._ready():
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.key} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def _ready(self) -> bool:
+        if self.rest_port is not None:
+            for name in self.models:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{self.rest_port}/v1/models/{name}",
+                                                timeout=2) as response:
+                        if b'"AVAILABLE"' not in response.read():
+                            return False
+                except (OSError, urllib.error.URLError):
+                    return False
+            return True
+        try:
+            with socket.create_connection(("127.0.0.1", self.grpc_port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(10)
+
+
+def make_server(key: str, model_dirs: dict[str, Path], work: Path) -> Server:
+    py = sys.executable
+    rest, grpc_port = free_port(), free_port()
+    log = work / f"{key}.log"
+    names = [MODELS[k].name for k in model_dirs]
+    dirs = [str(d) for d in model_dirs.values()]
+    if key in ("pyserving", "pyserving-batching"):
+        config = work / "models.config"
+        config.write_text("model_config_list {\n" + "".join(
+            f'  config {{ name: "{MODELS[k].name}" base_path: "{d}" model_platform: "tensorflow" }}\n'
+            for k, d in model_dirs.items()) + "}\n")
+        argv = [py, "-m", "pyserving", "serve", f"--model_config_file={config}", f"--rest_api_port={rest}",
+                f"--port={grpc_port}", "--host=127.0.0.1"]
+        if key == "pyserving-batching":
+            params = work / "batching_parameters.txt"
+            params.write_text(BATCHING_PARAMETERS)
+            argv += ["--enable_batching", f"--batching_parameters_file={params}"]
+        return Server(key, argv, log, rest, grpc_port, names)
+    widths = [f"--model={MODELS[k].name}:{MODELS[k].out_width}" for k in model_dirs]
+    if key == "bare-uvicorn":
+        return Server(key, [py, str(PEERS / "bare_uvicorn.py"), f"--port={rest}", *widths], log, rest, None, names)
+    if key == "bare-grpc":
+        return Server(key, [py, str(PEERS / "bare_grpc.py"), f"--port={grpc_port}", *widths], log, None,
+                      grpc_port, names)
+    model_args = [a for d in dirs for a in ("--model-dir", d)]
+    if key == "flask-gevent":
+        return Server(key, [py, str(PEERS / "flask_gevent.py"), f"--port={rest}", *model_args], log, rest, None,
+                      names)
+    if key == "gunicorn-flask":
+        return Server(key, [py, str(PEERS / "gunicorn_flask.py"), f"--port={rest}", "--workers=4", *model_args],
+                      log, rest, None, names)
+    raise ValueError(key)
+
+
+# --------------------------------------------------------------------------- load
+
+def rest_body(model: Model, rows: int, seed: int = 0) -> bytes:
+    import numpy as np
+
+    values = np.round(np.random.default_rng(seed).uniform(-1, 1, (rows, model.in_width)), 4)
+    return json.dumps({"instances": values.tolist()}).encode()
+
+
+def check_answer(server: Server, scenario: Scenario, payload: bytes) -> None:
+    """One request before the load: the server answers 200 with one output row per input row."""
+    model = MODELS[scenario.model]
+    if scenario.protocol == "rest":
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.rest_port}/v1/models/{model.name}:predict", data=payload,
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=15) as response:
+            predictions = json.loads(response.read())["predictions"]
+        if len(predictions) != scenario.rows:
+            raise RuntimeError(f"{server.key}: {len(predictions)} predictions for {scenario.rows} rows")
+        return
+    import grpc
+    from tensorflow_serving.apis import predict_pb2
+
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=15)
+        call = channel.unary_unary(load.PREDICT_METHOD)
+        response = predict_pb2.PredictResponse.FromString(call(payload, timeout=15))
+    dims = [d.size for d in next(iter(response.outputs.values())).tensor_shape.dim]
+    if not dims or dims[0] != scenario.rows:
+        raise RuntimeError(f"{server.key}: output shape {dims} for {scenario.rows} rows")
+
+
+def drive(server: Server, scenario: Scenario, payload: bytes, args: argparse.Namespace) -> Row:
+    row = Row(scenario.name, server.key, "REST" if scenario.protocol == "rest" else "gRPC",
+              scenario.connections, scenario.rows)
+    try:
+        check_answer(server, scenario, payload)
+        if scenario.protocol == "rest":
+            url = f"http://127.0.0.1:{server.rest_port}/v1/models/{MODELS[scenario.model].name}:predict"
+            result = load.run_http(url, payload, scenario.connections, args.duration, args.warmup, args.generator)
+        else:
+            result = load.run_grpc(f"127.0.0.1:{server.grpc_port}", payload, scenario.connections,
+                                   args.duration, args.warmup, args.grpc_channels)
+    except Exception as exc:  # noqa: BLE001 (one failed row must not stop the suite)
+        row.error = f"{type(exc).__name__}: {exc}"
+        return row
+    row.req_s, row.rows_s = result.req_s, result.req_s * scenario.rows
+    row.p50_ms, row.p99_ms = result.p50_ms, result.p99_ms
+    row.requests, row.errors, row.generator, row.note = result.requests, result.errors, result.generator, result.note
+    return row
+
+
+def run_inprocess(model_dirs: dict[str, Path], args: argparse.Namespace, work: Path) -> list[Row]:
+    argv = [sys.executable, str(PEERS / "inprocess.py"), "--batch-sizes", args.batch_sizes,
+            "--seconds", str(args.inprocess_seconds), "--warmup", str(0.2 if args.quick else 0.5)]
+    for d in model_dirs.values():
+        argv += ["--model-dir", str(d)]
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
+    log = work / "inprocess.log"
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
+    log.write_text(proc.stderr)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return [Row(f"{k}-inprocess", "in-process", "call", 1, 0, error=f"in-process failed: {proc.stderr[-1500:]}")
+                for k in model_dirs]
+    data = json.loads(lines[-1])
+    rows = []
+    for key in model_dirs:
+        per_batch = data[MODELS[key].name]
+        best = per_batch.pop("best")
+        for batch, r in sorted(per_batch.items(), key=lambda kv: int(kv[0])):
+            rows.append(Row(f"{key}-inprocess", f"in-process b={batch}", "call", 1, int(batch), r["calls_s"],
+                            r["rows_s"], r["p50_ms"], r["p99_ms"], r["calls"], 0, "1 thread"))
+        b = str(best["batch"])
+        rows.append(Row(f"{key}-inprocess", "in-process best", "call", 1, best["batch"],
+                        per_batch[b]["calls_s"], best["rows_s"], per_batch[b]["p50_ms"], per_batch[b]["p99_ms"],
+                        per_batch[b]["calls"], 0, "1 thread", f"best batch {b}"))
+    return rows
+
+
+# --------------------------------------------------------------------------- output
+
+def _fmt(value: float, digits: int = 0) -> str:
+    if value is None or value != value:  # NaN
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _short_error(error: str) -> str:
+    """The informative end of an error (a traceback's last line), on one line."""
+    lines = [ln.strip() for ln in error.strip().splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    head = lines[0]
+    tail = [ln for ln in lines[1:] if not ln.startswith(("File ", "^", "Traceback", ">"))][-3:]
+    return (head if not tail else f"{head.split(':')[0]}: " + " | ".join(tail))[:300]
+
+
+def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
+    header = ("scenario", "server", "proto", "conns", "rows/req", "req/s", "rows/s", "p50 ms", "p99 ms", "errors")
+    lines = []
+    for r in rows:
+        if r.error:
+            lines.append((r.scenario, r.server, r.protocol, str(r.connections), str(r.rows),
+                          "SKIPPED" if r.error.startswith("skipped") else "FAILED", "-", "-", "-", "-"))
+            continue
+        lines.append((r.scenario, r.server, r.protocol, str(r.connections), str(r.rows),
+                      _fmt(r.req_s, 1 if r.req_s < 10 else 0), _fmt(r.rows_s, 1 if r.rows_s < 10 else 0),
+                      _fmt(r.p50_ms, 3), _fmt(r.p99_ms, 3), str(r.errors)))
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
+    right = {3, 4, 5, 6, 7, 8, 9}
+
+    def fmt(cols) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths)))
+
+    print()
+    print(f"pyserving benchmark: {meta['cpus']} CPUs, REST load {meta['rest_generator']}, gRPC load grpc.aio "
+          f"({meta['grpc_channels']} channels), {meta['warmup_s']:g} s warm-up + {meta['duration_s']:g} s per row"
+          + (" [--quick]" if meta["quick"] else ""))
+    print(fmt(header))
+    print(fmt(["-" * w for w in widths]))
+    previous = None
+    for r, line in zip(rows, lines):
+        if previous is not None and r.scenario != previous:
+            print()
+        previous = r.scenario
+        print(fmt(line))
+    failures = [r for r in rows if r.error]
+    if failures:
+        print()
+        print("Failed or skipped rows:")
+        for r in failures:
+            print(f"  {r.scenario} / {r.server}: {_short_error(r.error)}")
+    stalled = [r for r in rows if _stalled(r) and _valid(r)]
+    if stalled:
+        print()
+        print("Rows with so few completed requests that the server looks stalled:")
+        for r in stalled:
+            print(f"  {r.scenario} / {r.server}: {r.requests} requests in {meta['duration_s']:g} s "
+                  f"over {r.connections} connection(s)")
+    erroneous = [r for r in rows if not r.error and not _valid(r)]
+    if erroneous:
+        print()
+        print(f"Rows with more than {MAX_ERROR_SHARE:.0%} failed requests (not used for targets):")
+        for r in erroneous:
+            print(f"  {r.scenario} / {r.server}: {r.errors} errors, {r.requests} ok {r.note}")
+    print()
+    print("Targets (ratios within this run):")
+    if meta["only"]:  # a partial run: only the targets it measured
+        targets = [t for t in targets if t["result"] != "n/a"]
+        if not targets:
+            print("  (none measured by this selection)")
+    label_width = max((len(t["target"]) for t in targets), default=10)
+    for t in targets:
+        if t["measured"] is None:
+            measured = "-"
+        elif t["metric_is_ratio"]:
+            measured = f"{t['measured']:.2f}x" if t["threshold"] >= 1 else f"{t['measured'] * 100:.0f} %"
+        else:
+            measured = f"{t['measured']:.3f}"
+        wanted = (f"{t['threshold']:g}x" if t["threshold"] >= 1 else f"{t['threshold'] * 100:.0f} %") \
+            if t["metric_is_ratio"] else f"{t['threshold']:g}"
+        print(f"  {t['target']:<{label_width}}  {measured:>8}  (want {t['op']} {wanted:>5})  {t['result']}")
+
+
+# --------------------------------------------------------------------------- main
+
+def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
+    """``bench/models.py`` in a child process (its TensorFlow log lines go to ``root/export.log``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, str(REPO / "bench" / "models.py"), str(root)]
+    for key in keys:
+        argv += ["--only", key]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    (root / "export.log").write_text(proc.stderr)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"exporting the models failed:\n{proc.stderr[-3000:]}")
+    return {k: Path(v) for k, v in json.loads(lines[-1]).items()}
+
+
+def _selected(name: str, server: str, patterns: list[str] | None) -> bool:
+    if not patterns:
+        return True
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(server, p) for p in patterns)
+
+
+def _json_safe(value):
+    """NaN -> null (JSON has no NaN), tuples -> lists."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _raise_exit(signum, frame) -> None:  # noqa: ARG001
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short runs, fewer peer rows (< 3 minutes)")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="scenarios or servers to run (patterns): " + ", ".join(
+                            [s.name for s in SCENARIOS] + list(SERVER_ORDER) + ["inprocess"]))
+    parser.add_argument("--json", type=Path, help="write the rows, targets and settings here")
+    parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto",
+                        help="REST load generator (auto: wrk when installed)")
+    parser.add_argument("--duration", type=float, help="measured seconds per row (10; --quick 3)")
+    parser.add_argument("--warmup", type=float, help="warm-up seconds per row (2; --quick 1)")
+    parser.add_argument("--grpc-channels", type=int, default=4, help="channels (TCP connections) of the gRPC load")
+    parser.add_argument("--batch-sizes", default="1,8,32,128,256", help="in-process batch sizes")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (models, server logs)")
+    args = parser.parse_args(argv)
+    args.duration = args.duration or (3.0 if args.quick else 10.0)
+    args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
+    args.inprocess_seconds = 1.0 if args.quick else 3.0
+    if args.generator == "wrk" and not shutil.which("wrk"):
+        parser.error("--generator wrk: wrk is not installed")
+    if args.generator in ("auto", "wrk") and shutil.which("wrk"):
+        # wrk takes whole seconds
+        args.duration, args.warmup = float(max(1, round(args.duration))), float(round(args.warmup))
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_exit)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored
+
+    jobs: dict[str, list[Scenario]] = {key: [] for key in SERVER_ORDER}
+    for scenario in SCENARIOS:
+        servers = scenario.quick_servers if args.quick and scenario.quick_servers else scenario.servers
+        for server in servers:
+            if _selected(scenario.name, server, args.only):
+                jobs[server].append(scenario)
+    # the in-process limit also runs when the scenario compared with it is named
+    want_inprocess = any(_selected(name, server, args.only) for name, server in (
+        ("mlp-inprocess", "inprocess"), ("tiny-inprocess", "in-process"), ("mlp-rest-32x16c", "-")))
+    needed = {s.model for scenarios in jobs.values() for s in scenarios}
+    if want_inprocess:
+        needed |= {"tiny", "mlp"}
+    if not needed:
+        parser.error(f"--only {' '.join(args.only)} selects nothing")
+    keys = [k for k in MODELS if k in needed]
+
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="pyserving-bench-"))
+    rows: list[Row] = []
+    failed = False
+    try:
+        print(f"exporting {', '.join(MODELS[k].name for k in keys)} to {work} ...", end=" ", flush=True)
+        t0 = time.monotonic()
+        model_dirs = export_models(work / "models", keys)
+        print(f"{time.monotonic() - t0:.1f} s", flush=True)
+        payloads: dict[tuple[str, str, int], bytes] = {}
+        for scenarios in jobs.values():
+            for s in scenarios:
+                model = MODELS[s.model]
+                if s.protocol == "rest":
+                    payloads[(s.model, "rest", s.rows)] = rest_body(model, s.rows)
+                else:
+                    payloads[(s.model, "grpc", s.rows)] = load.predict_request_bytes(model.name, s.rows,
+                                                                                     model.in_width)
+        if want_inprocess:
+            print("in-process limit ...", end=" ", flush=True)
+            t0 = time.monotonic()
+            inproc = run_inprocess(model_dirs, args, work)
+            print(f"{time.monotonic() - t0:.1f} s", flush=True)
+            failed |= any(r.error for r in inproc)
+            rows += inproc
+        for key in SERVER_ORDER:
+            scenarios = jobs[key]
+            if not scenarios:
+                continue
+            served = {k: model_dirs[k] for k in keys if k in {s.model for s in scenarios} or key.startswith("pyserv")}
+            missing = [m for m in REQUIRES.get(key, ()) if importlib.util.find_spec(m) is None]
+            if missing:
+                print(f"{key}: skipped ({', '.join(missing)} not installed)", flush=True)
+                rows += [Row(s.name, key, s.protocol, s.connections, s.rows,
+                             error=f"skipped: {', '.join(missing)} not installed") for s in scenarios]
+                continue
+            server = make_server(key, served, work)
+            print(f"{key}: starting ...", end=" ", flush=True)
+            try:
+                t0 = time.monotonic()
+                server.start()
+                server.wait_ready(180)
+                print(f"ready in {time.monotonic() - t0:.1f} s", flush=True)
+                for scenario in scenarios:
+                    payload = payloads[(scenario.model, scenario.protocol, scenario.rows)]
+                    row = drive(server, scenario, payload, args)
+                    failed |= bool(row.error)
+                    rows.append(row)
+                    status = _short_error(row.error) if row.error else \
+                        f"{row.req_s:,.0f} req/s, p50 {row.p50_ms:.3f} ms, {row.errors} errors"
+                    print(f"  {scenario.name:<16} {status}", flush=True)
+            except Exception as exc:  # noqa: BLE001
+                failed = True
+                message = f"{type(exc).__name__}: {exc}"
+                print(f"  {key} failed: {message}", file=sys.stderr, flush=True)
+                done = {(r.scenario, r.server) for r in rows}
+                rows += [Row(s.name, key, s.protocol, s.connections, s.rows, error=message)
+                         for s in scenarios if (s.name, key) not in done]
+            finally:
+                server.stop()
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    order = {s.name: i for i, s in enumerate(SCENARIOS)}
+    order.update({"tiny-inprocess": len(order), "mlp-inprocess": len(order) + 1})
+    server_rank = {k: i for i, k in enumerate(SERVER_ORDER)}
+    rows.sort(key=lambda r: (order.get(r.scenario, 99), server_rank.get(r.server, 98 if r.server != "in-process best"
+                                                                          else 99), r.rows))
+    targets = evaluate(_targets(), rows)
+    for t in targets:
+        t["metric_is_ratio"] = t["reference"] is not None
+    rest_generator = ("wrk -t1" if args.generator != "python" and shutil.which("wrk")
+                      else "python (bench/load.py)")
+    meta = {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+            "rest_generator": rest_generator, "grpc_channels": args.grpc_channels, "quick": args.quick,
+            "duration_s": args.duration, "warmup_s": args.warmup, "only": args.only,
+            "batching_parameters": BATCHING_PARAMETERS, "elapsed_s": round(time.monotonic() - started, 1),
+            "load_average": os.getloadavg()}
+    print_table(rows, targets, meta)
+    print(f"\n({meta['elapsed_s']:.0f} s; load average at the end {meta['load_average'][0]:.2f})")
+    if args.json:
+        args.json.write_text(json.dumps(_json_safe({"meta": meta, "rows": [r.to_dict() for r in rows],
+                                                    "targets": targets}), indent=2))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the servers are already stopped (finally blocks)
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)
