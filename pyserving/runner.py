@@ -1,4 +1,11 @@
-"""Composition root: settings in, a running REST + gRPC server out, graceful stop on signals."""
+"""Composition root: settings in, a running REST + gRPC server out, graceful stop on signals.
+
+Shutdown (SIGTERM or SIGINT): readiness turns false at once (``/readyz`` 503,
+gRPC health NOT_SERVING); after ``--shutdown_delay_seconds`` the ports close to
+new connections, in-flight requests get ``--shutdown_grace_period_seconds`` to
+finish (then they are cancelled), every model unloads, and the process exits 0.
+A second signal exits at once with status 1.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +15,50 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from collections.abc import Iterator
 from types import MappingProxyType
 from typing import Any
 
 from pyserving.backends.tensorflow.loader import SavedModelOptions
+from pyserving.backends.tensorflow.warmup import WarmupListener, WarmupOptions
 from pyserving.apis.json_format import error_body
 from pyserving.batching import BatchingOptions
 from pyserving.config.batching_config import read_batching_parameters
+from pyserving.config.monitoring_config import MonitoringConfig, read_monitoring_config_file
 from pyserving.config.model_config import models_to_proto, read_model_config_file
 from pyserving.config.reloader import poll_model_config_file
 from pyserving.config.settings import ServerSettings
+from pyserving.config.ssl_config import read_ssl_config_file
 from pyserving.core.errors import InvalidArgumentError
+from pyserving.core.ids import ServableId
 from pyserving.core.manager import ManagerOptions
 from pyserving.core.policy import POLICIES
-from pyserving.protocols.rest.app import RestOptions, create_app
+from pyserving.metrics import (
+    CONTENT_TYPE,
+    AccessLogObserver,
+    BatchMetrics,
+    LifecycleLog,
+    Metrics,
+    MetricsObserver,
+    RestInstrumentation,
+    RunMetrics,
+    StateMetrics,
+    WarmupMetrics,
+    grpc_interceptor,
+    on_run,
+)
+from pyserving.protocols.limits import InFlightLimit
+from pyserving.protocols.rest.app import ExtraRoute, RestOptions, create_app
 from pyserving.serving.model_config import ModelConfig
 from pyserving.serving.server_core import ServerCore, ServerCoreOptions
 
 logger = logging.getLogger("pyserving")
 
 CONFIG_PATH = "/v1/config"
+HEALTHZ_PATH = "/healthz"
+READYZ_PATH = "/readyz"
+JSON = b"application/json"
 
 
 def check_settings(settings: ServerSettings) -> None:
@@ -53,6 +83,23 @@ def check_settings(settings: ServerSettings) -> None:
             "Either configure server_options.tensorflow_session_parallelism or "
             "(server_options.tensorflow_intra_op_parallelism, "
             "server_options.tensorflow_inter_op_parallelism) separately. You cannot configure all.")
+    if settings.use_alts_credentials and settings.ssl_config_file:
+        raise InvalidArgumentError(
+            "Either use_alts_credentials must be false or ssl_config_file must be empty.")
+    if settings.log_format not in ("text", "json"):
+        raise InvalidArgumentError(f"--log_format must be text or json, not {settings.log_format!r}")
+    for name in ("shutdown_grace_period_seconds", "shutdown_delay_seconds", "rest_api_max_body_bytes",
+                 "max_concurrent_requests_per_model"):
+        if getattr(settings, name) < 0:
+            raise InvalidArgumentError(f"--{name} must not be negative")
+    if settings.grpc_max_message_bytes <= 0:
+        raise InvalidArgumentError("--grpc_max_message_bytes must be positive")
+    if (settings.rest_api_ssl_keyfile or settings.rest_api_ssl_ca_certs
+            or settings.rest_api_ssl_client_verify) and not settings.rest_api_ssl_certfile:
+        raise InvalidArgumentError("--rest_api_ssl_keyfile, --rest_api_ssl_ca_certs and "
+                                   "--rest_api_ssl_client_verify need --rest_api_ssl_certfile")
+    if settings.rest_api_ssl_client_verify and not settings.rest_api_ssl_ca_certs:
+        raise InvalidArgumentError("--rest_api_ssl_client_verify needs --rest_api_ssl_ca_certs")
 
 
 def model_configs(settings: ServerSettings) -> list[ModelConfig]:
@@ -61,7 +108,7 @@ def model_configs(settings: ServerSettings) -> list[ModelConfig]:
     return [ModelConfig(name=settings.model_name, base_path=settings.model_base_path)]
 
 
-def core_options(settings: ServerSettings) -> ServerCoreOptions:
+def core_options(settings: ServerSettings, warmup_listener: WarmupListener | None = None) -> ServerCoreOptions:
     intra = settings.tensorflow_intra_op_parallelism or settings.tensorflow_session_parallelism
     inter = settings.tensorflow_inter_op_parallelism or settings.tensorflow_session_parallelism
     session_config = ""
@@ -90,6 +137,11 @@ def core_options(settings: ServerSettings) -> ServerCoreOptions:
                 session_config_text=session_config,
                 prefer_tflite_model=settings.prefer_tflite_model,
                 num_tflite_interpreters=settings.num_tflite_interpreters_per_pool,
+                warmup=WarmupOptions(
+                    enabled=settings.enable_model_warmup,
+                    num_request_iterations=settings.num_request_iterations_for_warmup,
+                    listener=warmup_listener,
+                ),
             ),
         }),
     )
@@ -125,12 +177,44 @@ class Server:
     def __init__(self, settings: ServerSettings) -> None:
         check_settings(settings)
         self.settings = settings
-        self.core = ServerCore(core_options(settings))
+        self.monitoring = (read_monitoring_config_file(settings.monitoring_config_file)
+                           if settings.monitoring_config_file else MonitoringConfig())
+        self.metrics: Metrics | None = None
+        if self.monitoring.prometheus_enabled:
+            if settings.rest_api_port:
+                self.metrics = Metrics()
+            else:
+                logger.warning("--monitoring_config_file enables Prometheus, but metrics are served on the "
+                               "REST port and --rest_api_port is 0: metrics are off")
+        self.ssl_config = read_ssl_config_file(settings.ssl_config_file) if settings.ssl_config_file else None
+        warmup_listener = WarmupMetrics(self.metrics) if self.metrics is not None else None
+        self.core = ServerCore(core_options(settings, warmup_listener))
+        self._shutting_down = False
+        self._lifecycle_log = LifecycleLog(self.core.bus)
+        observers: list[Any] = []
+        if self.metrics is not None:
+            StateMetrics(self.metrics, self.core.bus, self._model_path)
+            self.core.batch_listeners.append(BatchMetrics(self.metrics))
+            self.core.run_listeners.append(RunMetrics(self.metrics))
+            observers.append(MetricsObserver(self.metrics))
+        if settings.log_requests:
+            observers.append(AccessLogObserver())
+        if observers:
+            self.core.run_listeners.insert(0, on_run)
+        self._observers = observers
+        self.limit = (InFlightLimit(settings.max_concurrent_requests_per_model)
+                      if settings.max_concurrent_requests_per_model > 0 else None)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._uvicorn: Any = None
         self._rest_task: asyncio.Task[None] | None = None
         self._grpc: Any = None
+        self._health: Any = None
+
+    def _model_path(self, servable_id: ServableId) -> str:
+        model = self.core.models.get(servable_id.name)
+        base = model.base_path if model is not None else ""
+        return os.path.join(base, str(servable_id.version))
 
     async def start(self) -> None:
         settings = self.settings
@@ -149,37 +233,151 @@ class Server:
             else:
                 await self._start_rest()
 
+    # -- health --------------------------------------------------------------------------
+
+    def is_ready(self) -> bool:
+        """Every configured model has an AVAILABLE version and no shutdown has started."""
+        return not self._shutting_down and self.core.is_ready()
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        if self._shutting_down:
+            return False, {"status": "shutting down"}
+        waiting: dict[str, Any] = {}
+        for name, model in self.core.models.items():
+            if self.core.manager.available_versions(name):
+                continue
+            states = self.core.monitor.versions(name)
+            if not states:
+                waiting[name] = {"state": "NO_VERSION",
+                                 "reason": f"no version found under {model.base_path} yet"}
+                continue
+            latest = states[0]
+            entry: dict[str, Any] = {"version": latest.id.version, "state": latest.state.name}
+            if latest.error is not None:
+                entry["error"] = f"{latest.error.code.name}: {latest.error.message}"
+            waiting[name] = entry
+        if waiting:
+            return False, {"status": "not ready", "models": waiting}
+        return True, {"status": "ready"}
+
+    async def _healthz(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
+        return 200, JSON, b'{"status":"ok"}'
+
+    async def _readyz(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
+        import orjson
+
+        ready, doc = self.readiness()
+        return (200 if ready else 503), JSON, orjson.dumps(doc)
+
+    async def _prometheus(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
+        assert self.metrics is not None
+        if method != "GET":
+            return 405, JSON, error_body(f"Method {method} not allowed on {self.monitoring.prometheus_path}")
+        return 200, CONTENT_TYPE, self.metrics.exposition()
+
+    # -- protocols -----------------------------------------------------------------------
+
     async def _start_grpc(self) -> None:
-        from pyserving.protocols.grpc.server import GrpcOptions, create_server
+        from pyserving.protocols.grpc.server import (
+            GrpcOptions,
+            HealthService,
+            InFlightLimitInterceptor,
+            create_server,
+        )
 
         settings = self.settings
-        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings))
+        interceptors: list[Any] = []
+        if self._observers:
+            interceptors.append(grpc_interceptor(self._observers))
+        if self.limit is not None:
+            interceptors.append(InFlightLimitInterceptor(self.limit))
+        if settings.enable_grpc_healthcheck_service:
+            self._health = HealthService(self.is_ready)
+        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings), interceptors, self._health)
+        credentials = self.ssl_config.grpc_credentials() if self.ssl_config is not None else None
+        addresses = []
         if settings.port:
-            address = f"{settings.host}:{settings.port}"
-            if self._grpc.add_insecure_port(address) == 0:
-                raise InvalidArgumentError(f"Failed to bind gRPC port {address}")
+            addresses.append(f"{settings.host}:{settings.port}")
         if settings.grpc_socket_path:
-            self._grpc.add_insecure_port(f"unix:{settings.grpc_socket_path}")
+            addresses.append(f"unix:{settings.grpc_socket_path}")
+        for address in addresses:
+            try:
+                if credentials is not None:
+                    bound = self._grpc.add_secure_port(address, credentials)
+                else:
+                    bound = self._grpc.add_insecure_port(address)
+            except RuntimeError:
+                bound = 0
+            if bound == 0 and not address.startswith("unix:"):
+                hint = " (check the PEM texts in --ssl_config_file)" if credentials is not None else ""
+                raise InvalidArgumentError(f"Failed to bind gRPC port {address}{hint}")
         await self._grpc.start()
-        logger.info("Running gRPC ModelServer at %s:%d ...", settings.host, settings.port)
+        logger.info("Running gRPC ModelServer at %s:%d%s ...", settings.host, settings.port,
+                    " (TLS)" if credentials is not None else "")
 
     async def _start_rest(self) -> None:
         import uvicorn
 
         settings = self.settings
         sock = bind_socket(settings.host, settings.rest_api_port)
-        app = create_app(self.core, RestOptions(
+        extra_routes: dict[str, ExtraRoute] = {
+            CONFIG_PATH: self._effective_config,
+            HEALTHZ_PATH: self._healthz,
+            READYZ_PATH: self._readyz,
+        }
+        if self.metrics is not None:
+            extra_routes[self.monitoring.prometheus_path] = self._prometheus
+        app: Any = create_app(self.core, RestOptions(
             rest_api_timeout_in_ms=settings.rest_api_timeout_in_ms,
             rest_api_enable_cors_support=settings.rest_api_enable_cors_support,
-            extra_routes={CONFIG_PATH: self._effective_config},
+            extra_routes=extra_routes,
+            max_body_bytes=settings.rest_api_max_body_bytes,
+            limit=self.limit,
         ))
+        if self._observers:
+            app = RestInstrumentation(app, self._observers)
         config = uvicorn.Config(app, loop="none", http="httptools", lifespan="off",
-                                access_log=False, log_level="warning", ws="none")
+                                access_log=False, log_level="warning", ws="none",
+                                # uvicorn hands it to asyncio.wait_for: fractions of a second work.
+                                timeout_graceful_shutdown=settings.shutdown_grace_period_seconds,  # type: ignore[arg-type]
+                                **self._rest_ssl_options())
         self._uvicorn = _EmbeddedUvicorn(config)
         self._rest_task = asyncio.get_running_loop().create_task(self._uvicorn.serve([sock]))
         while not self._uvicorn.started:
+            if self._rest_task.done():
+                error = None if self._rest_task.cancelled() else self._rest_task.exception()
+                raise InvalidArgumentError(f"The REST server stopped while starting: {error}")
             await asyncio.sleep(0.01)
-        logger.info("Exporting HTTP/REST API at:localhost:%d ...", settings.rest_api_port)
+        logger.info("Exporting HTTP/REST API at:localhost:%d ...%s", settings.rest_api_port,
+                    " (HTTPS)" if settings.rest_api_ssl_certfile else "")
+
+    def _rest_ssl_options(self) -> dict[str, Any]:
+        settings = self.settings
+        if not settings.rest_api_ssl_certfile:
+            return {}
+        for flag in ("rest_api_ssl_certfile", "rest_api_ssl_keyfile", "rest_api_ssl_ca_certs"):
+            path = getattr(settings, flag)
+            if path and not os.path.isfile(path):
+                raise InvalidArgumentError(f"--{flag}: no such file: {path}")
+        try:  # fail at startup with the reason, not inside uvicorn
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                settings.rest_api_ssl_certfile, settings.rest_api_ssl_keyfile or None)
+            if settings.rest_api_ssl_ca_certs:
+                ssl.create_default_context(cafile=settings.rest_api_ssl_ca_certs)
+        except (ssl.SSLError, OSError) as exc:
+            raise InvalidArgumentError(f"Cannot use the REST TLS certificate/key/CA files: {exc}") from None
+        if settings.rest_api_ssl_client_verify:
+            cert_reqs = ssl.CERT_REQUIRED
+        elif settings.rest_api_ssl_ca_certs:
+            cert_reqs = ssl.CERT_OPTIONAL
+        else:
+            cert_reqs = ssl.CERT_NONE
+        return {
+            "ssl_certfile": settings.rest_api_ssl_certfile,
+            "ssl_keyfile": settings.rest_api_ssl_keyfile or None,
+            "ssl_ca_certs": settings.rest_api_ssl_ca_certs or None,
+            "ssl_cert_reqs": cert_reqs,
+        }
 
     async def _effective_config(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
         """GET /v1/config: the model config in force (TF Serving has no way to read it back)."""
@@ -191,14 +389,23 @@ class Server:
         payload = json_format.MessageToJson(message, preserving_proto_field_name=True, indent=None)
         return 200, b"application/json", payload.encode()
 
+    # -- lifecycle -----------------------------------------------------------------------
+
     def request_stop(self) -> None:
         self._stop.set()
 
     async def wait(self) -> None:
         await self._stop.wait()
 
+    def begin_shutdown(self) -> None:
+        """Readiness false from now on: /readyz answers 503, gRPC health NOT_SERVING."""
+        self._shutting_down = True
+        if self._health is not None:
+            self._health.shutdown()
+
     async def stop(self, grace_seconds: float = 5.0) -> None:
-        """Stops accepting, lets in-flight requests finish, then unloads every model."""
+        """Stops accepting, lets in-flight requests finish within ``grace_seconds``, then unloads every model."""
+        self.begin_shutdown()
         for task in self._tasks:
             task.cancel()
         waits: list[Any] = list(self._tasks)
@@ -229,14 +436,28 @@ class _EmbeddedUvicorn:
 async def serve(settings: ServerSettings) -> None:
     server = Server(settings)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
         loop.add_signal_handler(sig, server.request_stop)
     try:
         await server.start()
         await server.wait()
-        logger.info("Shutting down")
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in signals:
             # A second signal ends the process at once.
-            loop.add_signal_handler(sig, lambda: os._exit(1))
+            loop.add_signal_handler(sig, _exit_now)
+        logger.info("Shutting down: readiness off, draining in-flight requests (grace period %.1f s)",
+                    settings.shutdown_grace_period_seconds)
+        server.begin_shutdown()
+        if settings.shutdown_delay_seconds > 0:
+            await asyncio.sleep(settings.shutdown_delay_seconds)
     finally:
-        await server.stop()
+        await server.stop(settings.shutdown_grace_period_seconds)
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    logger.info("Server stopped")
+
+
+def _exit_now() -> None:
+    logger.warning("Second signal: exiting without waiting for in-flight requests")
+    logging.shutdown()
+    os._exit(1)

@@ -127,7 +127,7 @@ def tensorflow_model_server(argv: list[str] | None = None) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
-        print("usage: pyserving {serve,inspect,config,warmup} ...\n"
+        print("usage: pyserving {serve,config,gateway,inspect,warmup} ...\n"
               "  serve    run the model server (TF Serving flags; Docker image defaults)\n"
               "  config   print a running server's model config (--server=URL, --json)\n"
               "  gateway  run the pre/post-processing gateway (see docs/gateway.md)\n"
@@ -154,5 +154,6 @@ def main(argv: list[str] | None = None) -> None:
     if command in ("--version", "version"):
         _print_version()
         sys.exit(0)
-    print(f"pyserving: unknown command {command!r} (expected serve, config, inspect or warmup)", file=sys.stderr)
+    print(f"pyserving: unknown command {command!r} (expected serve, config, gateway, inspect or warmup)",
+          file=sys.stderr)
     sys.exit(2)

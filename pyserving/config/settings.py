@@ -73,12 +73,31 @@ class ServerSettings:
     enable_serialization_as_tensor_content: bool = _opt(False, "Predict outputs as tensor_content.")
     enable_grpc_reflection: bool = _opt(False, "pyserving: serve gRPC server reflection.")
     use_alts_credentials: bool = _opt(False, "Google ALTS credentials.", "unsupported")
-    ssl_config_file: str = _opt("", "Text SSLConfig for gRPC TLS.", "unsupported")
+    ssl_config_file: str = _opt("", "Text SSLConfig (PEM strings inline): TLS, optionally mutual, for gRPC.")
+    grpc_max_message_bytes: int = _opt(
+        2**31 - 1, "pyserving: largest gRPC message received or sent (TF Serving: always INT32_MAX); "
+        "larger ones fail with RESOURCE_EXHAUSTED.")
     enable_profiler: bool = _opt(True, "TF profiler service.", "ignored")
     # Operations
-    monitoring_config_file: str = _opt("", "Text MonitoringConfig (Prometheus).", "ignored")
-    enable_model_warmup: bool = _opt(True, "Replay assets.extra/tf_serving_warmup_requests.", "ignored")
-    num_request_iterations_for_warmup: int = _opt(0, "Warmup iterations per record.", "ignored")
+    monitoring_config_file: str = _opt("", "Text MonitoringConfig: Prometheus metrics on the REST port.")
+    enable_model_warmup: bool = _opt(True, "Replay assets.extra/tf_serving_warmup_requests at load.")
+    num_request_iterations_for_warmup: int = _opt(0, "Warmup iterations per record (0: one).")
+    shutdown_grace_period_seconds: float = _opt(
+        10.0, "pyserving: on SIGTERM/SIGINT, in-flight requests get this long to finish before they "
+        "are cancelled and the models unload.")
+    shutdown_delay_seconds: float = _opt(
+        0.0, "pyserving: on SIGTERM/SIGINT, report not ready (/readyz 503, gRPC health NOT_SERVING) "
+        "and keep serving this long before closing the ports (lets load balancers drain).")
+    rest_api_max_body_bytes: int = _opt(
+        64 * 1024 * 1024, "pyserving: largest REST request body; larger ones get HTTP 413.")
+    max_concurrent_requests_per_model: int = _opt(
+        0, "pyserving: in-flight predict/classify/regress requests per model, both protocols "
+        "together; more get RESOURCE_EXHAUSTED / HTTP 429 (0: unlimited).")
+    rest_api_ssl_certfile: str = _opt("", "pyserving: PEM certificate chain file; serves REST over HTTPS.")
+    rest_api_ssl_keyfile: str = _opt("", "pyserving: PEM private key file for --rest_api_ssl_certfile.")
+    rest_api_ssl_ca_certs: str = _opt("", "pyserving: PEM CA bundle to verify REST client certificates.")
+    rest_api_ssl_client_verify: bool = _opt(
+        False, "pyserving: require REST client certificates signed by --rest_api_ssl_ca_certs.")
     # TF Lite and TPU
     prefer_tflite_model: bool = _opt(False, "Serve model.tflite when present.")
     num_tflite_pools: int = _opt(0, "TF Lite interpreter pools.", "ignored")
@@ -86,6 +105,9 @@ class ServerSettings:
     skip_initialize_tpu: bool = _opt(False, "TPU only.", "ignored")
     # pyserving
     log_level: str = _opt("INFO", "pyserving: DEBUG, INFO, WARNING or ERROR.")
+    log_format: str = _opt("text", "pyserving: log lines as text or json (one JSON object per line).")
+    log_requests: bool = _opt(False, "pyserving: one log line per model request (API, model, version, "
+                              "status, latency); logger pyserving.access.")
     version: bool = _opt(False, "Print versions and exit.")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -68,6 +69,10 @@ class ServerCore:
             threads = max(threads, options.batching.num_batch_threads)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="pyserving-run")
         self.batch_listeners: list[Callable[[Any], None]] = []
+        # Called after every model run, on the event loop in the requesting task's context:
+        # (servable id, signature name, inputs, seconds, error or None). Metrics subscribe.
+        self.run_listeners: list[
+            Callable[[ServableId, str, Mapping[str, Any], float, BaseException | None], None]] = []
         self._batchers: dict[Any, BatchScheduler | None] = {}
 
     # -- configuration ----------------------------------------------------------------
@@ -214,6 +219,28 @@ class ServerCore:
         timeout_in_ms: int = 0,
     ) -> dict[str, Any]:
         """Runs a signature, batched with other requests when batching is on."""
+        if not self.run_listeners:
+            return await self._run(handle, signature_name, inputs, output_keys, timeout_in_ms)
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            return await self._run(handle, signature_name, inputs, output_keys, timeout_in_ms)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            for listener in self.run_listeners:
+                listener(handle.id, signature_name, inputs, seconds, error)
+
+    async def _run(
+        self,
+        handle: ServableHandle,
+        signature_name: str,
+        inputs: Mapping[str, Any],
+        output_keys: Sequence[str],
+        timeout_in_ms: int,
+    ) -> dict[str, Any]:
         batcher = self._batcher(handle)
         if batcher is None:
             return await self.run_blocking(handle.servable.run, signature_name, inputs,

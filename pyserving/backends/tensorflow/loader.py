@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyserving.backends.tensorflow import warmup
 from pyserving.backends.tensorflow.errors import map_tf_errors
+from pyserving.backends.tensorflow.warmup import WarmupOptions
 from pyserving.backends.tensorflow.servable import SavedModelServable
 from pyserving.core.errors import ServingError, StatusCode
 from pyserving.core.ids import ServableId
@@ -30,6 +32,8 @@ class SavedModelOptions:
     # --prefer_tflite_model: serve model.tflite when the version folder has one.
     prefer_tflite_model: bool = False
     num_tflite_interpreters: int = 1
+    # --enable_model_warmup / --num_request_iterations_for_warmup (backends/tensorflow/warmup.py).
+    warmup: WarmupOptions = field(default_factory=WarmupOptions)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -125,7 +129,11 @@ class SavedModelLoader:
                     session, list(self.options.saved_model_tags), self.path
                 )
             graph.finalize()
-            self._servable = SavedModelServable(session, graph, meta_graph, self.path)
+            servable = SavedModelServable(session, graph, meta_graph, self.path)
+            # Warmup is part of the load: a failing warmup fails it, and the version
+            # becomes AVAILABLE only once warmed up.
+            warmup.run(servable, self.path, self.options.warmup, self.id)
+            self._servable = servable
         except ServingError:
             session.close()
             raise

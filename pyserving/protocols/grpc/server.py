@@ -8,6 +8,7 @@ and stops the server (``runner.py``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,11 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from pyserving.core.errors import InvalidArgumentError
+from pyserving.core.errors import InvalidArgumentError, ServingError
+from pyserving.protocols.grpc.errors import abort
 from pyserving.protocols.grpc.model_service import ModelService
 from pyserving.protocols.grpc.prediction_service import PredictionService
+from pyserving.protocols.limits import InFlightLimit
 from pyserving.serving.server_core import ServerCore
 
 # TF Serving sets ServerBuilder::SetMaxMessageSize(kint32max) for both directions.
@@ -77,6 +80,7 @@ class GrpcOptions:
             enable_healthcheck=settings.enable_grpc_healthcheck_service,
             enable_reflection=settings.enable_grpc_reflection,
             use_tensor_content=settings.enable_serialization_as_tensor_content,
+            max_message_bytes=getattr(settings, "grpc_max_message_bytes", MAX_MESSAGE_BYTES),
         )
 
     def server_options(self) -> list[ChannelArgument]:
@@ -90,19 +94,39 @@ class GrpcOptions:
 
 
 class HealthService(health_pb2_grpc.HealthServicer):
-    """grpc.health.v1.Health with fixed statuses: every registered name is SERVING.
+    """grpc.health.v1.Health that tells the truth about readiness.
 
-    Why not grpc_health's servicer: its status setter is a coroutine, and the
-    statuses here never change while the server runs.
+    Every registered name reports SERVING while ``serving()`` holds (the runner
+    passes "every configured model has an AVAILABLE version and no shutdown has
+    started") and NOT_SERVING otherwise. ``notify()`` wakes Watch streams after a
+    change; ``shutdown()`` reports NOT_SERVING to them and ends them, so open
+    Watch streams do not hold up a graceful stop.
+
+    Why not grpc_health's servicer: its status setter is a coroutine the model
+    lifecycle (a synchronous event bus) cannot call. Event-loop only.
     """
 
-    def __init__(self, names: tuple[str, ...] = HEALTH_SERVICE_NAMES) -> None:
-        self._serving = frozenset(names)
+    def __init__(self, serving: Callable[[], bool] = lambda: True,
+                 names: tuple[str, ...] = HEALTH_SERVICE_NAMES) -> None:
+        self._serving = serving
+        self._names = frozenset(names)
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    def notify(self, *_: Any) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def shutdown(self) -> None:
+        self._closed = True
+        self.notify()
 
     def _status(self, service: str) -> Any:
-        if service in self._serving:
+        if service not in self._names:
+            return None
+        if not self._closed and self._serving():
             return health_pb2.HealthCheckResponse.SERVING
-        return None
+        return health_pb2.HealthCheckResponse.NOT_SERVING
 
     async def Check(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         status = self._status(request.service)
@@ -111,22 +135,93 @@ class HealthService(health_pb2_grpc.HealthServicer):
         return health_pb2.HealthCheckResponse(status=status)
 
     async def Watch(self, request: Any, context: grpc.aio.ServicerContext) -> None:
-        status = self._status(request.service)
-        if status is None:
-            status = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
-        await context.write(health_pb2.HealthCheckResponse(status=status))
-        await asyncio.Event().wait()  # no changes to report; ends when the client cancels
+        last = None
+        while True:
+            changed = self._changed
+            status = self._status(request.service)
+            if status is None:
+                status = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+            if status != last:
+                await context.write(health_pb2.HealthCheckResponse(status=status))
+                last = status
+            if self._closed:
+                return
+            await changed.wait()
 
 
-def create_server(core: ServerCore, options: GrpcOptions) -> grpc.aio.Server:
-    """A grpc.aio.Server with the services registered; not bound, not started."""
-    server = grpc.aio.server(options=options.server_options())
+INFERENCE_METHODS = frozenset({
+    f"/{PREDICTION_SERVICE}/Predict", f"/{PREDICTION_SERVICE}/Classify",
+    f"/{PREDICTION_SERVICE}/Regress", f"/{PREDICTION_SERVICE}/MultiInference",
+})
+
+
+def _model_of(request: Any) -> str:
+    spec = getattr(request, "model_spec", None)
+    if spec is not None:
+        return str(spec.name)
+    tasks = getattr(request, "tasks", None)
+    return str(tasks[0].model_spec.name) if tasks else ""
+
+
+class InFlightLimitInterceptor(grpc.aio.ServerInterceptor):
+    """``--max_concurrent_requests_per_model`` for PredictionService inference RPCs. Event-loop only."""
+
+    def __init__(self, limit: InFlightLimit) -> None:
+        self.limit = limit
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = await continuation(details)
+        if handler is None or details.method not in INFERENCE_METHODS or handler.unary_unary is None:
+            return handler
+        cached = self._wrapped.get(details.method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            self._limited(handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+        self._wrapped[details.method] = (handler, wrapped)
+        return wrapped
+
+    def _limited(self, behavior: Any) -> Any:
+        limit = self.limit
+
+        async def limited(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            model = _model_of(request)
+            try:
+                limit.acquire(model)
+            except ServingError as exc:
+                await abort(context, exc)
+            try:
+                return await behavior(request, context)
+            finally:
+                limit.release(model)
+
+        return limited
+
+
+def create_server(
+    core: ServerCore,
+    options: GrpcOptions,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    health: HealthService | None = None,
+) -> grpc.aio.Server:
+    """A grpc.aio.Server with the services registered; not bound, not started.
+
+    ``interceptors`` run outermost first (metrics, then limits). ``health`` is the
+    Health servicer to register when the health check is enabled (default: SERVING
+    once every configured model is available); it is woken on every model state change.
+    """
+    server = grpc.aio.server(options=options.server_options(), interceptors=list(interceptors) or None)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(core, options.use_tensor_content), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(core), server)
     services = [PREDICTION_SERVICE, MODEL_SERVICE]
     if options.enable_healthcheck:
-        health_pb2_grpc.add_HealthServicer_to_server(HealthService(), server)
+        health = health or HealthService(core.is_ready)
+        core.bus.subscribe(health.notify)
+        health_pb2_grpc.add_HealthServicer_to_server(health, server)
         services.append(health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
     if options.enable_reflection:
         from grpc_reflection.v1alpha import reflection

@@ -6,6 +6,8 @@ and every request on the hot path costs one regex match and one dict lookup.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import io
 import logging
@@ -15,6 +17,7 @@ from typing import Any
 
 from pyserving.apis.json_format import error_body
 from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
+from pyserving.protocols.limits import InFlightLimit
 from pyserving.protocols.rest import handlers
 from pyserving.protocols.rest.errors import http_status
 from pyserving.protocols.rest.routes import match
@@ -33,6 +36,19 @@ MAX_GZIP_BYTES = 100 * 1024 * 1024
 # An extra route: (method, body) -> (status, content type, body).
 ExtraRoute = Callable[[str, bytes], Awaitable[tuple[int, bytes, bytes]]]
 
+# Facts about the request left in the ASGI scope for middleware (metrics, access log),
+# as Starlette leaves scope["route"]: the matched Route, the StatusCode of an error, the
+# HTTP status (so middleware need not wrap ``send``).
+SCOPE_ROUTE = "pyserving.route"
+SCOPE_CODE = "pyserving.code"
+SCOPE_STATUS = "pyserving.status"  # the HTTP status sent
+INFERENCE_ACTIONS = frozenset({"predict", "classify", "regress"})
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, size: int | None) -> None:
+        self.size = size
+
 
 @dataclass(frozen=True)
 class RestOptions:
@@ -40,6 +56,10 @@ class RestOptions:
     rest_api_enable_cors_support: bool = False
     # Paths outside /v1 (metrics, health) and their handlers.
     extra_routes: dict[str, ExtraRoute] = field(default_factory=dict)
+    # --rest_api_max_body_bytes: larger bodies get 413 (0: no limit).
+    max_body_bytes: int = 0
+    # --max_concurrent_requests_per_model, shared with gRPC; None: unlimited.
+    limit: InFlightLimit | None = None
 
 
 class RestApp:
@@ -58,9 +78,28 @@ class RestApp:
         method: str = scope["method"]
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        body = await _read_body(receive)
-        status, headers, payload = await self.dispatch(method, path, body, scope)
+        try:
+            body = await _read_body(receive, scope, self.options.max_body_bytes)
+        except _BodyTooLarge as exc:
+            scope[SCOPE_CODE] = StatusCode.RESOURCE_EXHAUSTED
+            with contextlib.suppress(ServingError):
+                scope[SCOPE_ROUTE] = match(method, path)  # for metrics and logs only
+            size = f" of {exc.size} bytes" if exc.size is not None else ""
+            status, headers, payload = 413, JSON_HEADERS, error_body(
+                f"Request body{size} exceeds the limit of {self.options.max_body_bytes} bytes "
+                "(--rest_api_max_body_bytes)")
+        else:
+            try:
+                status, headers, payload = await self.dispatch(method, path, body, scope)
+            except asyncio.CancelledError:
+                # Only a graceful shutdown cancels requests (its grace period ran out):
+                # answer instead of leaving the server to send a bare 500.
+                scope[SCOPE_CODE] = StatusCode.UNAVAILABLE
+                status, headers, payload = 503, JSON_HEADERS, error_body(
+                    "The server is shutting down and cancelled this request "
+                    "(it ran past --shutdown_grace_period_seconds)")
         length = [(b"content-length", str(len(payload)).encode())]
+        scope[SCOPE_STATUS] = status
         await send({"type": "http.response.start", "status": status,
                     "headers": headers + length + self._extra_headers})
         await send({"type": "http.response.body", "body": payload})
@@ -79,37 +118,73 @@ class RestApp:
         try:
             body = _decompress(body, scope)
             route = match(method, path)
-            timeout = self.options.rest_api_timeout_in_ms
-            if route.action == "predict":
-                payload = await handlers.predict(self.core, route, body, timeout)
-            elif route.action in ("classify", "regress"):
-                payload = await handlers.classify_or_regress(self.core, route, body, timeout)
-            elif route.action == "metadata":
-                payload = handlers.metadata(self.core, route)
+            scope[SCOPE_ROUTE] = route
+            limit = self.options.limit
+            if limit is None or route.action not in INFERENCE_ACTIONS:
+                payload = await self._handle(route, body)
             else:
-                payload = handlers.status(self.core, route)
+                limit.acquire(route.model)
+                try:
+                    payload = await self._handle(route, body)
+                finally:
+                    limit.release(route.model)
             return 200, JSON_HEADERS, payload
         except ServingError as exc:
+            scope[SCOPE_CODE] = exc.code
             return http_status(exc.code), JSON_HEADERS, error_body(exc.message)
         except Exception as exc:  # noqa: BLE001 - never drop a connection on a bug
+            scope[SCOPE_CODE] = StatusCode.INTERNAL
             logger.exception("Unhandled error for %s %s", method, path)
             message = f"{type(exc).__name__}: {exc}"
             return http_status(StatusCode.INTERNAL), JSON_HEADERS, error_body(message)
+
+
+    async def _handle(self, route: Any, body: bytes) -> bytes:
+        timeout = self.options.rest_api_timeout_in_ms
+        if route.action == "predict":
+            return await handlers.predict(self.core, route, body, timeout)
+        if route.action in ("classify", "regress"):
+            return await handlers.classify_or_regress(self.core, route, body, timeout)
+        if route.action == "metadata":
+            return handlers.metadata(self.core, route)
+        return handlers.status(self.core, route)
 
 
 def create_app(core: ServerCore, options: RestOptions) -> RestApp:
     return RestApp(core, options)
 
 
-async def _read_body(receive: Any) -> bytes:
+async def _read_body(receive: Any, scope: dict[str, Any], limit: int) -> bytes:
+    """The whole request body; ``_BodyTooLarge`` past ``limit`` bytes (0: no limit).
+
+    A declared Content-Length over the limit is refused before reading anything,
+    so a client sending ``Expect: 100-continue`` never uploads the body.
+    """
+    if limit:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    break
+                if declared > limit:
+                    raise _BodyTooLarge(declared)
+                break
     message = await receive()
     body: bytes = message.get("body", b"")
     if not message.get("more_body"):
+        if limit and len(body) > limit:
+            raise _BodyTooLarge(len(body))
         return body
     chunks = [body]
+    size = len(body)
     while message.get("more_body"):
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit and size > limit:
+            raise _BodyTooLarge(None)
+        chunks.append(chunk)
     return b"".join(chunks)
 
 

@@ -1,0 +1,208 @@
+"""Model warmup as TF Serving does it: replay ``assets.extra/tf_serving_warmup_requests`` inside the load.
+
+The file is a TFRecord of ``tensorflow.serving.PredictionLog`` protos (at most
+1000 records); only the ``request`` of each log is used, and its model name and
+version are ignored. Supported: ``predict_log``, ``classify_log``,
+``regress_log`` and ``multi_inference_log``; any other log type fails with
+UNIMPLEMENTED "Unsupported log_type for warmup: N". Each record is replayed
+``num_request_iterations`` times (default 1). Any error fails the load, so a
+version becomes AVAILABLE only after a successful warmup and a bad warmup file
+leaves the previous version serving.
+
+Runs on the load thread, directly on the servable (no handle, no batching,
+no request metrics), like TF Serving's ``RunSavedModelWarmup``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyserving.core.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    ServingError,
+    StatusCode,
+    UnimplementedError,
+)
+from pyserving.core.ids import ServableId
+
+logger = logging.getLogger("pyserving.warmup")
+
+ASSETS_EXTRA = "assets.extra"
+WARMUP_FILE = "tf_serving_warmup_requests"
+MAX_RECORDS = 1000
+DEFAULT_SIGNATURE = "serving_default"
+
+# (servable id, export dir, seconds, records replayed, error or None), called on the load thread.
+WarmupListener = Callable[[ServableId | None, str, float, int, ServingError | None], None]
+
+
+@dataclass(frozen=True)
+class WarmupOptions:
+    enabled: bool = True
+    # --num_request_iterations_for_warmup; 0 means TF Serving's default of 1.
+    num_request_iterations: int = 0
+    listener: WarmupListener | None = None
+
+
+def warmup_path(export_dir: str) -> str:
+    return os.path.join(export_dir, ASSETS_EXTRA, WARMUP_FILE)
+
+
+def run(servable: Any, export_dir: str, options: WarmupOptions, servable_id: ServableId | None = None) -> int:
+    """Replays the warmup file against ``servable``; returns the number of records.
+
+    Raises ``ServingError`` (and so fails the load) on any problem.
+    """
+    if not options.enabled:
+        return 0
+    path = warmup_path(export_dir)
+    if not os.path.isfile(path):
+        logger.debug("No warmup data file found at %s", path)
+        return 0
+    iterations = options.num_request_iterations if options.num_request_iterations > 0 else 1
+    started = time.monotonic()
+    records = 0
+    error: ServingError | None = None
+    try:
+        for record in _read_records(path):
+            records += 1
+            if records > MAX_RECORDS:
+                raise InvalidArgumentError(
+                    f"Number of warmup records exceeds the maximum ({MAX_RECORDS}) at {path}")
+            log = _parse(record, path)
+            for _ in range(iterations):
+                replay(servable, log)
+    except ServingError as exc:
+        error = exc
+    except Exception as exc:  # noqa: BLE001 - anything else also fails the load, with a code
+        error = ServingError(f"Model warmup failed at {path}: {type(exc).__name__}: {exc}",
+                             StatusCode.INTERNAL)
+    seconds = time.monotonic() - started
+    if options.listener is not None:
+        try:
+            options.listener(servable_id, export_dir, seconds, min(records, MAX_RECORDS), error)
+        except Exception:  # noqa: BLE001 - metrics must never fail a load
+            logger.exception("Warmup listener failed")
+    if error is not None:
+        raise error
+    logger.info("Finished reading warmup data for model at %s. Number of warmup records read: %d. "
+                "Elapsed time (microseconds): %d.", path, records, int(seconds * 1e6))
+    return records
+
+
+def _read_records(path: str) -> Iterator[bytes]:
+    from pyserving.backends.tensorflow.loader import import_tensorflow
+
+    tf = import_tensorflow()
+    from tensorflow.python.util import deprecation
+
+    try:
+        with deprecation.silence():
+            iterator = tf.compat.v1.io.tf_record_iterator(path)
+        yield from iterator
+    except tf.errors.DataLossError as exc:
+        raise ServingError(f"{exc.message}. Please verify your warmup data is in TFRecord format.",
+                           StatusCode.DATA_LOSS) from None
+    except tf.errors.OpError as exc:
+        raise ServingError(f"Failed to read warmup data at {path}: {exc.message}",
+                           StatusCode(exc.error_code)) from None
+
+
+def _parse(record: bytes, path: str) -> Any:
+    from google.protobuf.message import DecodeError
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    log = prediction_log_pb2.PredictionLog()
+    try:
+        log.ParseFromString(record)
+    except DecodeError:
+        raise InvalidArgumentError(f"Failed to parse warmup record: {record!r} from {path}") from None
+    return log
+
+
+def replay(servable: Any, log: Any) -> None:
+    """Runs the request of one PredictionLog on the servable; raises ServingError on failure."""
+    kind = log.WhichOneof("log_type")
+    if kind == "predict_log":
+        _predict(servable, log.predict_log.request)
+    elif kind == "classify_log":
+        request = log.classify_log.request
+        _examples(servable, request.model_spec.signature_name, _serialized_examples(request.input), None)
+    elif kind == "regress_log":
+        request = log.regress_log.request
+        _examples(servable, request.model_spec.signature_name, _serialized_examples(request.input),
+                  ["outputs"])
+    elif kind == "multi_inference_log":
+        request = log.multi_inference_log.request
+        examples = _serialized_examples(request.input)
+        if not request.tasks:
+            raise InvalidArgumentError("MultiInferenceRequest must specify at least one task.")
+        for task in request.tasks:
+            _examples(servable, task.model_spec.signature_name, examples, None)
+    else:
+        number = 0
+        if kind is not None:
+            number = log.DESCRIPTOR.fields_by_name[kind].number
+        raise UnimplementedError(f"Unsupported log_type for warmup: {number}")
+
+
+def _signature(servable: Any, name: str) -> Any:
+    key = name or DEFAULT_SIGNATURE
+    signature = servable.signatures.get(key)
+    if signature is None:
+        raise FailedPreconditionError(f'Serving signature key "{key}" not found.')
+    return signature
+
+
+def _predict(servable: Any, request: Any) -> None:
+    from pyserving.backends.tensorflow.loader import import_tensorflow
+
+    tf = import_tensorflow()
+    signature = _signature(servable, request.model_spec.signature_name)
+    inputs = {}
+    for alias, proto in request.inputs.items():
+        if alias not in signature.inputs:
+            raise InvalidArgumentError(
+                f"input alias not found in signature: {alias}. Inputs expected to be in the set "
+                f"{{{','.join(sorted(signature.inputs))}}}.")
+        try:
+            inputs[alias] = tf.make_ndarray(proto)
+        except Exception as exc:  # noqa: BLE001 - malformed TensorProto in the warmup file
+            raise InvalidArgumentError(f"tensor parsing error: {alias}: {exc}") from None
+    outputs = list(request.output_filter) or sorted(signature.outputs)
+    for alias in outputs:
+        if alias not in signature.outputs:
+            raise InvalidArgumentError(f"output tensor alias not found in signature: {alias}")
+    servable.run(signature.name, inputs, outputs)
+
+
+def _serialized_examples(input_proto: Any) -> list[bytes]:
+    kind = input_proto.WhichOneof("kind")
+    if kind == "example_list":
+        return [e.SerializeToString() for e in input_proto.example_list.examples]
+    if kind == "example_list_with_context":
+        with_context = input_proto.example_list_with_context
+        context = with_context.context.SerializeToString()
+        return [context + e.SerializeToString() for e in with_context.examples]
+    return []
+
+
+def _examples(servable: Any, signature_name: str, examples: Sequence[bytes],
+              outputs: Sequence[str] | None) -> None:
+    import numpy as np
+
+    signature = _signature(servable, signature_name)
+    if "inputs" not in signature.inputs:
+        raise InvalidArgumentError(f"No classification or regression inputs found in SignatureDef: "
+                                   f"{signature.name}")
+    if not examples:
+        raise InvalidArgumentError("Input is empty.")
+    array = np.empty(len(examples), dtype=object)
+    array[:] = list(examples)
+    servable.run(signature.name, {"inputs": array}, list(outputs) if outputs else sorted(signature.outputs))

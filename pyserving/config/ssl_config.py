@@ -1,0 +1,70 @@
+"""``--ssl_config_file``: TF Serving's text ``SSLConfig`` proto (PEM strings inline, not paths).
+
+``server_key``/``server_cert`` are the server's key pair, ``custom_ca`` the CA
+bundle client certificates are checked against, ``client_verify`` requires
+and verifies client certificates (mutual TLS). As in TF Serving it applies to
+gRPC (TCP and UNIX socket); REST has its own ``--rest_api_ssl_*`` flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pyserving.core.errors import InvalidArgumentError
+
+_FILE = "tensorflow_serving/config/ssl_config.proto"
+_MESSAGES = {
+    "SSLConfig": [("server_key", 1, "string"), ("server_cert", 2, "string"),
+                  ("custom_ca", 3, "string"), ("client_verify", 4, "bool")],
+}
+
+
+@dataclass(frozen=True)
+class SslConfig:
+    server_key: str
+    server_cert: str
+    custom_ca: str = ""
+    client_verify: bool = False
+
+    def grpc_credentials(self) -> Any:
+        """``grpc.ssl_server_credentials`` for ``add_secure_port``."""
+        import grpc
+
+        return grpc.ssl_server_credentials(
+            [(self.server_key.encode(), self.server_cert.encode())],
+            root_certificates=self.custom_ca.encode() or None,
+            require_client_auth=self.client_verify,
+        )
+
+
+def ssl_config_class() -> Any:
+    from pyserving.config._proto import message_class
+
+    return message_class(_FILE, _MESSAGES, "SSLConfig")
+
+
+def parse_ssl_config(text: str, source: str = "<text>") -> SslConfig:
+    from google.protobuf import text_format
+
+    message = ssl_config_class()()
+    try:
+        text_format.Parse(text, message)
+    except text_format.ParseError as exc:
+        raise InvalidArgumentError(
+            f"Error parsing text-format tensorflow.serving.SSLConfig from {source}: {exc}") from None
+    if not message.server_key or not message.server_cert:
+        raise InvalidArgumentError(f"{source}: SSLConfig needs both server_key and server_cert (PEM text)")
+    if message.client_verify and not message.custom_ca:
+        raise InvalidArgumentError(
+            f"{source}: SSLConfig client_verify: true needs custom_ca to verify client certificates")
+    return SslConfig(message.server_key, message.server_cert, message.custom_ca, message.client_verify)
+
+
+def read_ssl_config_file(path: str) -> SslConfig:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except OSError as exc:
+        raise InvalidArgumentError(f"Cannot read --ssl_config_file {path}: {exc.strerror}") from None
+    return parse_ssl_config(text, path)
