@@ -38,14 +38,9 @@ def monitoring_config_class() -> Any:
 
 
 def parse_monitoring_config(text: str, source: str = "<text>") -> MonitoringConfig:
-    from google.protobuf import text_format
+    from pyserving.config._proto import parse_text
 
-    message = monitoring_config_class()()
-    try:
-        text_format.Parse(text, message)
-    except text_format.ParseError as exc:
-        raise InvalidArgumentError(
-            f"Error parsing text-format tensorflow.serving.MonitoringConfig from {source}: {exc}") from None
+    message = parse_text(monitoring_config_class()(), text, source)
     prometheus = message.prometheus_config
     path = prometheus.path or DEFAULT_PROMETHEUS_PATH
     if not path.startswith("/"):
@@ -54,9 +49,7 @@ def parse_monitoring_config(text: str, source: str = "<text>") -> MonitoringConf
 
 
 def read_monitoring_config_file(path: str) -> MonitoringConfig:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
-    except OSError as exc:
-        raise InvalidArgumentError(f"Cannot read --monitoring_config_file {path}: {exc.strerror}") from None
+    from pyserving.config._proto import read_text
+
+    text = read_text(path, "monitoring_config_file")
     return parse_monitoring_config(text, path)

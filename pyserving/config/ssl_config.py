@@ -45,14 +45,9 @@ def ssl_config_class() -> Any:
 
 
 def parse_ssl_config(text: str, source: str = "<text>") -> SslConfig:
-    from google.protobuf import text_format
+    from pyserving.config._proto import parse_text
 
-    message = ssl_config_class()()
-    try:
-        text_format.Parse(text, message)
-    except text_format.ParseError as exc:
-        raise InvalidArgumentError(
-            f"Error parsing text-format tensorflow.serving.SSLConfig from {source}: {exc}") from None
+    message = parse_text(ssl_config_class()(), text, source)
     if not message.server_key or not message.server_cert:
         raise InvalidArgumentError(f"{source}: SSLConfig needs both server_key and server_cert (PEM text)")
     if message.client_verify and not message.custom_ca:
@@ -62,9 +57,7 @@ def parse_ssl_config(text: str, source: str = "<text>") -> SslConfig:
 
 
 def read_ssl_config_file(path: str) -> SslConfig:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
-    except OSError as exc:
-        raise InvalidArgumentError(f"Cannot read --ssl_config_file {path}: {exc.strerror}") from None
+    from pyserving.config._proto import read_text
+
+    text = read_text(path, "ssl_config_file")
     return parse_ssl_config(text, path)
