@@ -52,15 +52,10 @@ def batching_parameters_class() -> Any:
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters"))
 
 
-def parse_batching_parameters(text: str) -> BatchingOptions:
-    from google.protobuf import text_format
+def parse_batching_parameters(text: str, source: str = "<text>") -> BatchingOptions:
+    from pyserving.config._proto import parse_text
 
-    params = batching_parameters_class()()
-    try:
-        text_format.Parse(text, params)
-    except text_format.ParseError as exc:
-        raise InvalidArgumentError(
-            f"Error parsing text-format tensorflow.serving.BatchingParameters: {exc}") from None
+    params = parse_text(batching_parameters_class()(), text, source)
     defaults = BatchingOptions()
     max_batch_size = params.max_batch_size.value if params.HasField("max_batch_size") else defaults.max_batch_size
     try:
@@ -83,8 +78,6 @@ def _value(params: Any, name: str, default: Any) -> Any:
 
 
 def read_batching_parameters(path: str) -> BatchingOptions:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return parse_batching_parameters(stream.read())
-    except OSError as exc:
-        raise InvalidArgumentError(f"Failed to read batching parameters file {path}: {exc}") from None
+    from pyserving.config._proto import read_text
+
+    return parse_batching_parameters(read_text(path, "batching_parameters_file"), path)

@@ -15,18 +15,13 @@ logger = logging.getLogger("pyserving.config")
 _MODEL_TYPE_TENSORFLOW = 1  # ModelType.TENSORFLOW (deprecated field)
 
 
-def parse_model_server_config(text: str) -> Any:
+def parse_model_server_config(text: str, source: str = "<text>") -> Any:
     """Text -> ModelServerConfig proto, or TF Serving's parse error."""
-    from google.protobuf import text_format
     from tensorflow_serving.config import model_server_config_pb2
 
-    message = model_server_config_pb2.ModelServerConfig()
-    try:
-        text_format.Parse(text, message)
-    except text_format.ParseError as exc:
-        raise InvalidArgumentError(
-            f"Error parsing text-format tensorflow.serving.ModelServerConfig: {exc}") from None
-    return message
+    from pyserving.config._proto import parse_text
+
+    return parse_text(model_server_config_pb2.ModelServerConfig(), text, source)
 
 
 def read_model_config_file(path: str) -> list[ModelConfig]:
@@ -35,7 +30,7 @@ def read_model_config_file(path: str) -> list[ModelConfig]:
             text = stream.read()
     except OSError as exc:
         raise InvalidArgumentError(f"Failed to read ModelServerConfig file: {path}: {exc}") from None
-    return models_from_proto(parse_model_server_config(text))
+    return models_from_proto(parse_model_server_config(text, path))
 
 
 def models_from_proto(message: Any) -> list[ModelConfig]:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,8 +91,12 @@ def start_server(
     command: Sequence[str] | None = None,
     timeout: float = 90.0,
     grpc: bool = True,
+    ready: Callable[[RunningServer], bool] | None = None,
 ) -> RunningServer:
-    """Runs ``pyserving serve`` with ``args`` plus free ports; waits for REST and ``wait_models``."""
+    """Runs ``pyserving serve`` with ``args`` plus free ports; waits for REST and ``wait_models``.
+
+    ``ready`` replaces the plain-HTTP probe of the REST port (e.g. an HTTPS probe).
+    """
     rest_port, grpc_port = free_port(), free_port()
     log_path = tmp_path / f"server-{rest_port}.log"
     full_env = dict(os.environ)
@@ -106,6 +110,8 @@ def start_server(
     server = RunningServer(process, rest_port, grpc_port, log_path, argv)
 
     def rest_up() -> bool:
+        if ready is not None:
+            return ready(server)
         return requests.get(f"{server.rest_url}/v1/models/__probe__", timeout=2).status_code == 404
 
     try:

@@ -1,17 +1,13 @@
-"""Helpers for the operations tests: metric scraping, a launcher for HTTPS servers, warmup files."""
+"""Helpers for the operations tests: metric scraping and warmup files."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import requests
 
-from tests.helpers.server import REPO, RunningServer, free_port
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
 _SAMPLE = re.compile(r'^([^\s{]+)(?:\{(.*)\})?\s+(\S+)$')
@@ -41,32 +37,6 @@ def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: st
     """The sum over samples of ``name`` whose labels include ``labels`` (0 when none)."""
     wanted = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
-
-
-def launch(
-    args: Sequence[str],
-    tmp_path: Path,
-    ready: Callable[[RunningServer], bool],
-    env: dict[str, str] | None = None,
-    timeout: float = 90.0,
-) -> RunningServer:
-    """Like tests.helpers.server.start_server, but waits on ``ready`` (e.g. an HTTPS probe)."""
-    rest_port, grpc_port = free_port(), free_port()
-    log_path = tmp_path / f"server-{rest_port}.log"
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    full_env.setdefault("PYTHONUNBUFFERED", "1")
-    argv = [sys.executable, "-m", "pyserving", "serve", f"--rest_api_port={rest_port}",
-            f"--port={grpc_port}", "--host=127.0.0.1", *args]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=REPO)
-    server = RunningServer(process, rest_port, grpc_port, log_path, argv)
-    try:
-        server.wait_for(lambda: ready(server), timeout, "server readiness")
-    except BaseException:
-        server.stop()
-        raise
-    return server
 
 
 def write_prediction_logs(path: Path, logs: Iterable[object]) -> Path:

@@ -14,8 +14,7 @@ import requests
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from pyserving.apis.tensor_proto import array_to_tensor
-from tests.helpers.server import RunningServer
-from tests.ops.support import launch
+from tests.helpers.server import RunningServer, start_server
 
 pytest.importorskip("cryptography", reason="the TLS tests make their certificates with cryptography")
 
@@ -64,7 +63,7 @@ def start_tls_server(ops_models: Path, tmp: Path, pki: TestPki, directory: Path,
         r = requests.get(https(server, "/readyz"), verify=str(directory / "ca.crt"), cert=cert, timeout=2)
         return r.status_code == 200
 
-    return launch(flags, tmp, ready)
+    return start_server(flags, tmp, ready=ready)
 
 
 @pytest.fixture(scope="module")
