@@ -126,6 +126,7 @@ def core_options(settings: ServerSettings, warmup_listener: WarmupListener | Non
         ),
         batching=batching_options(settings),
         per_model_batching=settings.enable_batching and settings.enable_per_model_batching_parameters,
+        inline_run_max_seconds=settings.inline_run_max_micros / 1e6,
         file_system_poll_wait_seconds=settings.file_system_poll_wait_seconds,
         file_system_settle_seconds=settings.file_system_settle_seconds,
         allow_version_labels_for_unavailable_models=settings.allow_version_labels_for_unavailable_models,

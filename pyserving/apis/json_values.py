@@ -22,7 +22,7 @@ _INT_TYPES = {
     DataType.DT_INT8, DataType.DT_INT16, DataType.DT_INT32, DataType.DT_UINT8,
     DataType.DT_INT64, DataType.DT_UINT16, DataType.DT_UINT32, DataType.DT_UINT64,
 }
-_INT_RANGES = {
+INT_RANGES = {
     # TF Serving range-checks int32/int64/uint32/uint64; 8/16-bit values are truncated later.
     DataType.DT_INT8: (-(2**31), 2**31 - 1),
     DataType.DT_INT16: (-(2**31), 2**31 - 1),
@@ -93,7 +93,7 @@ def convert_leaf(value: Any, dtype: int) -> Any:
             return value
     elif dtype in _INT_TYPES:
         if isinstance(value, int) and not isinstance(value, bool):
-            low, high = _INT_RANGES[DataType(dtype)]
+            low, high = INT_RANGES[DataType(dtype)]
             if low <= value <= high:
                 return value
     elif dtype == DataType.DT_BOOL:
@@ -169,7 +169,7 @@ def _fast_array(value: Any, dtype: int) -> np.ndarray | None:
     elif dtype in _INT_TYPES:
         ok = kind in "iu"
         if ok and array.size:
-            low, high = _INT_RANGES[DataType(dtype)]
+            low, high = INT_RANGES[DataType(dtype)]
             ok = low <= int(array.min()) and int(array.max()) <= high
     elif dtype == DataType.DT_BOOL:
         ok = kind == "b"

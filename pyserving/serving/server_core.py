@@ -30,6 +30,7 @@ from pyserving.core.ids import ServableId, ServableRequest
 from pyserving.core.manager import AspiredVersion, AspiredVersionsManager, ManagerOptions, ServableHandle
 from pyserving.core.state_monitor import ServableStateMonitor
 from pyserving.core.states import ServableState
+from pyserving.serving.inline_runs import InlineRuns, input_elements
 from pyserving.serving.model_config import ModelConfig
 from pyserving.sources.filesystem import FileSystemSource, ServableSourceConfig
 
@@ -49,8 +50,16 @@ class ServerCoreOptions:
     batching: BatchingOptions | None = None
     # --enable_per_model_batching_parameters: <version dir>/batching_params.pbtxt per servable.
     per_model_batching: bool = False
+    # Unbatched runs timed under this go on the event loop (serving/inline_runs.py); 0: never.
+    inline_run_max_seconds: float = 0.0
     # Per-platform backend options, e.g. {"tensorflow": SavedModelOptions(...)}.
     backend_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
+    started = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - started
 
 
 class ServerCore:
@@ -68,6 +77,7 @@ class ServerCore:
         if options.batching is not None:
             threads = max(threads, options.batching.num_batch_threads)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="pyserving-run")
+        self._inline_runs = InlineRuns(options.inline_run_max_seconds)
         self.batch_listeners: list[Callable[[Any], None]] = []
         # Called after every model run, on the event loop in the requesting task's context:
         # (servable id, signature name, inputs, seconds, error or None). Metrics subscribe.
@@ -243,10 +253,27 @@ class ServerCore:
     ) -> dict[str, Any]:
         batcher = self._batcher(handle)
         if batcher is None:
-            return await self.run_blocking(handle.servable.run, signature_name, inputs,
-                                           output_keys, timeout_in_ms)
+            return await self._run_unbatched(handle, signature_name, inputs, output_keys, timeout_in_ms)
         return await batcher.run(handle.servable, handle.id.name, handle.id.version, signature_name,
                                  inputs, output_keys, timeout_in_ms)
+
+    async def _run_unbatched(self, handle: ServableHandle, signature_name: str, inputs: Mapping[str, Any],
+                             output_keys: Sequence[str], timeout_in_ms: int) -> dict[str, Any]:
+        """On a worker thread, or on the loop for kinds of runs timed as short (inline_runs.py)."""
+        inline_run = getattr(handle.servable, "run_in_caller_thread", None)
+        if inline_run is None:
+            return await self.run_blocking(handle.servable.run, signature_name, inputs, output_keys,
+                                           timeout_in_ms)
+        key = (handle.id, signature_name)
+        elements = input_elements(inputs)
+        inline = self._inline_runs.inline(key, elements)
+        if inline:
+            outputs, seconds = _timed(inline_run, signature_name, inputs, output_keys, timeout_in_ms)
+        else:
+            outputs, seconds = await self.run_blocking(
+                _timed, handle.servable.run, signature_name, inputs, output_keys, timeout_in_ms)
+        self._inline_runs.record(key, elements, seconds, inline)
+        return outputs
 
     def _batcher(self, handle: ServableHandle) -> BatchScheduler | None:
         if self.options.batching is None:

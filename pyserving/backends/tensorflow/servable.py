@@ -35,6 +35,20 @@ def signatures_from_meta_graph(meta_graph: Any) -> dict[str, Signature]:
 _MAX_CALLABLES = 256
 
 
+def timeout_bucket(ms: int) -> int:
+    """A run timeout rounded up to two significant bits (at most 25 % later than asked).
+
+    Why: one compiled callable is cached per timeout, and callers pass what is left of
+    a deadline, which differs on every call; building a callable costs ~1 ms. The
+    caller still sees its own deadline (the batcher drops late requests, gRPC and the
+    REST layer enforce theirs).
+    """
+    if ms <= 8:
+        return ms
+    step = 1 << (ms.bit_length() - 3)
+    return -(-ms // step) * step
+
+
 class SavedModelServable:
     """One loaded SavedModel. ``run`` is safe to call from many threads at once."""
 
@@ -44,7 +58,7 @@ class SavedModelServable:
         self._graph = graph
         self._signature_defs = dict(meta_graph.signature_def)
         self.signatures: dict[str, Signature] = signatures_from_meta_graph(meta_graph)
-        self._callables: dict[tuple[str, tuple[str, ...], tuple[str, ...], int], Any] = {}
+        self._callables: dict[tuple[str, tuple[str, ...], tuple[str, ...], int, bool], Any] = {}
         self._lock = threading.Lock()
 
     def metadata(self) -> Mapping[str, Any]:
@@ -58,8 +72,28 @@ class SavedModelServable:
         output_keys: Sequence[str],
         timeout_in_ms: int = 0,
     ) -> dict[str, Any]:
+        return self._run(signature_name, inputs, output_keys, timeout_in_ms, False)
+
+    def run_in_caller_thread(
+        self,
+        signature_name: str,
+        inputs: Mapping[str, Any],
+        output_keys: Sequence[str],
+        timeout_in_ms: int = 0,
+    ) -> dict[str, Any]:
+        """``run``, executing the graph on the calling thread instead of TF's inter-op pool.
+
+        TF's RunOptions.inter_op_thread_pool = -1, meant for graphs so small that the
+        context switch costs as much as the run: half_plus_two takes 6 µs this way
+        against 25 µs (41 µs of CPU) through the pool.
+        """
+        return self._run(signature_name, inputs, output_keys, timeout_in_ms, True)
+
+    def _run(self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str],
+             timeout_in_ms: int, caller_thread: bool) -> dict[str, Any]:
         feed_keys = tuple(sorted(inputs))
-        fn = self._callable(signature_name, feed_keys, tuple(output_keys), timeout_in_ms)
+        fn = self._callable(signature_name, feed_keys, tuple(output_keys), timeout_bucket(timeout_in_ms),
+                            caller_thread)
         with map_tf_errors():
             values = fn(*[inputs[k] for k in feed_keys])
         return dict(zip(output_keys, values, strict=True))
@@ -70,17 +104,18 @@ class SavedModelServable:
         feed_keys: tuple[str, ...],
         output_keys: tuple[str, ...],
         timeout_in_ms: int,
+        caller_thread: bool,
     ) -> Any:
         # Session callables skip the Python feed checks (TF Serving does not check
         # shapes either; the runtime does) and the per-call graph lookups.
-        key = (signature_name, feed_keys, output_keys, timeout_in_ms)
+        key = (signature_name, feed_keys, output_keys, timeout_in_ms, caller_thread)
         fn = self._callables.get(key)
         if fn is None:
             with self._lock:
                 fn = self._callables.get(key)
                 if fn is None:
                     fn = self._make_callable(self.signatures[signature_name], feed_keys,
-                                             output_keys, timeout_in_ms)
+                                             output_keys, timeout_in_ms, caller_thread)
                     if len(self._callables) >= _MAX_CALLABLES:
                         self._callables.clear()  # bounded: callers may vary timeouts or filters
                     self._callables[key] = fn
@@ -92,6 +127,7 @@ class SavedModelServable:
         feed_keys: tuple[str, ...],
         output_keys: tuple[str, ...],
         timeout_in_ms: int,
+        caller_thread: bool,
     ) -> Any:
         from tensorflow.core.protobuf import config_pb2
 
@@ -101,6 +137,8 @@ class SavedModelServable:
         )
         if timeout_in_ms > 0:
             options.run_options.timeout_in_ms = timeout_in_ms
+        if caller_thread:
+            options.run_options.inter_op_thread_pool = -1
         with map_tf_errors():
             return self._session._make_callable_from_options(options)
 

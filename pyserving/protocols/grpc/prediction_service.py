@@ -63,21 +63,9 @@ def spec_request(core: ServerCore, spec: Any) -> ServableRequest:
 
 
 def timeout_in_ms(context: grpc.aio.ServicerContext) -> int:
-    """The client's deadline as a run timeout, rounded up to a few buckets (0: none).
-
-    Why buckets: the servable caches one compiled callable per timeout value, and
-    a raw remaining-time in ms would differ on every call. Rounding up to two
-    significant bits (at most 25% later than asked) keeps the cache small; the
-    client still sees its own deadline, which gRPC enforces on its side.
-    """
+    """The client's deadline as a run timeout in ms (0: none)."""
     remaining = context.time_remaining()
-    if remaining is None:
-        return 0
-    ms = max(1, int(remaining * 1000))
-    if ms <= 8:
-        return ms
-    step = 1 << (ms.bit_length() - 3)
-    return -(-ms // step) * step
+    return 0 if remaining is None else max(1, int(remaining * 1000))
 
 
 def _fill_model_spec(spec: Any, name: str, version: int, signature_name: str | None) -> None:

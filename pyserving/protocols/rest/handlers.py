@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from pyserving.apis.json_examples import examples_from_body
-from pyserving.apis.json_format import parse_object, predict_inputs, predict_response, signature_name_of
+from pyserving.apis.json_format import PredictBody, parse_object, predict_response, signature_name_of
 from pyserving.apis.signature_json import signature_defs_json
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.protocols.rest.routes import Route
@@ -17,8 +17,8 @@ from pyserving.serving.server_core import ServerCore
 
 
 async def predict(core: ServerCore, route: Route, body: bytes, timeout_in_ms: int) -> bytes:
-    doc = parse_object(body)
-    signature_name = signature_name_of(doc)
+    predict_body = PredictBody(body)
+    signature_name = predict_body.signature_name
     request = core.resolve(route.model, route.version, route.label)
     with core.acquire(request) as handle:
         key = signature_name or inference.DEFAULT_SIGNATURE
@@ -28,7 +28,7 @@ async def predict(core: ServerCore, route: Route, body: bytes, timeout_in_ms: in
         if not signature.inputs:
             raise InvalidArgumentError(
                 f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
-        tensors = predict_inputs(doc, signature)
+        tensors = predict_body.tensors(signature)
         outputs = await inference.run_signature(
             core, handle, signature, tensors.inputs, sorted(signature.outputs), timeout_in_ms)
     return predict_response(outputs, tensors.row_format)

@@ -35,26 +35,27 @@ class MalformedRequest(InvalidArgumentError):
 
 def match(method: str, path: str) -> Route:
     """Matches ``path`` (still percent-encoded) or raises TF Serving's 400 errors."""
-    malformed = MalformedRequest(f"Malformed request: {method} {unquote(path)}")
     if method == "POST":
         found = _POST.fullmatch(path)
-        if found is None:
-            raise malformed
-        name, version, label, verb = found.groups()
         # The regex ignores case but the verb comparison does not (":PREDICT" is malformed).
-        if verb not in ("classify", "regress", "predict"):
-            raise malformed
+        if found is None or found.group(4) not in ("classify", "regress", "predict"):
+            raise _malformed(method, path)
+        name, version, label, verb = found.groups()
         return Route(verb, unquote(name), _version(version), _label(label))
     if method == "GET":
         found = _GET.fullmatch(path)
         if found is None:
-            raise malformed
+            raise _malformed(method, path)
         name, version, label, metadata = found.groups()
         if not name:
             raise InvalidArgumentError("Missing model name in request.")
         action = "metadata" if metadata == "metadata" else "status"
         return Route(action, unquote(name), _version(version), _label(label))
-    raise malformed
+    raise _malformed(method, path)
+
+
+def _malformed(method: str, path: str) -> MalformedRequest:
+    return MalformedRequest(f"Malformed request: {method} {unquote(path)}")
 
 
 def _version(text: str | None) -> int | None:

@@ -1,0 +1,36 @@
+"""SavedModelServable: compiled callables are reused, the caller-thread run gives the same answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pyserving.backends.tensorflow import TensorFlowBackend
+from pyserving.backends.tensorflow.servable import timeout_bucket
+from pyserving.core.ids import ServableId
+
+
+def test_timeout_buckets_round_up_by_at_most_a_quarter() -> None:
+    for ms in [1, 5, 8, 9, 100, 999, 1000, 1001, 4999, 30000, 123456]:
+        bucket = timeout_bucket(ms)
+        assert ms <= bucket <= ms * 1.25
+    assert len({timeout_bucket(ms) for ms in range(1000, 5001)}) <= 12
+
+
+def test_varying_timeouts_reuse_a_few_callables(model_root: Path) -> None:
+    # Callers pass what is left of a deadline, a new number every time; each new
+    # callable costs ~1 ms, which once made batching slower than no batching.
+    loader = TensorFlowBackend().create_loader(ServableId("hp2", 1), str(model_root / "half_plus_two" / "1"))
+    loader.load()
+    try:
+        servable = loader.servable
+        x = {"x": np.array([[1.0], [3.0]], np.float32)}
+        for timeout_ms in range(4000, 5000, 7):
+            outputs = servable.run("serving_default", x, ["y"], timeout_ms)
+            np.testing.assert_array_equal(outputs["y"], [[2.5], [3.5]])
+        assert len(servable._callables) <= 4
+        in_caller = servable.run_in_caller_thread("serving_default", x, ["y"], 0)
+        np.testing.assert_array_equal(in_caller["y"], [[2.5], [3.5]])
+    finally:
+        loader.unload()
