@@ -215,7 +215,11 @@ def predict_response(outputs: dict[str, Any], row_format: bool) -> bytes:
         body = {"outputs": jsonable(array, alias)}
     else:
         body = {"outputs": {alias: jsonable(array, alias) for alias, array in outputs.items()}}
-    return dumps(body, non_finite=has_non_finite(outputs))
+    payload = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    # orjson writes NaN and infinities as null; only then look for them (cheaper than per array).
+    if b"null" in payload and has_non_finite(outputs):
+        return dumps(body, non_finite=True)
+    return payload
 
 
 def dumps(body: Any, non_finite: bool = False) -> bytes:

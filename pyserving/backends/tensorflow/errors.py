@@ -15,4 +15,13 @@ def map_tf_errors() -> Iterator[None]:
     try:
         yield
     except tf.errors.OpError as exc:
-        raise ServingError(exc.message, StatusCode(exc.error_code)) from exc
+        raise tf_error(exc) from exc
+
+
+def tf_error(exc: BaseException) -> ServingError | None:
+    """The ServingError for a TensorFlow OpError, else None (for hot paths: no context manager)."""
+    import tensorflow as tf
+
+    if isinstance(exc, tf.errors.OpError):
+        return ServingError(exc.message, StatusCode(exc.error_code))
+    return None

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pyserving.backends.tensorflow.errors import map_tf_errors
+from pyserving.backends.tensorflow.errors import map_tf_errors, tf_error
 from pyserving.tensors.signature import Signature, TensorSpec
 
 
@@ -94,8 +94,13 @@ class SavedModelServable:
         feed_keys = tuple(sorted(inputs))
         fn = self._callable(signature_name, feed_keys, tuple(output_keys), timeout_bucket(timeout_in_ms),
                             caller_thread)
-        with map_tf_errors():
+        try:
             values = fn(*[inputs[k] for k in feed_keys])
+        except Exception as exc:
+            error = tf_error(exc)
+            if error is None:
+                raise
+            raise error from exc
         return dict(zip(output_keys, values, strict=True))
 
     def _callable(
