@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 import logging
 import os
 import threading
@@ -16,6 +15,7 @@ from pyserving.backends.tensorflow import warmup
 from pyserving.backends.tensorflow.errors import map_tf_errors
 from pyserving.backends.tensorflow.warmup import WarmupOptions
 from pyserving.backends.tensorflow.servable import SavedModelServable
+from pyserving.core import heap
 from pyserving.core.errors import ServingError, StatusCode
 from pyserving.core.ids import ServableId
 
@@ -142,6 +142,7 @@ class SavedModelLoader:
             raise ServingError(f"Failed to load SavedModel at {self.path}: {exc}",
                                StatusCode.INVALID_ARGUMENT if isinstance(exc, (ValueError, TypeError))
                                else StatusCode.UNKNOWN) from exc
+        heap.settle_after_load()
         logger.info("Loaded SavedModel %s from %s in %.0f ms",
                     self.id, self.path, (time.monotonic() - started) * 1000)
 
@@ -150,7 +151,7 @@ class SavedModelLoader:
         if servable is not None:
             servable.close()
             del servable
-            gc.collect()  # graphs hold reference cycles; free the version's memory now
+            heap.collect_after_unload()  # graphs hold reference cycles; free the version's memory now
             _release_free_memory()
 
     def _session_config(self) -> Any:
