@@ -60,6 +60,7 @@ def polling_server(versions_base: Path, model_root: Path, tmp_path: Path) -> Ite
     ])
     server = start_server([f"--model_config_file={config}", "--model_config_file_poll_wait_seconds=1"],
                           tmp_path, wait_models=["m", "other"], grpc=False)
+    server.wait_available("m", 1)
     server.wait_available("m", 2)
     yield server, config
     server.stop()
