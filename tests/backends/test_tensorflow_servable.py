@@ -38,13 +38,11 @@ def test_varying_timeouts_reuse_a_few_callables(model_root: Path) -> None:
         loader.unload()
 
 
-def test_loads_freeze_the_heap_and_unloads_collect_the_old_graph(model_root: Path) -> None:
-    # Full collections walked every loaded graph object (150 ms pauses: the p99 under load).
-    gc.unfreeze()
+def test_tensorflow_is_frozen_out_of_collections_and_unloads_free_the_graph(model_root: Path) -> None:
+    # Full collections walked TensorFlow's ~270,000 objects: 150 ms pauses, the p99 under load.
     loader = TensorFlowBackend().create_loader(ServableId("hp2", 1), str(model_root / "half_plus_two" / "1"))
     loader.load()
-    assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() > 100_000
     graph = weakref.ref(loader.servable._graph)
     loader.unload()
-    assert graph() is None  # thawed and collected despite its reference cycles
-    assert gc.get_freeze_count() > 0
+    assert graph() is None  # loaded after the freeze: its reference cycles are still collected

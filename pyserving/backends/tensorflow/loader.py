@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import threading
@@ -63,6 +64,7 @@ def import_tensorflow() -> Any:
     with _IMPORT_LOCK:
         import tensorflow as tf
 
+    heap.freeze_imports()
     return tf
 
 
@@ -142,7 +144,6 @@ class SavedModelLoader:
             raise ServingError(f"Failed to load SavedModel at {self.path}: {exc}",
                                StatusCode.INVALID_ARGUMENT if isinstance(exc, (ValueError, TypeError))
                                else StatusCode.UNKNOWN) from exc
-        heap.settle_after_load()
         logger.info("Loaded SavedModel %s from %s in %.0f ms",
                     self.id, self.path, (time.monotonic() - started) * 1000)
 
@@ -151,7 +152,7 @@ class SavedModelLoader:
         if servable is not None:
             servable.close()
             del servable
-            heap.collect_after_unload()  # graphs hold reference cycles; free the version's memory now
+            gc.collect()  # graphs hold reference cycles; free the version's memory now
             _release_free_memory()
 
     def _session_config(self) -> Any:
