@@ -507,6 +507,29 @@ def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
     return {k: Path(v) for k, v in json.loads(lines[-1]).items()}
 
 
+def median_rows(runs: list[list[Row]]) -> list[Row]:
+    """Per (scenario, server, rows): the row of the run with the median req/s (errors win)."""
+    by_key: dict[tuple[str, str, int], list[Row]] = {}
+    for run in runs:
+        for row in run:
+            # the best in-process batch size may differ between runs: one row whatever its size
+            size = 0 if row.server == "in-process best" else row.rows
+            by_key.setdefault((row.scenario, row.server, size), []).append(row)
+    out = []
+    for candidates in by_key.values():
+        failed = [r for r in candidates if r.error]
+        if failed:
+            out.append(failed[0])
+            continue
+        ranked = sorted(candidates, key=lambda r: r.req_s)
+        row = ranked[(len(ranked) - 1) // 2]
+        if len(ranked) > 1:
+            row.note = (row.note + "; " if row.note else "") + "median of " + "/".join(
+                f"{r.req_s:,.0f}" for r in ranked) + " req/s"
+        out.append(row)
+    return out
+
+
 def _selected(name: str, server: str, patterns: list[str] | None) -> bool:
     if not patterns:
         return True
@@ -542,6 +565,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grpc-channels", type=int, default=4, help="channels (TCP connections) of the gRPC load")
     parser.add_argument("--batch-sizes", default="1,8,32,128,256", help="in-process batch sizes")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (models, server logs)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run everything N times; each row is the run with the median req/s "
+                             "(this machine's speed drifts between rows)")
     args = parser.parse_args(argv)
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
@@ -589,48 +615,56 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     payloads[(s.model, "grpc", s.rows)] = load.predict_request_bytes(model.name, s.rows,
                                                                                      model.in_width)
-        if want_inprocess:
-            print("in-process limit ...", end=" ", flush=True)
-            t0 = time.monotonic()
-            inproc = run_inprocess(model_dirs, args, work)
-            print(f"{time.monotonic() - t0:.1f} s", flush=True)
-            failed |= any(r.error for r in inproc)
-            rows += inproc
-        for key in SERVER_ORDER:
-            scenarios = jobs[key]
-            if not scenarios:
-                continue
-            served = {k: model_dirs[k] for k in keys if k in {s.model for s in scenarios} or key.startswith("pyserv")}
-            missing = [m for m in REQUIRES.get(key, ()) if importlib.util.find_spec(m) is None]
-            if missing:
-                print(f"{key}: skipped ({', '.join(missing)} not installed)", flush=True)
-                rows += [Row(s.name, key, s.protocol, s.connections, s.rows,
-                             error=f"skipped: {', '.join(missing)} not installed") for s in scenarios]
-                continue
-            server = make_server(key, served, work)
-            print(f"{key}: starting ...", end=" ", flush=True)
-            try:
+        runs: list[list[Row]] = []
+        for repeat in range(args.repeat):
+            if args.repeat > 1:
+                print(f"-- run {repeat + 1} of {args.repeat}", flush=True)
+            rows = []
+            if want_inprocess:
+                print("in-process limit ...", end=" ", flush=True)
                 t0 = time.monotonic()
-                server.start()
-                server.wait_ready(180)
-                print(f"ready in {time.monotonic() - t0:.1f} s", flush=True)
-                for scenario in scenarios:
-                    payload = payloads[(scenario.model, scenario.protocol, scenario.rows)]
-                    row = drive(server, scenario, payload, args)
-                    failed |= bool(row.error)
-                    rows.append(row)
-                    status = _short_error(row.error) if row.error else \
-                        f"{row.req_s:,.0f} req/s, p50 {row.p50_ms:.3f} ms, {row.errors} errors"
-                    print(f"  {scenario.name:<16} {status}", flush=True)
-            except Exception as exc:  # noqa: BLE001
-                failed = True
-                message = f"{type(exc).__name__}: {exc}"
-                print(f"  {key} failed: {message}", file=sys.stderr, flush=True)
-                done = {(r.scenario, r.server) for r in rows}
-                rows += [Row(s.name, key, s.protocol, s.connections, s.rows, error=message)
-                         for s in scenarios if (s.name, key) not in done]
-            finally:
-                server.stop()
+                inproc = run_inprocess(model_dirs, args, work)
+                print(f"{time.monotonic() - t0:.1f} s", flush=True)
+                failed |= any(r.error for r in inproc)
+                rows += inproc
+            for key in SERVER_ORDER:
+                scenarios = jobs[key]
+                if not scenarios:
+                    continue
+                served = {k: model_dirs[k] for k in keys if k in {s.model for s in scenarios} or key.startswith("pyserv")}
+                missing = [m for m in REQUIRES.get(key, ()) if importlib.util.find_spec(m) is None]
+                if missing:
+                    print(f"{key}: skipped ({', '.join(missing)} not installed)", flush=True)
+                    rows += [Row(s.name, key, s.protocol, s.connections, s.rows,
+                                 error=f"skipped: {', '.join(missing)} not installed") for s in scenarios]
+                    continue
+                server = make_server(key, served, work)
+                print(f"{key}: starting ...", end=" ", flush=True)
+                try:
+                    t0 = time.monotonic()
+                    server.start()
+                    server.wait_ready(180)
+                    print(f"ready in {time.monotonic() - t0:.1f} s", flush=True)
+                    for scenario in scenarios:
+                        payload = payloads[(scenario.model, scenario.protocol, scenario.rows)]
+                        row = drive(server, scenario, payload, args)
+                        failed |= bool(row.error)
+                        rows.append(row)
+                        status = _short_error(row.error) if row.error else \
+                            f"{row.req_s:,.0f} req/s, p50 {row.p50_ms:.3f} ms, {row.errors} errors"
+                        print(f"  {scenario.name:<16} {status}", flush=True)
+                except Exception as exc:  # noqa: BLE001
+                    failed = True
+                    message = f"{type(exc).__name__}: {exc}"
+                    print(f"  {key} failed: {message}", file=sys.stderr, flush=True)
+                    done = {(r.scenario, r.server) for r in rows}
+                    rows += [Row(s.name, key, s.protocol, s.connections, s.rows, error=message)
+                             for s in scenarios if (s.name, key) not in done]
+                finally:
+                    server.stop()
+            runs.append(rows)
+        rows = median_rows(runs)
+
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
