@@ -70,18 +70,15 @@ class PredictBody:
         self._body = body
         self._numeric = numeric_body(body) if len(body) >= NUMERIC_MIN_BYTES else None
         self._doc = None if self._numeric else parse_object(body)
-
-    @property
-    def signature_name(self) -> str:
-        if self._numeric is not None:
-            return self._numeric.signature_name
-        return signature_name_of(self._doc)  # type: ignore[arg-type]
+        self.signature_name = (self._numeric.signature_name if self._numeric is not None
+                               else signature_name_of(self._doc))  # type: ignore[arg-type]
 
     def tensors(self, signature: Signature) -> PredictTensors:
-        if self._numeric is not None:
-            inputs = self._numeric.tensors(signature)
+        numeric, self._numeric = self._numeric, None  # its parser's buffers go now, not after the run
+        if numeric is not None:
+            inputs = numeric.tensors(signature)
             if inputs is not None:
-                return PredictTensors(inputs, self._numeric.row_format)
+                return PredictTensors(inputs, numeric.row_format)
             self._doc = parse_object(self._body)
         return predict_inputs(self._doc, signature)  # type: ignore[arg-type]
 

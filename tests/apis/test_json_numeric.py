@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyserving.apis import json_numeric
-from pyserving.apis.json_format import PredictBody, parse_object, predict_inputs
+from pyserving.apis.json_format import PredictBody, parse_object, predict_inputs, signature_name_of
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.tensors.dtypes import DataType
 from pyserving.tensors.signature import Signature, TensorSpec
@@ -31,8 +31,11 @@ FLOAT = signature(x=DataType.DT_FLOAT)
 
 
 def general(body: bytes, sig: Signature) -> tuple[dict[str, np.ndarray] | None, str | None]:
+    """The handler's order before the fast path: parse, signature name, tensors."""
     try:
-        return predict_inputs(parse_object(body), sig).inputs, None
+        doc = parse_object(body)
+        signature_name_of(doc)
+        return predict_inputs(doc, sig).inputs, None
     except InvalidArgumentError as exc:
         return None, exc.message
 
