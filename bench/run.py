@@ -10,6 +10,8 @@ with the same load, and stops it (always, also on errors and Ctrl-C):
 
 * ``pyserving``            ``python -m pyserving serve`` (both models, ``--model_config_file``)
 * ``pyserving-batching``   the same with ``--enable_batching --batching_parameters_file``
+* ``pyserving-tuned``      batching tuned for throughput on a small CPU (3 batch threads,
+                           ``--tensorflow_intra_op_parallelism=1``); MLP scenarios only, info rows
 * ``bare-uvicorn``         ceiling: uvicorn + httptools + uvloop, parses the JSON, no model
 * ``bare-grpc``            ceiling: grpc.aio PredictionService, decodes the inputs, no model
 * ``flask-gevent``         the seed tutorial's Flask + gevent server calling TF in-process
@@ -60,6 +62,11 @@ batch_timeout_micros { value: 1000 }
 max_enqueued_batches { value: 1000 }
 num_batch_threads { value: 2 }
 """
+# pyserving-tuned: the same server tuned for throughput on a small CPU: three batches at once, each
+# single-threaded inside TensorFlow (no intra-op split, so no thread waits for a slower sibling).
+TUNED_BATCHING_PARAMETERS = BATCHING_PARAMETERS.replace("num_batch_threads { value: 2 }",
+                                                        "num_batch_threads { value: 3 }")
+TUNED_FLAGS = ("--tensorflow_intra_op_parallelism=1",)
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,12 @@ SCENARIOS = (
     Scenario("tiny-grpc-16c", "tiny", "grpc", 16, 1, ("pyserving", "pyserving-batching", "bare-grpc"),
              what="gRPC overhead"),
     Scenario("mlp-rest-32x16c", "mlp", "rest", 16, 32,
-             ("pyserving", "pyserving-batching", "bare-uvicorn", "flask-gevent", "gunicorn-flask"),
-             ("pyserving", "pyserving-batching", "bare-uvicorn"),
+             ("pyserving", "pyserving-batching", "pyserving-tuned", "bare-uvicorn", "flask-gevent",
+              "gunicorn-flask"),
+             ("pyserving", "pyserving-batching", "pyserving-tuned", "bare-uvicorn"),
              what="compute-bound, batched requests"),
     Scenario("mlp-rest-1x64c", "mlp", "rest", 64, 1,
-             ("pyserving", "pyserving-batching", "flask-gevent", "gunicorn-flask"),
+             ("pyserving", "pyserving-batching", "pyserving-tuned", "flask-gevent", "gunicorn-flask"),
              what="compute-bound, one row per request: server-side batching"),
 )
 
@@ -112,7 +120,8 @@ REQUIRES = {
     "gunicorn-flask": ("flask", "gunicorn"),
 }
 
-SERVER_ORDER = ("pyserving", "pyserving-batching", "bare-uvicorn", "bare-grpc", "flask-gevent", "gunicorn-flask")
+SERVER_ORDER = ("pyserving", "pyserving-batching", "pyserving-tuned", "bare-uvicorn", "bare-grpc", "flask-gevent",
+                "gunicorn-flask")
 
 
 # --------------------------------------------------------------------------- results
@@ -164,6 +173,11 @@ def _targets() -> list[Target]:
         out.append(Target(f"MLP 1 row/req, REST 64c, {tag}: rows/s vs gunicorn+flask (4 workers)",
                           "mlp-rest-1x64c", server, "rows_s", ">=", 6.0, "mlp-rest-1x64c", "gunicorn-flask",
                           info))
+    tuned = "pyserving-tuned"
+    out.append(Target("MLP 32 rows/req, REST 16c, tuned (info): rows/s vs in-process best batch",
+                      "mlp-rest-32x16c", tuned, "rows_s", ">=", 0.90, "mlp-inprocess", "in-process best", True))
+    out.append(Target("MLP 1 row/req, REST 64c, tuned (info): rows/s vs gunicorn+flask (4 workers)",
+                      "mlp-rest-1x64c", tuned, "rows_s", ">=", 6.0, "mlp-rest-1x64c", "gunicorn-flask", True))
     for server in (off, on):
         tag = "batching off" if server == off else "batching on"
         out.append(Target(f"tiny, REST 64c, {tag}: req/s vs bare uvicorn (no model)",
@@ -296,17 +310,18 @@ def make_server(key: str, model_dirs: dict[str, Path], work: Path) -> Server:
     log = work / f"{key}.log"
     names = [MODELS[k].name for k in model_dirs]
     dirs = [str(d) for d in model_dirs.values()]
-    if key in ("pyserving", "pyserving-batching"):
+    if key in ("pyserving", "pyserving-batching", "pyserving-tuned"):
         config = work / "models.config"
         config.write_text("model_config_list {\n" + "".join(
             f'  config {{ name: "{MODELS[k].name}" base_path: "{d}" model_platform: "tensorflow" }}\n'
             for k, d in model_dirs.items()) + "}\n")
         argv = [py, "-m", "pyserving", "serve", f"--model_config_file={config}", f"--rest_api_port={rest}",
                 f"--port={grpc_port}", "--host=127.0.0.1"]
-        if key == "pyserving-batching":
-            params = work / "batching_parameters.txt"
-            params.write_text(BATCHING_PARAMETERS)
-            argv += ["--enable_batching", f"--batching_parameters_file={params}"]
+        if key in ("pyserving-batching", "pyserving-tuned"):
+            tuned = key == "pyserving-tuned"
+            params = work / f"{key}-batching_parameters.txt"
+            params.write_text(TUNED_BATCHING_PARAMETERS if tuned else BATCHING_PARAMETERS)
+            argv += ["--enable_batching", f"--batching_parameters_file={params}", *(TUNED_FLAGS if tuned else ())]
         return Server(key, argv, log, rest, grpc_port, names)
     widths = [f"--model={MODELS[k].name}:{MODELS[k].out_width}" for k in model_dirs]
     if key == "bare-uvicorn":
