@@ -27,10 +27,11 @@ RunKind = tuple[ServableId, str]
 
 # Off-loop runs timed before a kind of run may go inline.
 WARMUP_RUNS = 16
-# Weight of the newest inline duration in the running average.
-SMOOTHING = 0.1
+# Weight of the newest inline duration in the running average: low, so that one run delayed by
+# the OS does not send a kind back off the loop.
+SMOOTHING = 0.05
 # An inline kind whose average grows past this many times the limit goes back off the loop.
-SLOWDOWN = 3.0
+SLOWDOWN = 4.0
 MAX_KINDS = 4096
 
 
@@ -41,6 +42,7 @@ class _Timing:
     # behind other threads, so only the minimum says what the run itself costs.
     best: float = math.inf
     inline_average: float = 0.0  # seconds, exponentially smoothed
+    inline_runs: int = 0
     max_elements: int = 0  # the largest input (in elements) seen to run under the limit
 
 
@@ -80,6 +82,9 @@ class InlineRuns:
                 logger.info("Model %s version %d signature %s runs in %.0f µs: running it on the event loop",
                             key[0].name, key[0].version, key[1], timing.best * 1e6)
             return
+        timing.inline_runs += 1
+        if timing.inline_runs == 1:
+            return  # the first one also built the caller-thread callable (~2 ms): not a run's cost
         timing.inline_average = SMOOTHING * seconds + (1 - SMOOTHING) * timing.inline_average
         if timing.inline_average > SLOWDOWN * self.max_seconds:
             logger.info("Model %s version %d signature %s now runs in %.0f µs: back to worker threads",

@@ -62,3 +62,12 @@ def test_zero_limit_disables_inline_runs() -> None:
 
 def test_input_elements_counts_every_value() -> None:
     assert input_elements({"a": np.zeros((3, 4)), "b": np.zeros(()), "c": [1, 2]}) == 15
+
+
+def test_one_delayed_run_and_the_first_inline_run_do_not_send_a_kind_back() -> None:
+    runs = InlineRuns(LIMIT)
+    timed(runs, WARMUP_RUNS, 20e-6)
+    timed(runs, 1, 2e-3, inline=True)  # the first inline run also builds its callable
+    timed(runs, 5, 20e-6, inline=True)
+    timed(runs, 1, 3e-3, inline=True)  # preempted once by the OS
+    assert runs.inline(KIND, 1)
