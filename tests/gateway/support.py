@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import requests
 
 from pyserving.gateway.keys import entry_toml, generate_key, hash_key
-from tests.helpers.server import REPO, free_port
+from tests.helpers.server import REPO, free_port, poll_until, stop_process
 
 GATEWAY_TESTS = Path(__file__).resolve().parent
 _PR_SET_PDEATHSIG = 1
@@ -50,17 +49,7 @@ class RunningGateway:
         return self.log_path.read_text(errors="replace")
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if predicate():
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}:\n{self.log()[-4000:]}")
+        poll_until(self.process, self.log, predicate, timeout, what, "gateway", 0.02)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until /readyz says every upstream has a healthy replica."""
@@ -68,14 +57,7 @@ class RunningGateway:
                       timeout, "gateway /readyz")
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        return stop_process(self.process, grace=20)
 
 
 def start_gateway(config_text: str, tmp_path: Path, extra_args: Sequence[str] = (),

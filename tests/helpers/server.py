@@ -23,6 +23,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def poll_until(process: subprocess.Popen[bytes], log: Callable[[], str], predicate: Callable[[], bool],
+               timeout: float, what: str, who: str, interval: float) -> None:
+    """Polls ``predicate()`` until true; fails with ``log()`` if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{who} exited with {process.returncode}:\n{log()}")
+        try:
+            if predicate():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}:\n{log()[-4000:]}")
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float) -> int:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; the exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    return process.returncode
+
+
 @dataclass
 class RunningServer:
     process: subprocess.Popen[bytes]
@@ -47,17 +75,7 @@ class RunningServer:
 
     def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition") -> None:
         """Polls ``predicate()`` until true; fails with the server log on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if predicate():
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}:\n{self.log()[-4000:]}")
+        poll_until(self.process, self.log, predicate, timeout, what, "server", 0.05)
 
     def version_states(self, model: str) -> dict[int, str]:
         body = self.status(model)
@@ -73,14 +91,7 @@ class RunningServer:
         self.wait_for(ready, timeout, f"{model} v{version} AVAILABLE")
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        return stop_process(self.process, grace=30)
 
 
 def start_server(

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pyserving.apis.input_proto import serialized_examples
 from pyserving.core.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -133,14 +134,14 @@ def replay(servable: Any, log: Any) -> None:
         _predict(servable, log.predict_log.request)
     elif kind == "classify_log":
         request = log.classify_log.request
-        _examples(servable, request.model_spec.signature_name, _serialized_examples(request.input), None)
+        _examples(servable, request.model_spec.signature_name, serialized_examples(request.input), None)
     elif kind == "regress_log":
         request = log.regress_log.request
-        _examples(servable, request.model_spec.signature_name, _serialized_examples(request.input),
+        _examples(servable, request.model_spec.signature_name, serialized_examples(request.input),
                   ["outputs"])
     elif kind == "multi_inference_log":
         request = log.multi_inference_log.request
-        examples = _serialized_examples(request.input)
+        examples = serialized_examples(request.input)
         if not request.tasks:
             raise InvalidArgumentError("MultiInferenceRequest must specify at least one task.")
         for task in request.tasks:
@@ -180,17 +181,6 @@ def _predict(servable: Any, request: Any) -> None:
         if alias not in signature.outputs:
             raise InvalidArgumentError(f"output tensor alias not found in signature: {alias}")
     servable.run(signature.name, inputs, outputs)
-
-
-def _serialized_examples(input_proto: Any) -> list[bytes]:
-    kind = input_proto.WhichOneof("kind")
-    if kind == "example_list":
-        return [e.SerializeToString() for e in input_proto.example_list.examples]
-    if kind == "example_list_with_context":
-        with_context = input_proto.example_list_with_context
-        context = with_context.context.SerializeToString()
-        return [context + e.SerializeToString() for e in with_context.examples]
-    return []
 
 
 def _examples(servable: Any, signature_name: str, examples: Sequence[bytes],

@@ -23,6 +23,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
+from pyserving.apis.input_proto import serialized_examples
 from pyserving.apis.tensor_proto import TensorProtoError, array_to_tensor, tensor_to_array
 from pyserving.core.errors import InvalidArgumentError, UnimplementedError
 from pyserving.core.ids import ServableRequest
@@ -90,22 +91,6 @@ def encode_outputs(outputs: Mapping[str, np.ndarray], keys: Sequence[str], respo
                    use_tensor_content: bool) -> None:
     for alias in keys:
         array_to_tensor(outputs[alias], use_tensor_content, out=response.outputs[alias])
-
-
-def serialized_examples(input_proto: Any) -> list[bytes]:
-    """tensorflow.serving.Input -> one serialized tf.Example per example.
-
-    With a context, the context's bytes are prepended to every example (proto
-    concatenation is a merge, so the example's own features win), as TF Serving does.
-    """
-    kind = input_proto.WhichOneof("kind")
-    if kind == "example_list":
-        return [example.SerializeToString() for example in input_proto.example_list.examples]
-    if kind == "example_list_with_context":
-        with_context = input_proto.example_list_with_context
-        context = with_context.context.SerializeToString()
-        return [context + example.SerializeToString() for example in with_context.examples]
-    return []
 
 
 def _fill_classifications(result: Any, rows: Sequence[Sequence[inference.Classification]]) -> None:
