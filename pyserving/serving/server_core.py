@@ -270,8 +270,9 @@ class ServerCore:
         if inline:
             outputs, seconds = _timed(inline_run, signature_name, inputs, output_keys, timeout_in_ms)
         else:
+            run = inline_run if self._inline_runs.timing(key, elements) else handle.servable.run
             outputs, seconds = await self.run_blocking(
-                _timed, handle.servable.run, signature_name, inputs, output_keys, timeout_in_ms)
+                _timed, run, signature_name, inputs, output_keys, timeout_in_ms)
         self._inline_runs.record(key, elements, seconds, inline)
         return outputs
 

@@ -71,3 +71,20 @@ def test_one_delayed_run_and_the_first_inline_run_do_not_send_a_kind_back() -> N
     timed(runs, 5, 20e-6, inline=True)
     timed(runs, 1, 3e-3, inline=True)  # preempted once by the OS
     assert runs.inline(KIND, 1)
+    timed(runs, 1, 35e-3, inline=True)  # even for 35 ms
+    assert runs.inline(KIND, 1)
+
+
+def test_only_kinds_seen_to_run_quickly_are_timed_on_the_calling_thread() -> None:
+    # Such runs ignore their deadline: a first run, a slow kind or a larger input go through the pool.
+    runs = InlineRuns(LIMIT)
+    assert not runs.timing(KIND, 1)
+    timed(runs, 1, 2 * LIMIT, elements=4)
+    assert runs.timing(KIND, 4)
+    assert not runs.timing(KIND, 5)
+    timed(runs, WARMUP_RUNS - 1, 2 * LIMIT, elements=4)
+    assert not runs.timing(KIND, 4)  # timed enough
+    slow = InlineRuns(LIMIT)
+    timed(slow, 1, 5.0)
+    assert not slow.timing(KIND, 1)
+    assert not InlineRuns(0).timing(KIND, 1)
