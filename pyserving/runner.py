@@ -94,6 +94,8 @@ def check_settings(settings: ServerSettings) -> None:
             raise InvalidArgumentError(f"--{name} must not be negative")
     if settings.grpc_max_message_bytes <= 0:
         raise InvalidArgumentError("--grpc_max_message_bytes must be positive")
+    if settings.num_workers < 1:
+        raise InvalidArgumentError("--num_workers must be positive")
     if (settings.rest_api_ssl_keyfile or settings.rest_api_ssl_ca_certs
             or settings.rest_api_ssl_client_verify) and not settings.rest_api_ssl_certfile:
         raise InvalidArgumentError("--rest_api_ssl_keyfile, --rest_api_ssl_ca_certs and "
@@ -156,12 +158,17 @@ def batching_options(settings: ServerSettings) -> BatchingOptions | None:
     return BatchingOptions()
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+WORKER_FIRST_LOADS_TIMEOUT_SECONDS = 3600.0
+
+
+def bind_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and
     # without it every response waits ~40 ms for the client's delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:  # --num_workers: every worker listens on the port, the kernel spreads connections
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -220,7 +227,13 @@ class Server:
     async def start(self) -> None:
         settings = self.settings
         models = model_configs(settings)
-        await self.core.apply_config(models)
+        if settings.num_workers > 1:
+            # A worker listens only once its first loads are done (as TF Serving's server does):
+            # the kernel hands connections to every listening worker, and one still loading
+            # would answer 404 where another one serves.
+            await self.core.reload_config(models, timeout=WORKER_FIRST_LOADS_TIMEOUT_SECONDS)
+        else:
+            await self.core.apply_config(models)
         if settings.model_config_file and settings.model_config_file_poll_wait_seconds > 0:
             self._tasks.append(asyncio.get_running_loop().create_task(poll_model_config_file(
                 settings.model_config_file, settings.model_config_file_poll_wait_seconds,
@@ -320,7 +333,7 @@ class Server:
         import uvicorn
 
         settings = self.settings
-        sock = bind_socket(settings.host, settings.rest_api_port)
+        sock = bind_socket(settings.host, settings.rest_api_port, reuse_port=settings.num_workers > 1)
         extra_routes: dict[str, ExtraRoute] = {
             CONFIG_PATH: self._effective_config,
             HEALTHZ_PATH: self._healthz,

@@ -22,9 +22,10 @@ logger = logging.getLogger("pyserving")
 
 
 def _configure_logging(level: str, log_format: str = "text") -> None:
+    from pyserving.cli.workers import worker_index
     from pyserving.metrics.logs import configure_logging
 
-    configure_logging(level, log_format)
+    configure_logging(level, log_format, worker_index())
 
 
 def _warn_ignored(settings: ServerSettings, given: set[str]) -> None:
@@ -74,6 +75,15 @@ def run_server(argv: list[str], defaults: dict[str, Any] | None) -> int:
     _warn_ignored(settings, given)
     if settings.model_config_file and ("model_name" in given or "model_base_path" in given):
         logger.info("--model_config_file is set: --model_name and --model_base_path are ignored")
+    if settings.num_workers > 1:
+        from pyserving.cli import workers
+
+        if workers.worker_index() is None:
+            problem = workers.startup_error(settings)
+            if problem:
+                print(f"Failed to start server. Error: INVALID_ARGUMENT: {problem}", file=sys.stderr)
+                return EXIT_FAILURE
+            return workers.supervise(argv, defaults is not None, settings.num_workers)
     from pyserving.runner import serve
 
     try:

@@ -69,6 +69,9 @@ class ServerSettings:
     inline_run_max_micros: int = _opt(
         100, "pyserving: an unbatched model run whose kind takes under this many microseconds "
         "(timed off the loop first) runs on the event loop, saving the thread hop (0: never).")
+    num_workers: int = _opt(
+        1, "pyserving: serving processes sharing the gRPC and REST ports (SO_REUSEPORT), each with "
+        "its own copy of every model; one process serves on one core.")
     # gRPC
     grpc_channel_arguments: str = _opt("", "Comma-separated key=value gRPC server arguments.")
     grpc_max_threads: int = _opt(0, "TF Serving's gRPC thread cap; gRPC runs on the event loop.", "ignored")

@@ -29,8 +29,10 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"m
 class TextFormatter(logging.Formatter):
     """The text layout, with the date part of the timestamp cached per second (cheaper per line)."""
 
-    def __init__(self) -> None:
-        super().__init__(TEXT_FORMAT, TEXT_DATEFMT)
+    def __init__(self, worker: int | None = None) -> None:
+        # --num_workers: "... pyserving w2] ..." says which worker process wrote the line
+        fmt = TEXT_FORMAT if worker is None else TEXT_FORMAT.replace("%(name)s]", f"%(name)s w{worker}]")
+        super().__init__(fmt, TEXT_DATEFMT)
         self._second = -1
         self._date = ""
 
@@ -45,10 +47,11 @@ class TextFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; ``extra=`` fields become keys."""
 
-    def __init__(self) -> None:
+    def __init__(self, worker: int | None = None) -> None:
         super().__init__()
         self._second = -1
         self._date = ""
+        self._worker = worker
 
     def format(self, record: logging.LogRecord) -> str:
         second = int(record.created)
@@ -61,6 +64,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self._worker is not None:
+            doc["worker"] = self._worker
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 doc[key] = value
@@ -69,8 +74,8 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(doc, default=str).decode()
 
 
-def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
-    """Root handler on stderr in the chosen format (replaces earlier handlers)."""
+def configure_logging(level: str = "INFO", log_format: str = "text", worker: int | None = None) -> None:
+    """Root handler on stderr in the chosen format (replaces earlier handlers); ``worker``: --num_workers."""
     # Neither format prints source locations, threads or processes: skip collecting them
     # (findCaller walks the stack on every record, a noticeable part of a request log line).
     logging._srcfile = None
@@ -78,7 +83,7 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter(worker) if log_format == "json" else TextFormatter(worker))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -14,7 +14,7 @@ import grpc
 from tensorflow_serving.apis import get_model_status_pb2, model_management_pb2, model_service_pb2_grpc
 
 from pyserving.config.model_config import models_from_proto
-from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
+from pyserving.core.errors import FailedPreconditionError, InvalidArgumentError, ServingError, StatusCode
 from pyserving.protocols.grpc.errors import as_serving_error, grpc_status, rpc, truncate
 from pyserving.serving.model_status import model_status
 from pyserving.serving.server_core import ServerCore
@@ -25,8 +25,9 @@ logger = logging.getLogger("pyserving.grpc")
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     """One instance per server; every method runs on the event loop."""
 
-    def __init__(self, core: ServerCore) -> None:
+    def __init__(self, core: ServerCore, workers: int = 1) -> None:
         self.core = core
+        self.workers = workers  # --num_workers: a ReloadConfig would reach one worker of them
 
     @rpc
     async def GetModelStatus(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -65,6 +66,11 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
     async def _reload(self, config: Any) -> None:
+        if self.workers > 1:
+            raise FailedPreconditionError(
+                f"HandleReloadConfigRequest reaches one of the {self.workers} worker processes "
+                "(--num_workers): change the --model_config_file instead; every worker polls it "
+                "(--model_config_file_poll_wait_seconds)")
         kind = config.WhichOneof("config")
         if kind is None:
             logger.info("Taking no action for empty config.")

@@ -72,6 +72,7 @@ class GrpcOptions:
     enable_reflection: bool = False
     use_tensor_content: bool = False
     max_message_bytes: int = MAX_MESSAGE_BYTES
+    workers: int = 1  # --num_workers: processes sharing the port (SO_REUSEPORT)
 
     @classmethod
     def from_settings(cls, settings: Any) -> GrpcOptions:
@@ -81,6 +82,7 @@ class GrpcOptions:
             enable_reflection=settings.enable_grpc_reflection,
             use_tensor_content=settings.enable_serialization_as_tensor_content,
             max_message_bytes=getattr(settings, "grpc_max_message_bytes", MAX_MESSAGE_BYTES),
+            workers=getattr(settings, "num_workers", 1),
         )
 
     def server_options(self) -> list[ChannelArgument]:
@@ -89,6 +91,8 @@ class GrpcOptions:
             "grpc.max_send_message_length": self.max_message_bytes,
             "grpc.max_receive_message_length": self.max_message_bytes,
         }
+        if self.workers > 1:
+            merged["grpc.so_reuseport"] = 1  # grpcio's default on Linux; the workers rely on it
         merged.update(self.channel_arguments)
         return list(merged.items())
 
@@ -216,7 +220,7 @@ def create_server(
     server = grpc.aio.server(options=options.server_options(), interceptors=list(interceptors) or None)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(core, options.use_tensor_content), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(core), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(core, options.workers), server)
     services = [PREDICTION_SERVICE, MODEL_SERVICE]
     if options.enable_healthcheck:
         health = health or HealthService(core.is_ready)

@@ -1,0 +1,131 @@
+"""--num_workers: several whole servers on the same ports (SO_REUSEPORT) under one supervisor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+import requests
+from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc, predict_pb2
+from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+from pyserving.apis.tensor_proto import array_to_tensor, tensor_to_array
+from tests.helpers.server import REPO, RunningServer, free_port, start_server
+
+WORKERS = 2
+
+
+def _serve(model_root: Path, tmp_path: Path, *extra: str) -> RunningServer:
+    server = start_server([f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=hp2",
+                           f"--num_workers={WORKERS}", *extra], tmp_path, wait_models=["hp2"])
+    # start_server saw one worker ready; each logs its REST line once it listens.
+    server.wait_for(lambda: all(f"w{i}] Exporting HTTP/REST API" in server.log() for i in range(1, WORKERS + 1)),
+                    what="every worker listening")
+    return server
+
+
+def _workers(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+
+
+def _grpc_predict(address: str, values: list[float]) -> np.ndarray:
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "hp2"
+    request.inputs["x"].CopyFrom(array_to_tensor(np.array(values, np.float32).reshape(-1, 1)))
+    with grpc.insecure_channel(address) as channel:  # a new connection each time
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    return tensor_to_array(response.outputs["y"])
+
+
+def test_workers_share_both_ports_and_stop_together(model_root: Path, tmp_path: Path) -> None:
+    server = _serve(model_root, tmp_path, "--log_requests")
+    workers = _workers(server.process.pid)
+    assert len(workers) == WORKERS
+    for i in range(40):  # a new connection per request: the kernel spreads connections, not requests
+        response = requests.post(f"{server.rest_url}/v1/models/hp2:predict",
+                                 json={"instances": [[float(i)]]}, headers={"Connection": "close"}, timeout=30)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"predictions": [[i / 2 + 2]]}
+    for i in range(10):
+        np.testing.assert_allclose(_grpc_predict(server.grpc_address, [float(i), 1.0]), [[i / 2 + 2], [2.5]])
+    access = [line for line in server.log().splitlines()
+              if "pyserving.access w" in line and " predict model=hp2 " in line]
+    assert len(access) == 50
+    served_by = {line.split("pyserving.access ")[1].split("]")[0] for line in access}
+    assert served_by == {f"w{i}" for i in range(1, WORKERS + 1)}  # 50 connections, both workers
+    assert server.stop() == 0
+    assert all(_gone(pid) for pid in workers)
+    assert server.log().count("] Server stopped") == WORKERS
+
+
+def test_a_worker_that_dies_stops_the_server(model_root: Path, tmp_path: Path) -> None:
+    server = _serve(model_root, tmp_path)
+    first, second = _workers(server.process.pid)
+    os.kill(first, signal.SIGKILL)
+    assert server.process.wait(60) == 128 + signal.SIGKILL
+    assert _gone(second)  # the supervisor exits after its last worker
+    assert f"(pid {first}) exited with status 137: stopping the other workers" in server.log()
+
+
+def test_reload_config_rpc_is_refused(model_root: Path, tmp_path: Path) -> None:
+    server = _serve(model_root, tmp_path)
+    try:
+        with grpc.insecure_channel(server.grpc_address) as channel:
+            stub = model_service_pb2_grpc.ModelServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as info:
+                stub.HandleReloadConfigRequest(model_management_pb2.ReloadConfigRequest(), timeout=30)
+        assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "--num_workers" in info.value.details()
+        # the server still serves
+        assert requests.get(f"{server.rest_url}/v1/models/hp2", timeout=10).status_code == 200
+    finally:
+        server.stop()
+
+
+def _start_fails(model_root: Path, *args: str) -> str:
+    argv = [sys.executable, "-m", "pyserving", "serve", f"--model_base_path={model_root / 'half_plus_two'}",
+            "--model_name=hp2", "--host=127.0.0.1", f"--num_workers={WORKERS}", *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 255, done.stderr
+    return done.stderr
+
+
+def test_a_port_in_use_fails_at_startup(model_root: Path) -> None:
+    # SO_REUSEPORT would let the workers share a port with a stranger: the supervisor checks first.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        stderr = _start_fails(model_root, f"--port={free_port()}", f"--rest_api_port={port}")
+    assert f"Failed to start server. Error: INVALID_ARGUMENT: Failed to bind 127.0.0.1:{port} (--rest_api_port)" \
+        in stderr
+
+
+def test_a_grpc_socket_path_is_refused(model_root: Path, tmp_path: Path) -> None:
+    stderr = _start_fails(model_root, f"--port={free_port()}", f"--rest_api_port={free_port()}",
+                          f"--grpc_socket_path={tmp_path / 'grpc.sock'}")
+    assert "--num_workers > 1 cannot share --grpc_socket_path" in stderr
+
+
+def test_num_workers_must_be_positive(model_root: Path) -> None:
+    argv = [sys.executable, "-m", "pyserving", "serve", f"--model_base_path={model_root / 'half_plus_two'}",
+            "--model_name=hp2", "--host=127.0.0.1", f"--port={free_port()}", f"--rest_api_port={free_port()}",
+            "--num_workers=0"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 255
+    assert "--num_workers must be positive" in done.stderr
