@@ -111,8 +111,12 @@ def supervise(argv: list[str], docker: bool, workers: int) -> int:
 
 
 def _worker_main(mode: str, argv: list[str]) -> None:
-    # A worker outlives no supervisor: if it dies (even by SIGKILL), the kernel sends SIGTERM.
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    # A worker outlives no supervisor: if it dies (even by SIGKILL), the kernel sends SIGTERM
+    # (Linux only; elsewhere a killed supervisor leaves its workers to be stopped by hand).
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (AttributeError, OSError):
+        pass
     if os.getppid() == 1:  # the supervisor was already gone
         sys.exit(1)
     from pyserving.cli.main import run_server
