@@ -54,30 +54,36 @@ def _grpc_predict(address: str, values: list[float]) -> np.ndarray:
 
 def test_workers_share_both_ports_and_stop_together(model_root: Path, tmp_path: Path) -> None:
     server = _serve(model_root, tmp_path, "--log_requests")
-    workers = _workers(server.process.pid)
-    assert len(workers) == WORKERS
-    for i in range(40):  # a new connection per request: the kernel spreads connections, not requests
-        response = requests.post(f"{server.rest_url}/v1/models/hp2:predict",
-                                 json={"instances": [[float(i)]]}, headers={"Connection": "close"}, timeout=30)
-        assert response.status_code == 200, response.text
-        assert response.json() == {"predictions": [[i / 2 + 2]]}
-    for i in range(10):
-        np.testing.assert_allclose(_grpc_predict(server.grpc_address, [float(i), 1.0]), [[i / 2 + 2], [2.5]])
-    access = [line for line in server.log().splitlines()
-              if "pyserving.access w" in line and " predict model=hp2 " in line]
-    assert len(access) == 50
-    served_by = {line.split("pyserving.access ")[1].split("]")[0] for line in access}
-    assert served_by == {f"w{i}" for i in range(1, WORKERS + 1)}  # 50 connections, both workers
-    assert server.stop() == 0
+    try:
+        workers = _workers(server.process.pid)
+        assert len(workers) == WORKERS
+        for i in range(40):  # a new connection per request: the kernel spreads connections, not requests
+            response = requests.post(f"{server.rest_url}/v1/models/hp2:predict", json={"instances": [[float(i)]]},
+                                     headers={"Connection": "close"}, timeout=30)
+            assert response.status_code == 200, response.text
+            assert response.json() == {"predictions": [[i / 2 + 2]]}
+        for i in range(10):
+            np.testing.assert_allclose(_grpc_predict(server.grpc_address, [float(i), 1.0]), [[i / 2 + 2], [2.5]])
+        access = [line for line in server.log().splitlines()
+                  if "pyserving.access w" in line and " predict model=hp2 " in line]
+        assert len(access) == 50
+        served_by = {line.split("pyserving.access ")[1].split("]")[0] for line in access}
+        assert served_by == {f"w{i}" for i in range(1, WORKERS + 1)}  # 50 connections, both workers
+    finally:
+        status = server.stop()
+    assert status == 0
     assert all(_gone(pid) for pid in workers)
     assert server.log().count("] Server stopped") == WORKERS
 
 
 def test_a_worker_that_dies_stops_the_server(model_root: Path, tmp_path: Path) -> None:
     server = _serve(model_root, tmp_path)
-    first, second = _workers(server.process.pid)
-    os.kill(first, signal.SIGKILL)
-    assert server.process.wait(60) == 128 + signal.SIGKILL
+    try:
+        first, second = _workers(server.process.pid)
+        os.kill(first, signal.SIGKILL)
+        assert server.process.wait(60) == 128 + signal.SIGKILL
+    finally:
+        server.stop()
     assert _gone(second)  # the supervisor exits after its last worker
     assert f"(pid {first}) exited with status 137: stopping the other workers" in server.log()
 
