@@ -668,17 +668,15 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     payloads[(s.model, "grpc", s.rows)] = load.predict_request_bytes(model.name, s.rows,
                                                                                      model.in_width)
+        # The limit is measured right before the server of the headline target, which then runs
+        # that scenario first: the two sides of the ratio are seconds apart, not minutes (this
+        # machine's speed drifts by up to 20 % within minutes).
+        inprocess_before = next((k for k in (PAIRED_SERVER, *SERVER_ORDER) if jobs[k]), SERVER_ORDER[0])
         runs: list[list[Row]] = []
         for repeat in range(args.repeat):
             if args.repeat > 1:
                 print(f"-- run {repeat + 1} of {args.repeat}", flush=True)
             rows = []
-            # The limit is measured right before the server of the headline target, which then
-            # runs that scenario first: the two sides of the ratio are seconds apart, not minutes
-            # (this machine's speed drifts by up to 20 % within minutes).
-            inprocess_before = next((k for k in (PAIRED_SERVER, *SERVER_ORDER) if jobs[k]), None)
-            if want_inprocess and inprocess_before is None:
-                inprocess_before = SERVER_ORDER[0]
             for key in SERVER_ORDER:
                 if want_inprocess and key == inprocess_before:
                     print("in-process limit ...", end=" ", flush=True)

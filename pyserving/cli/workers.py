@@ -110,13 +110,19 @@ def supervise(argv: list[str], docker: bool, workers: int) -> int:
             signal.signal(sig, handler)
 
 
-def _worker_main(mode: str, argv: list[str]) -> None:
-    # A worker outlives no supervisor: if it dies (even by SIGKILL), the kernel sends SIGTERM
-    # (Linux only; elsewhere a killed supervisor leaves its workers to be stopped by hand).
+def die_with_parent() -> None:
+    """The kernel sends this process SIGTERM when its parent dies, even by SIGKILL.
+
+    Linux only (PR_SET_PDEATHSIG); elsewhere a best effort that does nothing.
+    """
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (AttributeError, OSError):
         pass
+
+
+def _worker_main(mode: str, argv: list[str]) -> None:
+    die_with_parent()  # a worker outlives no supervisor
     if os.getppid() == 1:  # the supervisor was already gone
         sys.exit(1)
     from pyserving.cli.main import run_server

@@ -106,7 +106,7 @@ class InlineRuns:
             return
         timing.inline_runs += 1
         if timing.inline_runs == 1:
-            return  # the first one also built the caller-thread callable (~2 ms): not a run's cost
+            return  # the first one may have built a caller-thread callable (~2 ms): not a run's cost
         # A run the OS stalled (35 ms seen on a busy 2-core machine) counts as merely slow: one
         # stall alone must not move the average past the limit, a run of slow runs does.
         seconds = min(seconds, STALL_CAP * self.max_seconds)

@@ -7,7 +7,6 @@ answers (a stalled upstream, for deadline tests).
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,21 +17,11 @@ from pathlib import Path
 
 import requests
 
+from pyserving.cli.workers import die_with_parent
 from pyserving.gateway.keys import entry_toml, generate_key, hash_key
 from tests.helpers.server import REPO, free_port, poll_until, stop_process
 
 GATEWAY_TESTS = Path(__file__).resolve().parent
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """preexec_fn: the child gets SIGTERM if pytest dies, so no gateway or nginx outlives a run."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: best effort only
-        pass
 
 
 @dataclass
@@ -86,7 +75,7 @@ def start_gateway(config_text: str, tmp_path: Path, extra_args: Sequence[str] = 
     argv = [filled(a) for a in argv]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=REPO,
-                                   preexec_fn=die_with_parent)
+                                   preexec_fn=die_with_parent)  # no gateway outlives pytest
     gateway = RunningGateway(process, port, log_path)
     try:
         gateway.wait_for(lambda: requests.get(f"{gateway.url}/healthz", timeout=2).status_code == 200,

@@ -129,9 +129,6 @@ def test_a_grpc_socket_path_is_refused(model_root: Path, tmp_path: Path) -> None
 
 
 def test_num_workers_must_be_positive(model_root: Path) -> None:
-    argv = [sys.executable, "-m", "pyserving", "serve", f"--model_base_path={model_root / 'half_plus_two'}",
-            "--model_name=hp2", "--host=127.0.0.1", f"--port={free_port()}", f"--rest_api_port={free_port()}",
-            "--num_workers=0"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
-    assert done.returncode == 255
-    assert "--num_workers must be positive" in done.stderr
+    stderr = _start_fails(model_root, f"--port={free_port()}", f"--rest_api_port={free_port()}",
+                          "--num_workers=0")  # the last occurrence of a flag wins
+    assert "--num_workers must be positive" in stderr
