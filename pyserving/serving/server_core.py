@@ -260,7 +260,7 @@ class ServerCore:
     async def _run_unbatched(self, handle: ServableHandle, signature_name: str, inputs: Mapping[str, Any],
                              output_keys: Sequence[str], timeout_in_ms: int) -> dict[str, Any]:
         """On a worker thread, or on the loop for kinds of runs timed as short (inline_runs.py)."""
-        inline_run = getattr(handle.servable, "run_in_caller_thread", None)
+        inline_run = getattr(handle.servable, "caller_thread_run", None)
         if inline_run is None:
             return await self.run_blocking(handle.servable.run, signature_name, inputs, output_keys,
                                            timeout_in_ms)

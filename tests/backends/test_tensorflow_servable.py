@@ -11,6 +11,7 @@ import numpy as np
 from pyserving.backends.tensorflow import TensorFlowBackend
 from pyserving.backends.tensorflow.servable import timeout_bucket
 from pyserving.core.ids import ServableId
+from tests.ops.models import export_sleep_model
 
 
 def test_timeout_buckets_round_up_by_at_most_a_quarter() -> None:
@@ -32,8 +33,21 @@ def test_varying_timeouts_reuse_a_few_callables(model_root: Path) -> None:
             outputs = servable.run("serving_default", x, ["y"], timeout_ms)
             np.testing.assert_array_equal(outputs["y"], [[2.5], [3.5]])
         assert len(servable._callables) <= 4
-        in_caller = servable.run_in_caller_thread("serving_default", x, ["y"], 0)
+        assert servable.caller_thread_run is not None
+        in_caller = servable.caller_thread_run("serving_default", x, ["y"], 0)
         np.testing.assert_array_equal(in_caller["y"], [[2.5], [3.5]])
+    finally:
+        loader.unload()
+
+
+def test_a_graph_with_a_loop_never_runs_in_the_caller_thread(tmp_path: Path) -> None:
+    # Its run time is its input's value, not its size: it must never run on the event loop.
+    loader = TensorFlowBackend().create_loader(ServableId("sleep", 1), str(export_sleep_model(tmp_path / "1")))
+    loader.load()
+    try:
+        assert loader.servable.caller_thread_run is None
+        outputs = loader.servable.run("serving_default", {"x": np.array([0.0], np.float32)}, ["y"], 0)
+        np.testing.assert_array_equal(outputs["y"], [0.0])
     finally:
         loader.unload()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pyserving.backends.tensorflow.errors import map_tf_errors, tf_error
@@ -33,6 +33,22 @@ def signatures_from_meta_graph(meta_graph: Any) -> dict[str, Signature]:
 
 
 _MAX_CALLABLES = 256
+# Ops whose run time the input values decide, not the input sizes: loops (TF1 control flow
+# and functional While) and ops that wait on queues or readers.
+_LOOP_OPS = frozenset({"Enter", "RefEnter", "LoopCond", "NextIteration", "RefNextIteration",
+                       "While", "StatelessWhile", "_While"})
+_WAITING_OP_PREFIXES = ("QueueDequeue", "ReaderRead", "BarrierTakeMany", "Stage", "Unstage")
+
+
+def runs_in_bounded_time(meta_graph: Any) -> bool:
+    """Whether no op of the graph (its functions included) loops or waits on data.
+
+    A run of such a graph takes as long as its inputs are large, so a kind of run timed
+    as short stays short for inputs no larger; a loop can take any time on a small input.
+    """
+    graph_def = meta_graph.graph_def
+    nodes = [*graph_def.node, *(node for function in graph_def.library.function for node in function.node_def)]
+    return not any(node.op in _LOOP_OPS or node.op.startswith(_WAITING_OP_PREFIXES) for node in nodes)
 
 
 def timeout_bucket(ms: int) -> int:
@@ -60,6 +76,7 @@ class SavedModelServable:
         self.signatures: dict[str, Signature] = signatures_from_meta_graph(meta_graph)
         self._callables: dict[tuple[str, tuple[str, ...], tuple[str, ...], int, bool], Any] = {}
         self._lock = threading.Lock()
+        self._bounded_run_time = runs_in_bounded_time(meta_graph)
 
     def metadata(self) -> Mapping[str, Any]:
         """SignatureDef protos by key, for GetModelMetadata."""
@@ -88,6 +105,15 @@ class SavedModelServable:
         against 25 µs (41 µs of CPU) through the pool.
         """
         return self._run(signature_name, inputs, output_keys, timeout_in_ms, True)
+
+    @property
+    def caller_thread_run(self) -> Callable[..., dict[str, Any]] | None:
+        """``run_in_caller_thread`` for graphs whose run time their input sizes bound, else None.
+
+        A caller-thread run ignores ``timeout_in_ms`` (TF enforces it through the pool) and
+        may run on the event loop: a loop that spins on a small input must never get there.
+        """
+        return self.run_in_caller_thread if self._bounded_run_time else None
 
     def _run(self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str],
              timeout_in_ms: int, caller_thread: bool) -> dict[str, Any]:
