@@ -12,6 +12,7 @@ certainty — plain, regular (non-ragged) numeric arrays under ``instances`` or
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +23,9 @@ from pyserving.apis.json_values import INT_RANGES
 from pyserving.tensors.dtypes import DataType, base_dtype, to_numpy
 from pyserving.tensors.signature import Signature
 
-_OPEN_BRACKET = ord("[")  # counted with numpy: 4x faster than bytes.count on 100 KiB
 _KEYS = {"instances", "inputs", "signature_name"}
+REUSED_PARSER_MAX_BYTES = 4 << 20
+_local = threading.local()  # one reusable simdjson parser per thread
 # Regularity is checked list by list in Python; past this many lists the general path is as fast.
 MAX_CHECKED_LISTS = 4096
 # simdjson's buffer types: doubles for float inputs, exact 64-bit integers for integer inputs.
@@ -68,7 +70,7 @@ class NumericBody:
 def numeric_body(body: bytes) -> NumericBody | None:
     """The body as a NumericBody when it is one, else None (never raises)."""
     try:
-        doc = simdjson.Parser().parse(body)
+        doc = _parse(body)
     except (ValueError, TypeError, RuntimeError, UnicodeDecodeError):
         return None
     if not isinstance(doc, simdjson.Object):
@@ -96,11 +98,42 @@ def numeric_body(body: bytes) -> NumericBody | None:
         expected_lists += _list_count(shape)
     # Every '[' of the body is one of the lists counted above: none hides among the numbers
     # (as_buffer would flatten it) and none is in a string, so the count must match exactly.
-    if np.count_nonzero(np.frombuffer(body, dtype=np.uint8) == _OPEN_BRACKET) != expected_lists:
+    if _open_brackets(body, expected_lists + 1) != expected_lists:
         return None
     if named:
         return NumericBody(signature_name, row_format, values, shapes)
     return NumericBody(signature_name, row_format, value, shapes[""])
+
+
+def _parse(body: bytes) -> Any:
+    """simdjson's document, from this thread's parser while no earlier document still uses it.
+
+    A reused parser keeps its buffers (sized to the largest body so far, up to
+    REUSED_PARSER_MAX_BYTES) allocated and warm in cache; a new one allocates ~3x the body.
+    """
+    parser = getattr(_local, "parser", None) if len(body) <= REUSED_PARSER_MAX_BYTES else None
+    if parser is None:
+        parser = simdjson.Parser()
+        if len(body) <= REUSED_PARSER_MAX_BYTES:
+            _local.parser = parser
+    try:
+        return parser.parse(body)
+    except RuntimeError:  # the previous document is still referenced
+        return simdjson.Parser().parse(body)
+
+
+def _open_brackets(body: bytes, stop_at: int) -> int:
+    """How many '[' the body holds, counting up to stop_at.
+
+    One memchr-backed find per list: 7 us on the 137 KB MLP body, against 20 us for
+    numpy in slices and 200 us for one numpy mask of the whole body (a fresh mapping
+    past glibc's mmap threshold, faulted in on every request).
+    """
+    count, position = 0, body.find(b"[")
+    while position >= 0 and count < stop_at:
+        count += 1
+        position = body.find(b"[", position + 1)
+    return count
 
 
 def _unique_keys(obj: Any) -> set[str] | None:

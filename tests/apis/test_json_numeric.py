@@ -166,3 +166,14 @@ def test_repeated_input_names_get_the_general_answer() -> None:
     body = b'{"inputs": {"x": [1], "x": [2, 3]}}'
     assert fast(body, FLOAT) is None
     assert through_predict_body(body, FLOAT)[0]["x"].tolist() == [2.0, 3.0]
+
+
+def test_a_body_parsed_while_an_earlier_one_is_still_held_gets_its_own_parser() -> None:
+    # Bodies share a reused parser; one still referenced must not be overwritten by the next.
+    first = json_numeric.numeric_body(json.dumps({"instances": [[1.0, 2.0]] * 300}).encode())
+    second = json_numeric.numeric_body(json.dumps({"instances": [[3.0, 4.0, 5.0]] * 200}).encode())
+    assert first is not None and second is not None
+    assert first.tensors(FLOAT)["x"].tolist() == [[1.0, 2.0]] * 300
+    assert second.tensors(FLOAT)["x"].tolist() == [[3.0, 4.0, 5.0]] * 200
+    third = json_numeric.numeric_body(json.dumps({"instances": [[6.0]] * 500}).encode())
+    assert third is not None and third.tensors(FLOAT)["x"].tolist() == [[6.0]] * 500
