@@ -30,11 +30,13 @@ and on what else runs on it; the ratios were set for a 2-core machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import importlib.util
 import json
 import os
 import platform
+import select
 import shutil
 import signal
 import socket
@@ -122,8 +124,10 @@ REQUIRES = {
     "gunicorn-flask": ("flask", "gunicorn"),
 }
 
-# The headline target's server and scenario: the in-process limit is measured right before them.
+# The headline target's server and scenario: the in-process limit at its best batch size is
+# measured again right before and right after them (PAIRED_LIMIT), and the ratio taken with that.
 PAIRED_SERVER, PAIRED_SCENARIO = "pyserving-batching", "mlp-rest-32x16c"
+PAIRED_LIMIT = "in-process best, paired"
 
 SERVER_ORDER = ("pyserving", "pyserving-batching", "pyserving-workers", "bare-uvicorn", "bare-grpc", "flask-gevent",
                 "gunicorn-flask")
@@ -168,11 +172,16 @@ class Target:
 def _targets() -> list[Target]:
     out: list[Target] = []
     on, off = "pyserving-batching", "pyserving"
+    out.append(Target("MLP 32 rows/req, REST 16c, batching on: rows/s vs in-process best batch, "
+                      "measured around it", "mlp-rest-32x16c", on, "rows_s", ">=", 0.90, "mlp-inprocess",
+                      PAIRED_LIMIT))
+    for server, info in ((on, True), (off, True)):
+        tag = "batching on" if server == on else "batching off"
+        out.append(Target(f"MLP 32 rows/req, REST 16c, {tag} (info): rows/s vs in-process best batch, "
+                          "sweep", "mlp-rest-32x16c", server, "rows_s", ">=", 0.90, "mlp-inprocess",
+                          "in-process best", info))
     for server, info in ((on, False), (off, True)):
         tag = "batching on" if server == on else "batching off (info)"
-        out.append(Target(f"MLP 32 rows/req, REST 16c, {tag}: rows/s vs in-process best batch",
-                          "mlp-rest-32x16c", server, "rows_s", ">=", 0.90, "mlp-inprocess", "in-process best",
-                          info))
         out.append(Target(f"MLP 1 row/req, REST 64c, {tag}: rows/s vs flask+gevent",
                           "mlp-rest-1x64c", server, "rows_s", ">=", 8.0, "mlp-rest-1x64c", "flask-gevent", info))
         out.append(Target(f"MLP 1 row/req, REST 64c, {tag}: rows/s vs gunicorn+flask (4 workers)",
@@ -381,17 +390,20 @@ def check_answer(server: Server, scenario: Scenario, payload: bytes) -> None:
         raise RuntimeError(f"{server.key}: output shape {dims} for {scenario.rows} rows")
 
 
-def drive(server: Server, scenario: Scenario, payload: bytes, args: argparse.Namespace) -> Row:
+def drive(server: Server, scenario: Scenario, payload: bytes, args: argparse.Namespace,
+          duration: float | None = None, warmup: float | None = None) -> Row:
     row = Row(scenario.name, server.key, "REST" if scenario.protocol == "rest" else "gRPC",
               scenario.connections, scenario.rows)
     try:
         check_answer(server, scenario, payload)
         if scenario.protocol == "rest":
             url = f"http://127.0.0.1:{server.rest_port}/v1/models/{MODELS[scenario.model].name}:predict"
-            result = load.run_http(url, payload, scenario.connections, args.duration, args.warmup, args.generator)
+            result = load.run_http(url, payload, scenario.connections, duration or args.duration,
+                                   args.warmup if warmup is None else warmup, args.generator)
         else:
             result = load.run_grpc(f"127.0.0.1:{server.grpc_port}", payload, scenario.connections,
-                                   args.duration, args.warmup, args.grpc_channels)
+                                   duration or args.duration, args.warmup if warmup is None else warmup,
+                                   args.grpc_channels)
     except Exception as exc:  # noqa: BLE001 (one failed row must not stop the suite)
         row.error = f"{type(exc).__name__}: {exc}"
         return row
@@ -401,32 +413,84 @@ def drive(server: Server, scenario: Scenario, payload: bytes, args: argparse.Nam
     return row
 
 
-def run_inprocess(model_dirs: dict[str, Path], args: argparse.Namespace, work: Path) -> list[Row]:
-    argv = [sys.executable, str(PEERS / "inprocess.py"), "--batch-sizes", args.batch_sizes,
-            "--seconds", str(args.inprocess_seconds), "--warmup", str(0.2 if args.quick else 0.5)]
-    for d in model_dirs.values():
-        argv += ["--model-dir", str(d)]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
-    log = work / "inprocess.log"
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
-    log.write_text(proc.stderr)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        return [Row(f"{k}-inprocess", "in-process", "call", 1, 0, error=f"in-process failed: {proc.stderr[-1500:]}")
-                for k in model_dirs]
-    data = json.loads(lines[-1])
-    rows = []
-    for key in model_dirs:
-        per_batch = data[MODELS[key].name]
-        best = per_batch.pop("best")
-        for batch, r in sorted(per_batch.items(), key=lambda kv: int(kv[0])):
-            rows.append(Row(f"{key}-inprocess", f"in-process b={batch}", "call", 1, int(batch), r["calls_s"],
-                            r["rows_s"], r["p50_ms"], r["p99_ms"], r["calls"], 0, "1 thread"))
-        b = str(best["batch"])
-        rows.append(Row(f"{key}-inprocess", "in-process best", "call", 1, best["batch"],
-                        per_batch[b]["calls_s"], best["rows_s"], per_batch[b]["p50_ms"], per_batch[b]["p99_ms"],
-                        per_batch[b]["calls"], 0, "1 thread", f"best batch {b}"))
-    return rows
+class InProcessLimit:
+    """``peers/inprocess.py --stay``: its batch-size sweep, then measurements on demand.
+
+    Kept running so that the headline ratio's limit is measured right before and right after
+    the server's run (seconds apart): this machine's speed drifts by up to 20 % within a minute.
+    """
+
+    def __init__(self, model_dirs: dict[str, Path], args: argparse.Namespace, work: Path) -> None:
+        argv = [sys.executable, str(PEERS / "inprocess.py"), "--batch-sizes", args.batch_sizes,
+                "--seconds", str(args.inprocess_seconds), "--warmup", str(0.2 if args.quick else 0.5), "--stay"]
+        for d in model_dirs.values():
+            argv += ["--model-dir", str(d)]
+        env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
+        self.model_dirs = model_dirs
+        self.log_path = work / "inprocess.log"
+        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=self.log_path.open("w"), text=True, env=env, cwd=REPO)
+
+    def _answer(self, timeout: float) -> dict:
+        assert self._proc.stdout is not None
+        ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
+        line = self._proc.stdout.readline() if ready else ""
+        if not line.startswith("{"):
+            self.close()
+            raise RuntimeError(f"in-process failed: {self.log_path.read_text()[-1500:]}")
+        return json.loads(line)
+
+    def sweep_rows(self) -> list[Row]:
+        try:
+            data = self._answer(900)
+        except RuntimeError as exc:
+            return [Row(f"{k}-inprocess", "in-process", "call", 1, 0, error=str(exc)) for k in self.model_dirs]
+        rows = []
+        for key in self.model_dirs:
+            per_batch = data[MODELS[key].name]
+            best = per_batch.pop("best")
+            for batch, r in sorted(per_batch.items(), key=lambda kv: int(kv[0])):
+                rows.append(Row(f"{key}-inprocess", f"in-process b={batch}", "call", 1, int(batch), r["calls_s"],
+                                r["rows_s"], r["p50_ms"], r["p99_ms"], r["calls"], 0, "1 thread"))
+            b = str(best["batch"])
+            rows.append(Row(f"{key}-inprocess", "in-process best", "call", 1, best["batch"],
+                            per_batch[b]["calls_s"], best["rows_s"], per_batch[b]["p50_ms"], per_batch[b]["p99_ms"],
+                            per_batch[b]["calls"], 0, "1 thread", f"best batch {b}"))
+        return rows
+
+    def measure(self, key: str, batch: int, seconds: float) -> dict:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(f"{MODELS[key].name} {batch} {seconds}\n")
+        self._proc.stdin.flush()
+        return self._answer(seconds + 120)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()  # type: ignore[union-attr]
+            try:
+                self._proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+
+def drive_paired(server: Server, scenario: Scenario, payload: bytes, args: argparse.Namespace,
+                 limit: InProcessLimit, best_batch: int) -> list[Row]:
+    """The scenario's row and the limit's, measured half right before and half right after it."""
+    if args.warmup > 0:  # warm the server first, then measure limit, server, limit back to back
+        drive(server, scenario, payload, args, duration=args.warmup, warmup=0)
+    half = args.duration / 2
+    before = limit.measure(scenario.model, best_batch, half)
+    row = drive(server, scenario, payload, args, warmup=0)
+    after = limit.measure(scenario.model, best_batch, half)
+    calls, seconds = before["calls"] + after["calls"], before["seconds"] + after["seconds"]
+    paired = Row(f"{scenario.model}-inprocess", PAIRED_LIMIT, "call", 1, best_batch, calls / seconds,
+                 calls * best_batch / seconds, max(before["p50_ms"], after["p50_ms"]),
+                 max(before["p99_ms"], after["p99_ms"]), calls, 0, "1 thread",
+                 f"b={best_batch}: {before['rows_s']:,.0f} rows/s before, {after['rows_s']:,.0f} after "
+                 f"{scenario.name}/{server.key}")
+    return [row, paired]
 
 
 # --------------------------------------------------------------------------- output
@@ -677,14 +741,23 @@ def main(argv: list[str] | None = None) -> int:
             if args.repeat > 1:
                 print(f"-- run {repeat + 1} of {args.repeat}", flush=True)
             rows = []
+            limit: InProcessLimit | None = None
+            best_batch = 0
             for key in SERVER_ORDER:
                 if want_inprocess and key == inprocess_before:
                     print("in-process limit ...", end=" ", flush=True)
                     t0 = time.monotonic()
-                    inproc = run_inprocess(model_dirs, args, work)
+                    limit = InProcessLimit(model_dirs, args, work)
+                    inproc = limit.sweep_rows()
                     print(f"{time.monotonic() - t0:.1f} s", flush=True)
                     failed |= any(r.error for r in inproc)
                     rows += inproc
+                    best_batch = next((r.rows for r in inproc if r.scenario == "mlp-inprocess"
+                                       and r.server == "in-process best" and not r.error), 0)
+                    if not best_batch or key != PAIRED_SERVER or \
+                            PAIRED_SCENARIO not in {s.name for s in jobs[key]}:
+                        limit.close()
+                        limit = None
                 scenarios = jobs[key]
                 if key == PAIRED_SERVER:
                     scenarios = sorted(scenarios, key=lambda s: s.name != PAIRED_SCENARIO)
@@ -706,7 +779,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"ready in {time.monotonic() - t0:.1f} s", flush=True)
                     for scenario in scenarios:
                         payload = payloads[(scenario.model, scenario.protocol, scenario.rows)]
-                        row = drive(server, scenario, payload, args)
+                        if limit is not None and key == PAIRED_SERVER and scenario.name == PAIRED_SCENARIO:
+                            row, paired = drive_paired(server, scenario, payload, args, limit, best_batch)
+                            limit.close()
+                            limit = None
+                            rows.append(paired)
+                            print(f"  {PAIRED_LIMIT:<16} {paired.rows_s:,.0f} rows/s ({paired.note})", flush=True)
+                        else:
+                            row = drive(server, scenario, payload, args)
                         failed |= bool(row.error)
                         rows.append(row)
                         status = _short_error(row.error) if row.error else \
@@ -721,6 +801,9 @@ def main(argv: list[str] | None = None) -> int:
                              for s in scenarios if (s.name, key) not in done]
                 finally:
                     server.stop()
+                    if limit is not None and key == PAIRED_SERVER:
+                        limit.close()
+                        limit = None
             runs.append(rows)
         rows = median_rows(runs)
         targets = median_targets([evaluate(_targets(), run) for run in runs])

@@ -1,7 +1,7 @@
 """Peer (limit): the model's signature called directly in this process, no server, at several batch sizes.
 
     python bench/peers/inprocess.py --model-dir DIR [--model-dir DIR2] [--batch-sizes 1,8,32,128,256]
-                                    [--seconds 3] [--warmup 0.5]
+                                    [--seconds 3] [--warmup 0.5] [--stay]
 
 Loads each SavedModel exactly as the pyserving server does
 (``TensorFlowBackend().create_loader(...).load()``) and calls
@@ -10,6 +10,11 @@ Loads each SavedModel exactly as the pyserving server does
 ``{"<model name>": {"<batch>": {"calls_s", "rows_s", "p50_ms", "p99_ms", "calls"}, ...,
 "best": {"batch", "rows_s"}}}``. The best batch size's rows/s is the ceiling a server
 batching requests together can approach.
+
+With ``--stay`` the models stay loaded after that line, and each line read from stdin,
+``MODEL BATCH SECONDS``, is measured again and answered with one JSON object
+(``{"calls", "seconds", "calls_s", "rows_s", "p50_ms", "p99_ms"}``) until stdin closes: the
+bench measures the limit right before and right after a server's run, seconds apart.
 """
 
 from __future__ import annotations
@@ -32,48 +37,54 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
 
-def measure(model_dir: str, batch_sizes: list[int], seconds: float, warmup: float) -> dict:
-    from pyserving.backends.tensorflow import TensorFlowBackend
-    from pyserving.core.ids import ServableId
+class Limit:
+    """One loaded model, called directly from this thread."""
 
-    sig = read_signature(model_dir)
-    name = model_name(model_dir)
-    loader = TensorFlowBackend().create_loader(ServableId(name, 1), str(version_dir(model_dir)))
-    loader.load()
-    servable = loader.servable
-    rng = np.random.default_rng(0)
-    width = max(1, sig.input_width)
-    results: dict = {}
-    try:
-        for batch in batch_sizes:
-            x = rng.uniform(-1, 1, (batch, width)).astype(np.float32)
-            inputs, outputs = {sig.input_alias: x}, [sig.output_alias]
-            end = time.perf_counter() + warmup
-            while time.perf_counter() < end:
-                servable.run("serving_default", inputs, outputs)
-            latencies = []
-            started = time.perf_counter()
-            end = started + seconds
-            now = started
-            while now < end:
-                servable.run("serving_default", inputs, outputs)
-                t = time.perf_counter()
-                latencies.append(t - now)
-                now = t
-            elapsed = now - started
-            latencies.sort()
-            results[str(batch)] = {
-                "calls": len(latencies),
-                "calls_s": len(latencies) / elapsed,
-                "rows_s": len(latencies) * batch / elapsed,
-                "p50_ms": percentile(latencies, 0.5) * 1000,
-                "p99_ms": percentile(latencies, 0.99) * 1000,
-            }
-    finally:
-        loader.unload()
-    best = max(results, key=lambda b: results[b]["rows_s"])
-    results["best"] = {"batch": int(best), "rows_s": results[best]["rows_s"]}
-    return {name: results}
+    def __init__(self, model_dir: str) -> None:
+        from pyserving.backends.tensorflow import TensorFlowBackend
+        from pyserving.core.ids import ServableId
+
+        self.signature = read_signature(model_dir)
+        self.name = model_name(model_dir)
+        self._loader = TensorFlowBackend().create_loader(ServableId(self.name, 1), str(version_dir(model_dir)))
+        self._loader.load()
+        self._rng = np.random.default_rng(0)
+
+    def measure(self, batch: int, seconds: float, warmup: float) -> dict:
+        servable, sig = self._loader.servable, self.signature
+        x = self._rng.uniform(-1, 1, (batch, max(1, sig.input_width))).astype(np.float32)
+        inputs, outputs = {sig.input_alias: x}, [sig.output_alias]
+        end = time.perf_counter() + warmup
+        while time.perf_counter() < end:
+            servable.run("serving_default", inputs, outputs)
+        latencies = []
+        started = time.perf_counter()
+        end = started + seconds
+        now = started
+        while now < end:
+            servable.run("serving_default", inputs, outputs)
+            t = time.perf_counter()
+            latencies.append(t - now)
+            now = t
+        elapsed = now - started
+        latencies.sort()
+        return {
+            "calls": len(latencies),
+            "seconds": elapsed,
+            "calls_s": len(latencies) / elapsed,
+            "rows_s": len(latencies) * batch / elapsed,
+            "p50_ms": percentile(latencies, 0.5) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
+        }
+
+    def sweep(self, batch_sizes: list[int], seconds: float, warmup: float) -> dict:
+        results = {str(batch): self.measure(batch, seconds, warmup) for batch in batch_sizes}
+        best = max(results, key=lambda b: results[b]["rows_s"])
+        results["best"] = {"batch": int(best), "rows_s": results[best]["rows_s"]}
+        return results
+
+    def unload(self) -> None:
+        self._loader.unload()
 
 
 def main() -> None:
@@ -82,12 +93,20 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1,8,32,128,256")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=0.5)
+    parser.add_argument("--stay", action="store_true", help="then measure what stdin asks, line by line")
     args = parser.parse_args()
     sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
-    out: dict = {}
-    for model_dir in args.model_dir:
-        out.update(measure(model_dir, sizes, args.seconds, args.warmup))
-    print(json.dumps(out))
+    limits = [Limit(model_dir) for model_dir in args.model_dir]
+    try:
+        print(json.dumps({limit.name: limit.sweep(sizes, args.seconds, args.warmup) for limit in limits}),
+              flush=True)
+        by_name = {limit.name: limit for limit in limits}
+        for line in sys.stdin if args.stay else ():
+            name, batch, seconds = line.split()
+            print(json.dumps(by_name[name].measure(int(batch), float(seconds), 0.0)), flush=True)
+    finally:
+        for limit in limits:
+            limit.unload()
 
 
 if __name__ == "__main__":
