@@ -175,11 +175,11 @@ def _targets() -> list[Target]:
     out.append(Target("MLP 32 rows/req, REST 16c, batching on: rows/s vs in-process best batch, "
                       "measured around it", "mlp-rest-32x16c", on, "rows_s", ">=", 0.90, "mlp-inprocess",
                       PAIRED_LIMIT))
-    for server, info in ((on, True), (off, True)):
+    for server in (on, off):
         tag = "batching on" if server == on else "batching off"
         out.append(Target(f"MLP 32 rows/req, REST 16c, {tag} (info): rows/s vs in-process best batch, "
                           "sweep", "mlp-rest-32x16c", server, "rows_s", ">=", 0.90, "mlp-inprocess",
-                          "in-process best", info))
+                          "in-process best", info=True))
     for server, info in ((on, False), (off, True)):
         tag = "batching on" if server == on else "batching off (info)"
         out.append(Target(f"MLP 1 row/req, REST 64c, {tag}: rows/s vs flask+gevent",
@@ -215,6 +215,13 @@ def _stalled(row: Row) -> bool:
     return not row.error and row.requests < max(20, 2 * row.connections)
 
 
+def _verdict(measured: float, op: str, threshold: float, info: bool, stalled: bool) -> str:
+    """PASS / MISS / info; a stalled server misses, whatever its few samples say."""
+    met = measured >= threshold if op == ">=" else measured <= threshold
+    verdict = "info" if info else ("PASS" if met and not stalled else "MISS")
+    return verdict + (" (stalled)" if stalled else "")
+
+
 def evaluate(targets: list[Target], rows: list[Row]) -> list[dict]:
     by_key = {(r.scenario, r.server): r for r in rows if _valid(r)}
     out = []
@@ -229,12 +236,7 @@ def evaluate(targets: list[Target], rows: list[Row]) -> list[dict]:
             measured, verdict = None, "n/a"
         else:
             measured = value / ref if ref is not None else value
-            met = measured >= t.threshold if t.op == ">=" else measured <= t.threshold
-            if _stalled(row):  # a stalled server misses, whatever its few samples say
-                met = False
-            verdict = "info" if t.info else ("PASS" if met else "MISS")
-            if _stalled(row):
-                verdict += " (stalled)"
+            verdict = _verdict(measured, t.op, t.threshold, t.info, _stalled(row))
         out.append({"target": t.label, "scenario": t.scenario, "server": t.server,
                     "reference": t.ref_server, "measured": measured, "op": t.op,
                     "threshold": t.threshold, "result": verdict, "info": t.info})
@@ -617,9 +619,8 @@ def median_targets(runs: list[list[dict]]) -> list[dict]:
             target["measured"], target["result"] = None, "n/a"
         elif len(runs) > 1:
             value = measured[(len(measured) - 1) // 2]
-            met = value >= target["threshold"] if target["op"] == ">=" else value <= target["threshold"]
-            verdict = "info" if target["info"] else ("PASS" if met and not stalled else "MISS")
-            target["measured"], target["result"] = value, verdict + (" (stalled)" if stalled else "")
+            target["measured"] = value
+            target["result"] = _verdict(value, target["op"], target["threshold"], target["info"], stalled)
         out.append(target)
     return out
 

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import ssl
 from collections.abc import Iterator
 from types import MappingProxyType
@@ -50,6 +49,7 @@ from pyserving.metrics import (
 )
 from pyserving.protocols.limits import InFlightLimit
 from pyserving.protocols.rest.app import ExtraRoute, RestOptions, create_app
+from pyserving.protocols.sockets import bind_socket
 from pyserving.serving.model_config import ModelConfig
 from pyserving.serving.server_core import ServerCore, ServerCoreOptions
 
@@ -159,24 +159,6 @@ def batching_options(settings: ServerSettings) -> BatchingOptions | None:
 
 
 WORKER_FIRST_LOADS_TIMEOUT_SECONDS = 3600.0
-
-
-def bind_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and
-    # without it every response waits ~40 ms for the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:  # --num_workers: every worker listens on the port, the kernel spreads connections
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise InvalidArgumentError(f"Failed to bind {host}:{port}: {exc.strerror}") from None
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
 
 
 class Server:

@@ -111,11 +111,11 @@ def _parse(body: bytes) -> Any:
     A reused parser keeps its buffers (sized to the largest body so far, up to
     REUSED_PARSER_MAX_BYTES) allocated and warm in cache; a new one allocates ~3x the body.
     """
-    parser = getattr(_local, "parser", None) if len(body) <= REUSED_PARSER_MAX_BYTES else None
+    if len(body) > REUSED_PARSER_MAX_BYTES:
+        return simdjson.Parser().parse(body)
+    parser = getattr(_local, "parser", None)
     if parser is None:
-        parser = simdjson.Parser()
-        if len(body) <= REUSED_PARSER_MAX_BYTES:
-            _local.parser = parser
+        parser = _local.parser = simdjson.Parser()
     try:
         return parser.parse(body)
     except RuntimeError:  # the previous document is still referenced

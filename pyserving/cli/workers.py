@@ -20,12 +20,13 @@ import ctypes
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 from typing import Any
 
 from pyserving.config.settings import ServerSettings
+from pyserving.core.errors import InvalidArgumentError
+from pyserving.protocols.sockets import bind_socket
 
 logger = logging.getLogger("pyserving")
 
@@ -44,22 +45,12 @@ def startup_error(settings: ServerSettings) -> str | None:
     """Why these settings cannot run as several workers, or None."""
     if settings.grpc_socket_path:
         return "--num_workers > 1 cannot share --grpc_socket_path (a UNIX socket has one listener)"
-    for name, port in (("--port", settings.port), ("--rest_api_port", settings.rest_api_port)):
+    for flag, port in (("--port", settings.port), ("--rest_api_port", settings.rest_api_port)):
         if port:
-            problem = _port_in_use(settings.host, port)
-            if problem:
-                return f"Failed to bind {settings.host}:{port} ({name}): {problem}"
-    return None
-
-
-def _port_in_use(host: str, port: int) -> str | None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            return exc.strerror or str(exc)
+            try:
+                bind_socket(settings.host, port, flag=flag).close()
+            except InvalidArgumentError as exc:
+                return exc.message
     return None
 
 
