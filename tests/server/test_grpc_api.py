@@ -750,6 +750,6 @@ def test_seed_client_on_own_string_model(own: Target) -> None:
 
 @requires_shared
 @pytest.mark.shared
-@pytest.mark.skipif(not LSTM_MODEL.is_dir(), reason="../shared/models/lstm is absent")
+@pytest.mark.skipif(not LSTM_MODEL.is_dir(), reason="examples/models/lstm is absent")
 def test_seed_client_on_lstm(shared: Target) -> None:
     check_seed_result(seed_predict(shared.server.grpc_address, "lstm"))
