@@ -244,8 +244,8 @@ class Server:
                 continue
             states = self.core.monitor.versions(name)
             if not states:
-                waiting[name] = {"state": "NO_VERSION",
-                                 "reason": f"no version found under {model.base_path} yet"}
+                waiting[name] = {"state": "NO_VERSION", "reason": self.core.source_problem(name)
+                                 or f"no version found under {model.base_path} yet"}
                 continue
             latest = states[0]
             entry: dict[str, Any] = {"version": latest.id.version, "state": latest.state.name}

@@ -36,6 +36,20 @@ def _warn_ignored(settings: ServerSettings, given: set[str]) -> None:
                            "by this version of pyserving", name)
 
 
+def _hint_first_run(base_path: str, given: bool) -> None:
+    """``pyserving serve`` with no model folder: say in one line how to serve the bundled example."""
+    if given or os.path.isdir(base_path):
+        return
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           "examples", "models", "half_plus_two")
+    if os.path.isdir(example):
+        how = f"pyserving serve --model_name=half_plus_two --model_base_path={example}"
+    else:
+        how = "pyserving serve --model_name=NAME --model_base_path=/abs/path/to/NAME"
+    logger.warning("No model folder at %s (the default $MODEL_BASE_PATH/$MODEL_NAME); to serve the "
+                   "bundled example: %s", base_path, how)
+
+
 def _print_version() -> None:
     try:
         from importlib.metadata import version
@@ -79,11 +93,12 @@ def run_server(argv: list[str], defaults: dict[str, Any] | None,
     if settings.version:
         _print_version()
         return 0
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _configure_logging(settings.log_level, settings.log_format)
     _warn_ignored(settings, given)
     if settings.model_config_file and ("model_name" in given or "model_base_path" in given):
         logger.info("--model_config_file is set: --model_name and --model_base_path are ignored")
+    if defaults is not None and not settings.model_config_file:
+        _hint_first_run(settings.model_base_path, "model_base_path" in given)
     if settings.num_workers > 1:
         from pyserving.cli import workers
 
@@ -93,6 +108,9 @@ def run_server(argv: list[str], defaults: dict[str, Any] | None,
                 print(f"Failed to start server. Error: INVALID_ARGUMENT: {problem}", file=sys.stderr)
                 return EXIT_FAILURE
             return workers.supervise(argv, defaults is not None, settings.num_workers)
+    from pyserving.backends.tensorflow.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly(settings.log_tensorflow)
     from pyserving.runner import serve
 
     try:

@@ -114,6 +114,8 @@ class ServerSettings:
     log_format: str = _opt("text", "pyserving: log lines as text or json (one JSON object per line).")
     log_requests: bool = _opt(False, "pyserving: one log line per model request (API, model, version, "
                               "status, latency); logger pyserving.access.")
+    log_tensorflow: bool = _opt(False, "pyserving: also print TensorFlow's own log lines (start-up "
+                                "banners, CUDA probing, deprecation notices); off: its errors only.")
     version: bool = _opt(False, "Print versions and exit.")
 
 

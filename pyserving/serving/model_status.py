@@ -15,7 +15,9 @@ def model_status(core: ServerCore, name: str, version: int | None = None) -> lis
     """Versions newest first, ended ones included; TF Serving's NOT_FOUND texts."""
     states = core.monitor.versions(name)
     if not states:
-        raise ServableNotFoundError(f"Could not find any versions of model {name}")
+        problem = core.source_problem(name)  # TF Serving's text first, then why (a missing base path)
+        raise ServableNotFoundError(f"Could not find any versions of model {name}"
+                                    + (f". {problem}" if problem else ""))
     if version is None:
         return states
     states = [s for s in states if s.id.version == version]

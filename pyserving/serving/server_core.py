@@ -137,9 +137,15 @@ class ServerCore:
                 continue
             errors = [s.error for s in self.monitor.versions(name) if s.error is not None]
             failures[name] = errors[0] if errors else ServingError(
-                f"No versions of servable {name} found under base path {self.models[name].base_path}",
+                self.source_problem(name)
+                or f"No versions of servable {name} found under base path {self.models[name].base_path}",
                 StatusCode.NOT_FOUND)
         return failures
+
+    def source_problem(self, name: str) -> str | None:
+        """Why a model's base path yields no version (shown in its status and /readyz), if it does not."""
+        source = self._sources.get(name)
+        return source.problem if source is not None else None
 
     def _settled(self, name: str) -> bool:
         source = self._sources.get(name)
