@@ -10,7 +10,8 @@ Rules:
 * a ``pyserving serve`` / ``tensorflow_model_server`` line is checked, not run: its flags must
   parse and its model folder must exist (the test's server answers the lines after it);
 * a ``# {...}`` / ``# [...]`` comment right under a command is its documented output and must
-  match (JSON compared value by value, floats to 5 significant digits: float32 runs differ in the last digits across CPUs); other commands must
+  match (JSON compared value by value, floats to 5 significant digits: float32 runs differ in
+  the last digits across CPUs); other commands must
   exit 0 and answer no ``{"error": ...}``;
 * ``python`` blocks run in this process and must not raise.
 """
