@@ -52,6 +52,7 @@ from pyserving.protocols.rest.app import ExtraRoute, RestOptions, create_app
 from pyserving.protocols.sockets import bind_socket
 from pyserving.serving.model_config import ModelConfig
 from pyserving.serving.server_core import ServerCore, ServerCoreOptions
+from pyserving.tensors.limits import NUMPY_MAX_RANK, TensorLimits
 
 logger = logging.getLogger("pyserving")
 
@@ -70,6 +71,10 @@ def check_settings(settings: ServerSettings) -> None:
         raise InvalidArgumentError(
             "server_options.batching_parameters_file is set without setting "
             "server_options.enable_batching to true.")
+    if not 1 <= settings.max_tensor_rank <= NUMPY_MAX_RANK:
+        raise InvalidArgumentError(f"--max_tensor_rank must be between 1 and {NUMPY_MAX_RANK}")
+    if settings.max_tensor_elements < 1 or settings.max_tensor_bytes < 1:
+        raise InvalidArgumentError("--max_tensor_elements and --max_tensor_bytes must be positive")
     if settings.aspired_version_policy not in POLICIES:
         raise InvalidArgumentError(
             f"--aspired_version_policy must be one of {', '.join(sorted(POLICIES))}")
@@ -132,6 +137,8 @@ def core_options(settings: ServerSettings, warmup_listener: WarmupListener | Non
         file_system_poll_wait_seconds=settings.file_system_poll_wait_seconds,
         file_system_settle_seconds=settings.file_system_settle_seconds,
         allow_version_labels_for_unavailable_models=settings.allow_version_labels_for_unavailable_models,
+        tensor_limits=TensorLimits(settings.max_tensor_rank, settings.max_tensor_elements,
+                                   settings.max_tensor_bytes),
         backend_options=MappingProxyType({
             "tensorflow": SavedModelOptions(
                 saved_model_tags=tags or ("serve",),

@@ -30,9 +30,16 @@ def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        reason = str(exc)
+        if "depth limit" in reason:  # orjson's 1024 levels; json.loads would recurse past Python's stack
+            raise InvalidArgumentError(
+                f"JSON Parse error: Nesting too deep. at offset: {exc.pos} (at most 1024 levels)") from None
+        if "surrogate" in reason:  # a lone UTF-16 half: no string can hold it
+            raise InvalidArgumentError(
+                f"JSON Parse error: The surrogate pair in string is invalid. at offset: {exc.pos}") from None
         try:
             return json.loads(body, parse_constant=_JSON_CONSTANTS.__getitem__)
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, RecursionError):
             raise InvalidArgumentError(
                 f"JSON Parse error: Invalid value. at offset: {exc.pos}") from None
 
@@ -239,4 +246,7 @@ def _plain(value: Any) -> Any:
 
 
 def error_body(message: str) -> bytes:
-    return orjson.dumps({"error": message})
+    try:
+        return orjson.dumps({"error": message})
+    except TypeError:  # a lone surrogate echoed from the request: escape it rather than fail
+        return json.dumps({"error": message}).encode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import reprlib
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import orjson
 
 from pyserving.core.errors import InvalidArgumentError, UnimplementedError
 from pyserving.tensors.dtypes import DataType, base_dtype, short_name, to_numpy
+from pyserving.tensors.limits import NUMPY_MAX_RANK
 
 _FLOAT_TYPES = {DataType.DT_FLOAT, DataType.DT_DOUBLE}
 _INT_TYPES = {
@@ -57,8 +59,8 @@ def render(value: Any) -> str:
         return ""
     try:
         text = orjson.dumps(value).decode()
-    except TypeError:
-        text = repr(value)
+    except TypeError:  # nested deeper than orjson writes, or a lone surrogate
+        text = reprlib.repr(value)
     return text if len(text) <= 256 else text[:256] + "..."
 
 
@@ -101,7 +103,12 @@ def convert_leaf(value: Any, dtype: int) -> Any:
             return value
     elif dtype == DataType.DT_STRING:
         if isinstance(value, str):
-            return value.encode("utf-8")
+            try:
+                return value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate that the NaN-tolerant parser let through
+                raise InvalidArgumentError(
+                    f"JSON Value: {render(value)} is not valid Unicode: a UTF-16 surrogate without "
+                    "its pair") from None
         if is_b64(value):
             return decode_b64(value)
     else:
@@ -145,6 +152,10 @@ def to_array(value: Any, dtype: int) -> np.ndarray:
     if fast is not None:
         return fast
     shape = _shape_of(value)
+    if len(shape) > NUMPY_MAX_RANK:
+        raise InvalidArgumentError(
+            f"JSON Value: {render(value)} is nested {len(shape)} levels deep; a tensor has at most "
+            f"{NUMPY_MAX_RANK} dimensions")
     flat: list[Any] = []
     _walk(value, shape, 0, dtype, flat)
     np_dtype = to_numpy(dtype)

@@ -96,6 +96,15 @@ class ServerSettings:
         "and keep serving this long before closing the ports (lets load balancers drain).")
     rest_api_max_body_bytes: int = _opt(
         64 * 1024 * 1024, "pyserving: largest REST request body; larger ones get HTTP 413.")
+    max_tensor_rank: int = _opt(
+        64, "pyserving: most dimensions an input tensor may have (at most 64, numpy's limit; string "
+        "tensors at most 32, TensorFlow's); more get INVALID_ARGUMENT.")
+    max_tensor_elements: int = _opt(
+        2**29, "pyserving: most elements an input tensor may span, its dims multiplied with zeros "
+        "counted as 1 (so [2**40, 0] is refused too); more get INVALID_ARGUMENT.")
+    max_tensor_bytes: int = _opt(
+        2**31, "pyserving: most bytes an input tensor may take once decoded (a TensorProto's last "
+        "value repeats to fill its shape; strings count 24 bytes each plus their contents).")
     max_concurrent_requests_per_model: int = _opt(
         0, "pyserving: in-flight predict/classify/regress requests per model, both protocols "
         "together; more get RESOURCE_EXHAUSTED / HTTP 429 (0: unlimited).")

@@ -33,6 +33,7 @@ from pyserving.core.states import ServableState
 from pyserving.serving.inline_runs import InlineRuns, input_elements
 from pyserving.serving.model_config import ModelConfig
 from pyserving.sources.filesystem import FileSystemSource, ServableSourceConfig
+from pyserving.tensors.limits import DEFAULT_LIMITS, TensorLimitError, TensorLimits
 
 logger = logging.getLogger("pyserving.core")
 
@@ -54,6 +55,19 @@ class ServerCoreOptions:
     inline_run_max_seconds: float = 0.0
     # Per-platform backend options, e.g. {"tensorflow": SavedModelOptions(...)}.
     backend_options: Mapping[str, Any] = field(default_factory=dict)
+    # What one input tensor may be (rank, extent, bytes); checked before any backend sees it.
+    tensor_limits: TensorLimits = DEFAULT_LIMITS
+
+
+def _check_base_path_exists(model: ModelConfig) -> None:
+    if "://" in model.base_path:
+        return  # a URI: its source reports what it finds
+    try:
+        os.stat(model.base_path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidArgumentError(
+            f"Could not find base path {model.base_path} for servable {model.name}: {reason}") from None
 
 
 def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
@@ -77,6 +91,10 @@ class ServerCore:
         if options.batching is not None:
             threads = max(threads, options.batching.num_batch_threads)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="pyserving-run")
+        # With several models, one model's unbatched runs may hold all threads but one, so a
+        # model whose requests are slow (or hostile) never starves the others of threads.
+        self._run_slots_per_model = max(1, threads - 1)
+        self._run_slots: dict[str, asyncio.Semaphore] = {}
         self._inline_runs = InlineRuns(options.inline_run_max_seconds)
         self.batch_listeners: list[Callable[[Any], None]] = []
         # Called after every model run, on the event loop in the requesting task's context:
@@ -97,11 +115,15 @@ class ServerCore:
                 raise InvalidArgumentError(
                     f"Illegal to list model {model.name} multiple times in config list")
             seen.add(model.name)
+            if "\x00" in model.base_path:
+                raise InvalidArgumentError(f"Model {model.name} has a base_path with a NUL byte")
             if not (os.path.isabs(model.base_path) or "://" in model.base_path):
                 raise InvalidArgumentError(
                     f"Expected model {model.name} to have an absolute path or URI; "
                     f"got base_path()={model.base_path}")
             old = self.models.get(model.name)
+            if self.models and (old is None or old.base_path != model.base_path):
+                _check_base_path_exists(model)  # a reload: a new path must be there (TF Serving's text)
             if old is not None and old.model_platform != model.model_platform:
                 raise InvalidArgumentError(
                     f"Illegal to change a model's platform. For model {model.name} platform was "
@@ -159,6 +181,7 @@ class ServerCore:
             if name not in wanted:
                 await self._sources.pop(name).stop()
                 self.models.pop(name, None)
+                self._run_slots.pop(name, None)
                 self.manager.set_aspired_versions(name, [])
         for name, model in wanted.items():
             self.models[name] = model
@@ -234,7 +257,11 @@ class ServerCore:
         output_keys: Sequence[str],
         timeout_in_ms: int = 0,
     ) -> dict[str, Any]:
-        """Runs a signature, batched with other requests when batching is on."""
+        """Runs a signature, batched with other requests when batching is on.
+
+        Every input passes :class:`TensorLimits` first: this is the one door to the backends.
+        """
+        self.check_inputs(inputs)
         if not self.run_listeners:
             return await self._run(handle, signature_name, inputs, output_keys, timeout_in_ms)
         started = time.perf_counter()
@@ -248,6 +275,15 @@ class ServerCore:
             seconds = time.perf_counter() - started
             for listener in self.run_listeners:
                 listener(handle.id, signature_name, inputs, seconds, error)
+
+    def check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """INVALID_ARGUMENT naming the input when one breaks ``options.tensor_limits``."""
+        limits = self.options.tensor_limits
+        for alias, array in inputs.items():
+            try:
+                limits.check_array(array)
+            except TensorLimitError as exc:
+                raise InvalidArgumentError(f"input {alias}: {exc}") from None
 
     async def _run(
         self,
@@ -268,8 +304,8 @@ class ServerCore:
         """On a worker thread, or on the loop for kinds of runs timed as short (inline_runs.py)."""
         inline_run = getattr(handle.servable, "caller_thread_run", None)
         if inline_run is None:
-            return await self.run_blocking(handle.servable.run, signature_name, inputs, output_keys,
-                                           timeout_in_ms)
+            return await self._run_on_thread(handle.id.name, handle.servable.run, signature_name, inputs,
+                                             output_keys, timeout_in_ms)
         key = (handle.id, signature_name)
         elements = input_elements(inputs)
         inline = self._inline_runs.inline(key, elements)
@@ -277,10 +313,20 @@ class ServerCore:
             outputs, seconds = _timed(inline_run, signature_name, inputs, output_keys, timeout_in_ms)
         else:
             run = inline_run if self._inline_runs.timing(key, elements) else handle.servable.run
-            outputs, seconds = await self.run_blocking(
-                _timed, run, signature_name, inputs, output_keys, timeout_in_ms)
+            outputs, seconds = await self._run_on_thread(
+                handle.id.name, _timed, run, signature_name, inputs, output_keys, timeout_in_ms)
         self._inline_runs.record(key, elements, seconds, inline)
         return outputs
+
+    async def _run_on_thread(self, model: str, fn: Callable[..., T], *args: Any) -> T:
+        """``run_blocking``, within the model's share of the threads when several models are served."""
+        if len(self.models) < 2:
+            return await self.run_blocking(fn, *args)
+        slots = self._run_slots.get(model)
+        if slots is None:
+            slots = self._run_slots[model] = asyncio.Semaphore(self._run_slots_per_model)
+        async with slots:
+            return await self.run_blocking(fn, *args)
 
     def _batcher(self, handle: ServableHandle) -> BatchScheduler | None:
         if self.options.batching is None:

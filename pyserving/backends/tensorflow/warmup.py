@@ -31,6 +31,7 @@ from pyserving.core.errors import (
     UnimplementedError,
 )
 from pyserving.core.ids import ServableId
+from pyserving.tensors.limits import DEFAULT_LIMITS
 
 logger = logging.getLogger("pyserving.warmup")
 
@@ -174,6 +175,7 @@ def _predict(servable: Any, request: Any) -> None:
                 f"{{{','.join(sorted(signature.inputs))}}}.")
         try:
             inputs[alias] = tf.make_ndarray(proto)
+            DEFAULT_LIMITS.check_array(inputs[alias])  # a rank-33 string record would crash TF
         except Exception as exc:  # noqa: BLE001 - malformed TensorProto in the warmup file
             raise InvalidArgumentError(f"tensor parsing error: {alias}: {exc}") from None
     outputs = list(request.output_filter) or sorted(signature.outputs)
