@@ -21,7 +21,7 @@ from collections.abc import Iterator
 # ModelProto, GraphProto, NodeProto, AttributeProto, FunctionProto field numbers (onnx.proto3).
 _MODEL_GRAPH, _MODEL_OPSET_IMPORT, _MODEL_FUNCTIONS = 7, 8, 25
 _GRAPH_NODE = 1
-_NODE_OP_TYPE, _NODE_ATTRIBUTE = 4, 5
+_NODE_OP_TYPE, _NODE_ATTRIBUTE, _NODE_DOMAIN = 4, 5, 7
 _ATTRIBUTE_G, _ATTRIBUTE_GRAPHS = 6, 11
 _FUNCTION_NODE = 7
 
@@ -130,5 +130,33 @@ def control_flow_ops(path: str) -> set[str]:
             elif number == _MODEL_FUNCTIONS:
                 found.update(_nodes_ops(buf, start, end, _FUNCTION_NODE))
         return found
+    finally:
+        buf.close()
+
+
+def op_types(path: str) -> list[str]:
+    """The sorted op types of the main graph's nodes, domain-qualified outside the default domain
+    (``ai.onnx.ml.LinearClassifier``): what ``pyserving inspect`` lists as a model's ops."""
+    buf = _mapped(path)
+    if buf is None:
+        raise WireError("empty file")
+    try:
+        found: set[str] = set()
+        for number, wire_type, start, end in fields(buf, 0, len(buf)):
+            if number != _MODEL_GRAPH or wire_type != 2:
+                continue
+            for node_field, kind, node_start, node_end in fields(buf, start, end):
+                if node_field != _GRAPH_NODE or kind != 2:
+                    continue
+                op_type = domain = ""
+                for field, value_kind, value_start, value_end in fields(buf, node_start, node_end):
+                    if value_kind != 2:
+                        continue
+                    if field == _NODE_OP_TYPE:
+                        op_type = bytes(buf[value_start:value_end]).decode("utf-8", "replace")
+                    elif field == _NODE_DOMAIN:
+                        domain = bytes(buf[value_start:value_end]).decode("utf-8", "replace")
+                found.add(f"{domain}.{op_type}" if domain and domain != "ai.onnx" else op_type)
+        return sorted(found)
     finally:
         buf.close()
