@@ -82,6 +82,7 @@ def test_every_dtype_maps_to_tf_and_runs(load) -> None:
     assert out["f16_x2"].dtype == np.float16
     np.testing.assert_array_equal(out["f64_neg"], [-1.0, -2.0])
     np.testing.assert_array_equal(out["i64_plus1"], [2**40 + 1, 0])
+    assert out["i64_plus1"].dtype.type is np.int64  # not ORT's longlong: JSON encoders check the type
     np.testing.assert_array_equal(out["u64_id"], np.array([2**63, 1], np.uint64))
     np.testing.assert_array_equal(out["b_not"], [False, True])
     assert out["s_id"].dtype == object and list(out["s_id"]) == [b"abc", "h\u00e9!".encode()]
@@ -201,3 +202,21 @@ def test_unload_and_reload(tmp_path: Path) -> None:
         loader.load()
         assert loader.servable.run(SIG, {"x": np.array([[0.0]], np.float32)}, ["y"])["y"].tolist() == [[2.0]]
         loader.unload()
+
+
+def test_inspect_shows_the_signature_the_server_gives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pyserving.inspect import main as inspect_main
+
+    version_dir = onnx_models.save(onnx_models.two_inputs(), tmp_path / "two" / "1").parent
+    assert inspect_main([str(version_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "signature_def['serving_default']:" in text
+    assert "inputs['a'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 3)\n        name: a" in text
+    assert "Method name is: tensorflow/serving/predict" in text
+    assert "contains the following ops: {'Add', 'ReduceSum'}" in text
+    assert inspect_main([str(version_dir), "--json"]) == 0
+    import json
+
+    info = json.loads(capsys.readouterr().out)
+    assert info["tag_sets"]["serve"]["signature_defs"]["serving_default"]["outputs"]["total"] == {
+        "dtype": "DT_FLOAT", "shape": [-1], "name": "total"}

@@ -82,8 +82,9 @@ def mlp_reference(x: np.ndarray, weights) -> np.ndarray:
     return h
 
 
-def dtypes_model():
-    """One input and one output per kind of dtype, batch dim ``n`` shared by all:
+def dtypes_model(only: tuple[str, ...] | None = None):
+    """One input and one output per kind of dtype, batch dim ``n`` shared by all (``only``: just
+    these inputs and their outputs; REST JSON has no float16, as in TF Serving):
 
     f16 float16 -> f16_x2 (x2), f64 double -> f64_neg (-x), i8 int8 -> i8_id, i32 int32 ->
     i32_id, i64 int64 -> i64_plus1 (+1), u8 uint8 -> u8_id, u64 uint64 -> u64_id, b bool ->
@@ -109,6 +110,11 @@ def dtypes_model():
     outs = [("f16_x2", T.FLOAT16), ("f64_neg", T.DOUBLE), ("i8_id", T.INT8), ("i32_id", T.INT32),
             ("i64_plus1", T.INT64), ("u8_id", T.UINT8), ("u64_id", T.UINT64), ("b_not", T.BOOL),
             ("s_upper", T.STRING), ("s_id", T.STRING)]
+    if only is not None:
+        ins = [(name, kind) for name, kind in ins if name in only]
+        nodes = [node for node in nodes if node.input[0] in only]
+        produced = {name for node in nodes for name in node.output}
+        outs = [(name, kind) for name, kind in outs if name in produced]
     graph = helper.make_graph(
         nodes, "dtypes",
         [helper.make_tensor_value_info(name, kind, ["n"]) for name, kind in ins],

@@ -93,6 +93,10 @@ class OnnxServable:
         self._dtypes = {alias: numpy_dtype(DataType(spec.dtype)) for alias, spec in signature.inputs.items()}
         self._string_outputs = frozenset(
             alias for alias, spec in signature.outputs.items() if spec.dtype == DataType.DT_STRING)
+        # ONNX Runtime hands int64 back as numpy's ``longlong`` (char 'q'), equal to but not the same
+        # type as ``int64`` (char 'l' on Linux); JSON encoders and TensorProto codecs look at the type.
+        self._output_dtypes = {alias: numpy_dtype(DataType(spec.dtype)) for alias, spec in signature.outputs.items()
+                               if alias not in self._string_outputs}
         self._bounded = bounded_run_time
 
     @property
@@ -135,7 +139,13 @@ class OnnxServable:
             raise ServingError(text, code) from exc
         out = {}
         for key, value in zip(output_keys, values, strict=True):
-            out[key] = _from_ort_strings(value) if key in self._string_outputs else value
+            if key in self._string_outputs:
+                value = _from_ort_strings(value)
+            else:
+                canonical = self._output_dtypes[key]
+                if value.dtype.type is not canonical.type and value.dtype == canonical:
+                    value = value.view(canonical)  # same bytes, the canonical numpy type
+            out[key] = value
         return out
 
     def _feed(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
