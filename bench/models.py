@@ -1,11 +1,13 @@
-"""The suite's two models, exported to a folder: ``half_plus_two`` (tiny) and ``mlp`` (compute-heavy).
+"""The suite's models, exported to a folder: ``half_plus_two`` (tiny), ``mlp`` (compute-heavy) and
+``onnx_mlp`` (the same MLP as ONNX).
 
-    python bench/models.py DIR [--only tiny|mlp]
+    python bench/models.py DIR [--only tiny|mlp|onnx-mlp]
 
 Writes ``DIR/half_plus_two/1`` (tests/helpers/models.py's clone of TF Serving's
 half_plus_two: ``x`` [-1, 1] -> ``y``) and ``DIR/mlp/1`` (bench/swaps.py's float32 MLP
-512->2048->2048->512->10: ``x`` [-1, 512] -> ``y``), and prints ``{"tiny": base, "mlp": base}``
-as JSON. ``bench/run.py`` runs this in a child process, so TensorFlow's sessions and log
+512->2048->2048->512->10: ``x`` [-1, 512] -> ``y``) and ``DIR/onnx_mlp/1/model.onnx`` (that MLP,
+same weights, built with the ``onnx`` helper API: MatMul + Add + Relu, ``x`` [batch, 512] -> ``y``),
+and prints ``{"tiny": base, "mlp": base, "onnx-mlp": base}`` as JSON. ``bench/run.py`` runs this in a child process, so TensorFlow's sessions and log
 lines stay out of the runner.
 """
 
@@ -21,7 +23,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-NAMES = {"tiny": "half_plus_two", "mlp": "mlp"}
+NAMES = {"tiny": "half_plus_two", "mlp": "mlp", "onnx-mlp": "onnx_mlp"}
+MLP_SIZES = (512, 2048, 2048, 512, 10)
+
+
+def export_onnx_mlp(path: Path, seed: int) -> None:
+    """bench/swaps.py's MLP as ONNX: the same weights (one rng, layer by layer, * 0.02, zero biases)."""
+    from tests.helpers import onnx_models
+
+    onnx_models.save(onnx_models.mlp(MLP_SIZES, weights=onnx_models.mlp_weights(MLP_SIZES, seed)), path)
 
 
 def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
@@ -37,6 +47,8 @@ def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
         base = root / NAMES[key]
         if key == "tiny":
             export_half_plus_two(base / "1")
+        elif key == "onnx-mlp":
+            export_onnx_mlp(base / "1", 0)
         else:
             export_mlp(base / "1", 0)
         dirs[key] = base
