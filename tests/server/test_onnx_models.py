@@ -263,7 +263,8 @@ def test_batching_and_version_swaps_under_load_fail_no_request(tmp_path: Path) -
                       "num_batch_threads { value: 2 }\n")
     server = start_server(["--model_name=mlp", f"--model_base_path={base}",
                            "--enable_batching", f"--batching_parameters_file={params}",
-                           "--max_num_load_retries=0", "--file_system_settle_seconds=5"],
+                           # a long settle: only a whole model.onnx (version_complete) may load v3
+                           "--max_num_load_retries=0", "--file_system_settle_seconds=300"],
                           tmp_path, wait_models=["mlp"])
     failures: list[str] = []
     seen: set[int] = set()
