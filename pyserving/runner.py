@@ -158,7 +158,7 @@ def batching_options(settings: ServerSettings) -> BatchingOptions | None:
     return BatchingOptions()
 
 
-WORKER_FIRST_LOADS_TIMEOUT_SECONDS = 3600.0
+FIRST_LOADS_TIMEOUT_SECONDS = 3600.0
 
 
 class Server:
@@ -209,13 +209,13 @@ class Server:
     async def start(self) -> None:
         settings = self.settings
         models = model_configs(settings)
-        if settings.num_workers > 1:
-            # A worker listens only once its first loads are done (as TF Serving's server does):
-            # the kernel hands connections to every listening worker, and one still loading
-            # would answer 404 where another one serves.
-            await self.core.reload_config(models, timeout=WORKER_FIRST_LOADS_TIMEOUT_SECONDS)
-        else:
-            await self.core.apply_config(models)
+        await self.core.apply_config(models)
+        # The ports open once the first loads are done, as TF Serving's (clients, scripts and
+        # probes take "port open" for "models loaded"). Workers always wait: the kernel hands
+        # connections to every listening worker, and one still loading would answer 404.
+        if (settings.num_workers > 1 or not settings.open_ports_before_load) and \
+                not await self._wait_first_loads([m.name for m in models]):
+            return  # stopped while loading
         if settings.model_config_file and settings.model_config_file_poll_wait_seconds > 0:
             self._tasks.append(asyncio.get_running_loop().create_task(poll_model_config_file(
                 settings.model_config_file, settings.model_config_file_poll_wait_seconds,
@@ -228,6 +228,29 @@ class Server:
                              "Please use a different port for HTTP/REST API. Skipped exporting HTTP/REST API.")
             else:
                 await self._start_rest()
+
+    async def _wait_first_loads(self, names: list[str]) -> bool:
+        """Waits until every model's versions are AVAILABLE or END; False when a stop came first.
+
+        A model left without an AVAILABLE version does not stop the server (unlike TF Serving,
+        which exits): it is logged here, and its status and /readyz say why.
+        """
+        started = asyncio.get_running_loop().time()
+        settling = asyncio.ensure_future(self.core.wait_settled(
+            names, FIRST_LOADS_TIMEOUT_SECONDS, pending_folders=False))
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({settling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not settling.done():
+            settling.cancel()
+            return False
+        for name, error in settling.result().items():
+            logger.error("Model %s has no AVAILABLE version (%s: %s); opening the ports anyway: the other "
+                         "models are served, and GET /v1/models/%s reports the error", name, error.code.name,
+                         error.message, name)
+        logger.info("Initial models settled in %.2f s; opening the ports",
+                    asyncio.get_running_loop().time() - started)
+        return True
 
     # -- health --------------------------------------------------------------------------
 

@@ -38,8 +38,12 @@ class ServerSettings:
         False, "Allow labels on versions that are not loaded yet.")
     file_system_poll_wait_seconds: int = _opt(1, "Version folder polling period; 0 polls once.")
     file_system_settle_seconds: int = _opt(
-        10, "pyserving: a new version folder is loaded once unchanged across a poll and parseable, "
-        "or once its newest file is this old.")
+        10, "pyserving: a version folder that appears while serving is loaded once unchanged across a "
+        "poll and complete, or once its newest file is this old (complete folders found by a model's "
+        "first poll load at once).")
+    open_ports_before_load: bool = _opt(
+        False, "pyserving: open the REST and gRPC ports at once instead of after the initial models "
+        "have loaded (health endpoints and LOADING status during a long load).")
     aspired_version_policy: str = _opt(
         "availability_preserving", "pyserving: availability_preserving (load new, then unload old) "
         "or resource_preserving (unload old first).")
