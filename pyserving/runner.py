@@ -312,7 +312,13 @@ class Server:
             interceptors.append(InFlightLimitInterceptor(self.limit))
         if settings.enable_grpc_healthcheck_service:
             self._health = HealthService(self.is_ready)
-        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings), interceptors, self._health)
+        profiler = None
+        if settings.enable_profiler:
+            from pyserving.backends.tensorflow.profiler import ProfilerSession
+
+            profiler = ProfilerSession
+        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings), interceptors, self._health,
+                                   profiler)
         credentials = self.ssl_config.grpc_credentials() if self.ssl_config is not None else None
         addresses = []
         if settings.port:

@@ -87,7 +87,9 @@ class ServerSettings:
     grpc_max_message_bytes: int = _opt(
         2**31 - 1, "pyserving: largest gRPC message received or sent (TF Serving: always INT32_MAX); "
         "larger ones fail with RESOURCE_EXHAUSTED.")
-    enable_profiler: bool = _opt(True, "TF profiler service.", "ignored")
+    enable_profiler: bool = _opt(
+        True, "Serve TensorFlow's profiler (tensorflow.ProfilerService) on the gRPC port: "
+        "tf.profiler.experimental.client.trace collects a trace of this process.")
     # Operations
     monitoring_config_file: str = _opt("", "Text MonitoringConfig: Prometheus metrics on the REST port.")
     enable_model_warmup: bool = _opt(True, "Replay assets.extra/tf_serving_warmup_requests at load.")
