@@ -43,7 +43,7 @@ class ServerSettings:
         "first poll load at once).")
     open_ports_before_load: bool = _opt(
         False, "pyserving: open the REST and gRPC ports at once instead of after the initial models "
-        "have loaded (health endpoints and LOADING status during a long load).")
+        "have loaded (health endpoints and LOADING status during a long load; --num_workers > 1 always waits).")
     aspired_version_policy: str = _opt(
         "availability_preserving", "pyserving: availability_preserving (load new, then unload old) "
         "or resource_preserving (unload old first).")
