@@ -29,6 +29,7 @@ from pyserving.config.model_config import models_to_proto, read_model_config_fil
 from pyserving.config.reloader import poll_model_config_file
 from pyserving.config.settings import ServerSettings
 from pyserving.config.ssl_config import read_ssl_config_file
+from pyserving.console import Console
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.core.ids import ServableId
 from pyserving.core.manager import ManagerOptions
@@ -188,6 +189,9 @@ class Server:
         self.core = ServerCore(core_options(settings, warmup_listener))
         self._shutting_down = False
         self._lifecycle_log = LifecycleLog(self.core.bus)
+        # Before the first loads, so its version history sees them.
+        self.console = Console(self.core, self.metrics, self._rest_in_flight, settings.port) \
+            if settings.enable_console and settings.rest_api_port else None
         observers: list[Any] = []
         if self.metrics is not None:
             StateMetrics(self.metrics, self.core.bus, self._model_path)
@@ -263,6 +267,9 @@ class Server:
             return False, {"status": "not ready", "models": waiting}
         return True, {"status": "ready"}
 
+    def _rest_in_flight(self) -> int:
+        return len(self._uvicorn.server_state.tasks) if self._uvicorn is not None else 0
+
     async def _healthz(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
         return 200, JSON, b'{"status":"ok"}'
 
@@ -330,6 +337,8 @@ class Server:
         }
         if self.metrics is not None:
             extra_routes[self.monitoring.prometheus_path] = self._prometheus
+        if self.console is not None:
+            extra_routes.update(self.console.routes())
         app: Any = create_app(self.core, RestOptions(
             rest_api_timeout_in_ms=settings.rest_api_timeout_in_ms,
             rest_api_enable_cors_support=settings.rest_api_enable_cors_support,

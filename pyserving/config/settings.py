@@ -119,6 +119,9 @@ class ServerSettings:
     num_tflite_interpreters_per_pool: int = _opt(1, "TF Lite interpreters per model.")
     skip_initialize_tpu: bool = _opt(False, "TPU only.", "ignored")
     # pyserving
+    enable_console: bool = _opt(
+        True, "pyserving: the status console at / on the REST port (assets and its stats endpoint "
+        "under /console/); false: those paths answer 404.")
     log_level: str = _opt("INFO", "pyserving: DEBUG, INFO, WARNING or ERROR.")
     log_format: str = _opt("text", "pyserving: log lines as text or json (one JSON object per line).")
     log_requests: bool = _opt(False, "pyserving: one log line per model request (API, model, version, "
