@@ -389,7 +389,7 @@
 
   function renderTryIt(card, model, versions, meta) {
     const form = h("div", { class: "fields" });
-    const preview = h("textarea", { class: "mono request-body", rows: 6, spellcheck: "false" });
+    const preview = h("textarea", { class: "mono request-body", rows: 3, spellcheck: "false" });
     const result = h("div", { class: "result" });
     const versionSel = h("select", { class: "version-select" }, versions.map((v) => h("option", { value: v }, `version ${v}`)));
     const sigSel = h("select", { class: "signature-select" });
@@ -415,7 +415,7 @@
         if (kind === "scalar" && isNumeric(info.dtype)) input = h("input", { type: "number", step: "any", "data-input": alias, oninput: update });
         else if (kind === "json") input = h("textarea", { class: "mono", "data-input": alias, oninput: update, rows: 3 });
         else input = h("input", { type: "text", "data-input": alias, oninput: update });
-        if (kind === "json") input.value = JSON.stringify((dims(info) || [])[0] === -1 ? [sampleValue(info)] : sampleValue(info));
+        if (kind === "json") input.value = JSON.stringify((dims(info) || [-1])[0] === -1 ? [sampleValue(info)] : sampleValue(info));
         fields[alias] = { input, info, kind };
         const hint = kind === "list" ? (isString(info.dtype) ? "space-separated tokens" : "space-separated numbers")
           : kind === "json" ? "JSON value, batch dimension included" : "one value";
@@ -430,7 +430,6 @@
       return text.trim() === "" ? 0 : Number(text);
     }
     function update() {
-      const sig = sigOf();
       const body = sigSel.value === "serving_default" ? {} : { signature_name: sigSel.value };
       const values = {};
       let columnar = false;
@@ -447,8 +446,7 @@
         const names = Object.keys(values);
         body.instances = [names.length === 1 ? values[names[0]] : values];
       }
-      preview.value = JSON.stringify(body, null, 1);
-      void sig;
+      preview.value = JSON.stringify(body);
     }
     async function send(ev) {
       const button = ev.target;
