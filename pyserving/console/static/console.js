@@ -89,6 +89,9 @@
       await Promise.all(S.config.map(async (model) => {
         const st = await getJSON(`/v1/models/${enc(model.name)}`);
         S.status[model.name] = st.ok ? st.body.model_version_status || [] : { error: st.body.error };
+      }));
+      renderModels(); // states first; signatures follow
+      await Promise.all(S.config.map(async (model) => {
         const meta = (S.meta[model.name] = S.meta[model.name] || {});
         const versions = Array.isArray(S.status[model.name]) ? S.status[model.name] : [];
         await Promise.all(versions.filter((v) => v.state === "AVAILABLE" && !meta[v.version]).map(async (v) => {
@@ -495,5 +498,6 @@
   }
 
   window.pyservingConsole = { state: S, charts: S.charts };
+  refreshModels();
   poll();
 })();
