@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -73,22 +74,37 @@ class Watcher:
                 self._stop.wait(1.0)
 
 
-def measure(server: Server, args: argparse.Namespace, watched: bool) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(server: Server, args: argparse.Namespace, watched: bool) -> tuple[float, float]:
+    """(req/s, server CPU µs per request). The CPU figure is what the server spent, whatever else
+    the machine runs meanwhile; it covers the whole run, so the runs have no separate warm-up."""
     base = f"http://127.0.0.1:{server.rest_port}"
     url = f"{base}/v1/models/half_plus_two:predict"
+
+    def run() -> tuple[float, float]:
+        before = cpu_seconds(server.process.pid)
+        result = run_http(url, TINY_BODY, args.connections, args.duration, 0, args.generator)
+        used = cpu_seconds(server.process.pid) - before
+        return result.req_s, used / max(result.requests, 1) * 1e6
+
     if not watched:
         time.sleep(IDLE_SECONDS + 1)  # the sampler of an earlier watched run has stopped
-        return run_http(url, TINY_BODY, args.connections, args.duration, args.warmup, args.generator).req_s
+        return run()
     with Watcher(base, "half_plus_two"):
         time.sleep(1.5)
-        return run_http(url, TINY_BODY, args.connections, args.duration, args.warmup, args.generator).req_s
+        return run()
 
 
 def overhead(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> dict:
     servers = {"on": make_server("pyserving", dirs, work)}
     if args.compare_off:
-        off = make_server("pyserving", dirs, work / "off")
         (work / "off").mkdir(exist_ok=True)
+        off = make_server("pyserving", dirs, work / "off")
         rest = free_port()
         off.argv = [a for a in off.argv if not a.startswith("--rest_api_port")] + [
             f"--rest_api_port={rest}", "--enable_console=false"]
@@ -96,19 +112,23 @@ def overhead(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> dic
         off.log_path = work / "off.log"
         servers["off"] = off
     results: dict[str, list[float]] = {"unwatched": [], "watched": [], "off": []}
+    cpu: dict[str, list[float]] = {"unwatched": [], "watched": [], "off": []}
     try:
         for server in servers.values():
             server.start()
         for server in servers.values():
             server.wait_ready(180)
+            run_http(f"http://127.0.0.1:{server.rest_port}/v1/models/half_plus_two:predict", TINY_BODY,
+                     args.connections, args.warmup, 0, args.generator)  # warm-up
         kinds = ["unwatched", "watched"] + (["off"] if args.compare_off else [])
         for i in range(args.pairs):
             order = kinds if i % 2 == 0 else list(reversed(kinds))
             for kind in order:
                 server = servers["off" if kind == "off" else "on"]
-                req_s = measure(server, args, kind == "watched")
+                req_s, us = measure(server, args, kind == "watched")
                 results[kind].append(req_s)
-                print(f"  pair {i + 1} {kind:9s} {req_s:9,.0f} req/s", flush=True)
+                cpu[kind].append(us)
+                print(f"  pair {i + 1} {kind:9s} {req_s:9,.0f} req/s {us:7.1f} µs CPU/request", flush=True)
     finally:
         for server in servers.values():
             server.stop()
@@ -118,12 +138,57 @@ def overhead(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> dic
         "watched_req_s": statistics.median(results["watched"]),
         "overhead_percent_per_pair": [round(r, 2) for r in ratios],
         "overhead_percent_median": round(statistics.median(ratios), 2),
+        "cpu_us_per_request_unwatched": round(statistics.median(cpu["unwatched"]), 1),
+        "cpu_us_per_request_watched": round(statistics.median(cpu["watched"]), 1),
+        # Capacity lost: the extra server CPU per request, as a share of the unwatched cost.
+        "cpu_overhead_percent_per_pair": [round((w - u) / u * 100, 2)
+                                          for u, w in zip(cpu["unwatched"], cpu["watched"], strict=True)],
     }
+    summary["cpu_overhead_percent_median"] = round(statistics.median(summary["cpu_overhead_percent_per_pair"]), 2)
     if args.compare_off:
         off_ratios = [(o - u) / o * 100 for o, u in zip(results["off"], results["unwatched"], strict=True)]
         summary["off_req_s"] = statistics.median(results["off"])
         summary["unwatched_vs_off_percent_median"] = round(statistics.median(off_ratios), 2)
     return summary
+
+
+def micro() -> dict:
+    """What one watcher adds to the event loop, timed in-process (immune to other load on the machine):
+    per model request (ServerCore.run's timed path and the console's run listener, Prometheus off)
+    and per second (one sample and one stats answer)."""
+    import types
+
+    import orjson
+
+    from pyserving.console.stats import LiveStats
+    from pyserving.core.ids import ServableId
+
+    core = types.SimpleNamespace(models={"half_plus_two": None}, run_listeners=[], batch_listeners=[])
+    stats = LiveStats(core, None)  # type: ignore[arg-type]
+    sid = ServableId("half_plus_two", 1)
+    n = 200_000
+    started = time.perf_counter()
+    for _ in range(n):
+        t0 = time.perf_counter()
+        stats._on_run(sid, "serving_default", {}, time.perf_counter() - t0, None)
+    per_request_us = (time.perf_counter() - started) / n * 1e6
+    previous = stats._snapshot()
+    for _ in range(MAX_POINTS_FILL):
+        current = stats._snapshot()
+        stats._add_point(previous, current)
+        previous = current
+    rounds = 200
+    started = time.perf_counter()
+    for _ in range(rounds):
+        current = stats._snapshot()
+        stats._add_point(previous, current)
+        previous = current
+        orjson.dumps({"points": stats.after(stats.seq - 1)})
+    per_second_us = (time.perf_counter() - started) / rounds * 1e6
+    return {"per_watched_request_us": round(per_request_us, 2), "per_second_us": round(per_second_us, 1)}
+
+
+MAX_POINTS_FILL = 300
 
 
 def first_paint(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> dict:
@@ -242,7 +307,7 @@ def main() -> None:
         if args.screenshots:
             print(json.dumps({"screenshots": screenshots(args, work, dirs)}, indent=1))
             return
-        report: dict = {}
+        report: dict = {"micro": micro()}
         if not args.skip_overhead:
             report["overhead"] = overhead(args, work, dirs)
         if not args.skip_paint:

@@ -331,7 +331,8 @@
     const url = `${base}/v1/models/${enc(model)}/versions/${version}:${verb}`;
     const body = JSON.stringify(exampleBody(name, sig));
     const curl = `curl -d '${body.replace(/'/g, "'\\''")}' \\\n  ${url}`;
-    const py = `import requests\n\nbody = ${body}\nr = requests.post("${url}", json=body, timeout=10)\nprint(r.status_code, r.json())`;
+    const pyBody = body.replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False").replace(/\bnull\b/g, "None");
+    const py = `import requests\n\nbody = ${pyBody}\nr = requests.post("${url}", json=body, timeout=10)\nprint(r.status_code, r.json())`;
     const grpcPort = S.server && S.server.grpc_port ? S.server.grpc_port : 8500;
     const lines = [
       "import grpc", "import tensorflow as tf",
