@@ -304,7 +304,7 @@ class ServerCore:
         output_keys: Sequence[str],
         timeout_in_ms: int,
     ) -> dict[str, Any]:
-        batcher = self._batcher(handle)
+        batcher = self._batcher(handle) if handle.servable.batchable else None
         if batcher is None:
             return await self._run_unbatched(handle, signature_name, inputs, output_keys, timeout_in_ms)
         return await batcher.run(handle.servable, handle.id.name, handle.id.version, signature_name,

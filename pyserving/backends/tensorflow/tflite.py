@@ -50,6 +50,7 @@ class TfLiteServable:
     def __init__(self, model_path: str, interpreters: int) -> None:
         self.version_dir = os.path.dirname(model_path)
         self.caller_thread_run = None  # an interpreter's run time is not bounded by its input sizes
+        self.batchable = True
         self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         first = _interpreter(model_path)
         self._pool.put(first)
