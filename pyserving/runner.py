@@ -16,16 +16,13 @@ import os
 import signal
 import ssl
 from collections.abc import Iterator
-from types import MappingProxyType
 from typing import Any
 
-from pyserving.backends.tensorflow.loader import SavedModelOptions
-from pyserving.backends.tensorflow.warmup import WarmupListener, WarmupOptions
 from pyserving.apis.json_format import error_body
 from pyserving.batching import BatchingOptions
 from pyserving.config.batching_config import read_batching_parameters
 from pyserving.config.monitoring_config import MonitoringConfig, read_monitoring_config_file
-from pyserving.config.model_config import models_to_proto, read_model_config_file
+from pyserving.config.model_config import models_to_proto, platform_of, read_model_config_file
 from pyserving.config.reloader import poll_model_config_file
 from pyserving.config.settings import ServerSettings
 from pyserving.config.ssl_config import read_ssl_config_file
@@ -53,6 +50,7 @@ from pyserving.protocols.rest.app import ExtraRoute, RestOptions, create_app
 from pyserving.protocols.sockets import bind_socket
 from pyserving.serving.model_config import ModelConfig
 from pyserving.serving.server_core import ServerCore, ServerCoreOptions
+from pyserving.serving.warmup import WarmupListener, WarmupOptions
 from pyserving.tensors.limits import NUMPY_MAX_RANK, TensorLimits
 
 logger = logging.getLogger("pyserving")
@@ -113,17 +111,13 @@ def check_settings(settings: ServerSettings) -> None:
 def model_configs(settings: ServerSettings) -> list[ModelConfig]:
     if settings.model_config_file:
         return read_model_config_file(settings.model_config_file)
-    return [ModelConfig(name=settings.model_name, base_path=settings.model_base_path)]
+    # TF Serving's single-model mode is "tensorflow"; a folder of another platform says so.
+    platform = platform_of(settings.model_name, settings.model_base_path, default="tensorflow")
+    return [ModelConfig(name=settings.model_name, base_path=settings.model_base_path, model_platform=platform)]
 
 
 def core_options(settings: ServerSettings, warmup_listener: WarmupListener | None = None) -> ServerCoreOptions:
-    intra = settings.tensorflow_intra_op_parallelism or settings.tensorflow_session_parallelism
-    inter = settings.tensorflow_inter_op_parallelism or settings.tensorflow_session_parallelism
-    session_config = ""
-    if settings.tensorflow_session_config_file:
-        with open(settings.tensorflow_session_config_file, encoding="utf-8") as stream:
-            session_config = stream.read()
-    tags = tuple(t.strip() for t in settings.saved_model_tags.split(",") if t.strip())
+    per_version = settings.enable_batching and settings.enable_per_model_batching_parameters
     return ServerCoreOptions(
         manager=ManagerOptions(
             max_num_load_retries=max(0, settings.max_num_load_retries),
@@ -133,29 +127,26 @@ def core_options(settings: ServerSettings, warmup_listener: WarmupListener | Non
             policy=settings.aspired_version_policy,
         ),
         batching=batching_options(settings),
-        per_model_batching=settings.enable_batching and settings.enable_per_model_batching_parameters,
+        per_version_batching=version_batching_options if per_version else None,
         inline_run_max_seconds=settings.inline_run_max_micros / 1e6,
         file_system_poll_wait_seconds=settings.file_system_poll_wait_seconds,
         file_system_settle_seconds=settings.file_system_settle_seconds,
         allow_version_labels_for_unavailable_models=settings.allow_version_labels_for_unavailable_models,
         tensor_limits=TensorLimits(settings.max_tensor_rank, settings.max_tensor_elements,
                                    settings.max_tensor_bytes),
-        backend_options=MappingProxyType({
-            "tensorflow": SavedModelOptions(
-                saved_model_tags=tags or ("serve",),
-                intra_op_parallelism=intra,
-                inter_op_parallelism=inter,
-                session_config_text=session_config,
-                prefer_tflite_model=settings.prefer_tflite_model,
-                num_tflite_interpreters=settings.num_tflite_interpreters_per_pool,
-                warmup=WarmupOptions(
-                    enabled=settings.enable_model_warmup,
-                    num_request_iterations=settings.num_request_iterations_for_warmup,
-                    listener=warmup_listener,
-                ),
-            ),
-        }),
+        backend_settings=settings,
+        warmup=WarmupOptions(
+            enabled=settings.enable_model_warmup,
+            num_request_iterations=settings.num_request_iterations_for_warmup,
+            listener=warmup_listener,
+        ),
     )
+
+
+def version_batching_options(version_dir: str) -> BatchingOptions | None:
+    """``<version dir>/batching_params.pbtxt`` (``--enable_per_model_batching_parameters``), or None."""
+    path = os.path.join(version_dir, "batching_params.pbtxt")
+    return read_batching_parameters(path) if os.path.isfile(path) else None
 
 
 def batching_options(settings: ServerSettings) -> BatchingOptions | None:
