@@ -16,6 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 serve: setup
+	@echo "Serving examples/models/half_plus_two. Try, from another terminal:"
+	@echo "  curl http://localhost:$(REST_PORT)/v1/models/half_plus_two"
+	@echo "  curl -d '{\"instances\": [[1.0], [2.0], [5.0]]}' http://localhost:$(REST_PORT)/v1/models/half_plus_two:predict"
 	$(BIN)/pyserving serve --model_name=half_plus_two \
 		--model_base_path=$(CURDIR)/examples/models/half_plus_two \
 		--port=$(GRPC_PORT) --rest_api_port=$(REST_PORT)

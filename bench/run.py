@@ -80,7 +80,10 @@ class Model:
     out_width: int
 
 
-MODELS = {"tiny": Model("tiny", "half_plus_two", 1, 1), "mlp": Model("mlp", "mlp", 512, 10)}
+MODELS = {"tiny": Model("tiny", "half_plus_two", 1, 1), "mlp": Model("mlp", "mlp", 512, 10),
+          "tinypy": Model("tinypy", "half_plus_two_py", 1, 1)}
+#: model_platform of each model key (the rest are SavedModels).
+PLATFORMS = {"tinypy": "python"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ SCENARIOS = (
     Scenario("tiny-grpc-16c", "tiny", "grpc", 16, 1,
              ("pyserving", "pyserving-batching", "pyserving-workers", "bare-grpc"),
              what="gRPC overhead"),
+    Scenario("tinypy-rest-64c", "tinypy", "rest", 64, 1, ("pyserving",),
+             what="a Python model (numpy y = 0.5x + 2) against the SavedModel in tiny-rest-64c"),
     Scenario("mlp-rest-32x16c", "mlp", "rest", 16, 32,
              ("pyserving", "pyserving-batching", "bare-uvicorn", "flask-gevent", "gunicorn-flask"),
              ("pyserving", "pyserving-batching", "bare-uvicorn"),
@@ -200,6 +205,8 @@ def _targets() -> list[Target]:
                           "tiny-grpc-16c", server, "req_s", ">=", 0.60, "tiny-grpc-16c", "bare-grpc", info))
         out.append(Target(f"tiny, REST 1c, {tag}: p50 latency (ms)",
                           "tiny-rest-1c", server, "p50_ms", "<=", 0.35, info=info))
+    out.append(Target("Python model (numpy y = 0.5x + 2), REST 64c: req/s vs the SavedModel half_plus_two",
+                      "tinypy-rest-64c", off, "req_s", ">=", 0.80, "tiny-rest-64c", off))
     return out
 
 
@@ -331,7 +338,8 @@ def make_server(key: str, model_dirs: dict[str, Path], work: Path) -> Server:
     if key in ("pyserving", "pyserving-batching", "pyserving-workers"):
         config = work / "models.config"
         config.write_text("model_config_list {\n" + "".join(
-            f'  config {{ name: "{MODELS[k].name}" base_path: "{d}" model_platform: "tensorflow" }}\n'
+            f'  config {{ name: "{MODELS[k].name}" base_path: "{d}" '
+            f'model_platform: "{PLATFORMS.get(k, "tensorflow")}" }}\n'
             for k, d in model_dirs.items()) + "}\n")
         argv = [py, "-m", "pyserving", "serve", f"--model_config_file={config}", f"--rest_api_port={rest}",
                 f"--port={grpc_port}", "--host=127.0.0.1"]

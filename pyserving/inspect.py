@@ -572,7 +572,9 @@ def _version_hint(directory: str) -> str:
 def main(argv: list[str]) -> int:
     """``pyserving inspect DIR [--json] [--tag_set TAGS] [--signature_def NAME]``; returns the exit code."""
     args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pyserving.backends.tensorflow.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     try:
         info = select(inspect_saved_model(args.dir), args.tag_set, args.signature_def)
     except FileNotFoundError as e:

@@ -16,19 +16,17 @@ import os
 import signal
 import ssl
 from collections.abc import Iterator
-from types import MappingProxyType
 from typing import Any
 
-from pyserving.backends.tensorflow.loader import SavedModelOptions
-from pyserving.backends.tensorflow.warmup import WarmupListener, WarmupOptions
 from pyserving.apis.json_format import error_body
 from pyserving.batching import BatchingOptions
 from pyserving.config.batching_config import read_batching_parameters
 from pyserving.config.monitoring_config import MonitoringConfig, read_monitoring_config_file
-from pyserving.config.model_config import models_to_proto, read_model_config_file
+from pyserving.config.model_config import models_to_proto, platform_of, read_model_config_file
 from pyserving.config.reloader import poll_model_config_file
 from pyserving.config.settings import ServerSettings
 from pyserving.config.ssl_config import read_ssl_config_file
+from pyserving.console import Console
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.core.ids import ServableId
 from pyserving.core.manager import ManagerOptions
@@ -52,6 +50,8 @@ from pyserving.protocols.rest.app import ExtraRoute, RestOptions, create_app
 from pyserving.protocols.sockets import bind_socket
 from pyserving.serving.model_config import ModelConfig
 from pyserving.serving.server_core import ServerCore, ServerCoreOptions
+from pyserving.serving.warmup import WarmupListener, WarmupOptions
+from pyserving.tensors.limits import NUMPY_MAX_RANK, TensorLimits
 
 logger = logging.getLogger("pyserving")
 
@@ -70,6 +70,10 @@ def check_settings(settings: ServerSettings) -> None:
         raise InvalidArgumentError(
             "server_options.batching_parameters_file is set without setting "
             "server_options.enable_batching to true.")
+    if not 1 <= settings.max_tensor_rank <= NUMPY_MAX_RANK:
+        raise InvalidArgumentError(f"--max_tensor_rank must be between 1 and {NUMPY_MAX_RANK}")
+    if settings.max_tensor_elements < 1 or settings.max_tensor_bytes < 1:
+        raise InvalidArgumentError("--max_tensor_elements and --max_tensor_bytes must be positive")
     if settings.aspired_version_policy not in POLICIES:
         raise InvalidArgumentError(
             f"--aspired_version_policy must be one of {', '.join(sorted(POLICIES))}")
@@ -107,17 +111,13 @@ def check_settings(settings: ServerSettings) -> None:
 def model_configs(settings: ServerSettings) -> list[ModelConfig]:
     if settings.model_config_file:
         return read_model_config_file(settings.model_config_file)
-    return [ModelConfig(name=settings.model_name, base_path=settings.model_base_path)]
+    # TF Serving's single-model mode is "tensorflow"; a folder of another platform says so.
+    platform = platform_of(settings.model_name, settings.model_base_path, default="tensorflow")
+    return [ModelConfig(name=settings.model_name, base_path=settings.model_base_path, model_platform=platform)]
 
 
 def core_options(settings: ServerSettings, warmup_listener: WarmupListener | None = None) -> ServerCoreOptions:
-    intra = settings.tensorflow_intra_op_parallelism or settings.tensorflow_session_parallelism
-    inter = settings.tensorflow_inter_op_parallelism or settings.tensorflow_session_parallelism
-    session_config = ""
-    if settings.tensorflow_session_config_file:
-        with open(settings.tensorflow_session_config_file, encoding="utf-8") as stream:
-            session_config = stream.read()
-    tags = tuple(t.strip() for t in settings.saved_model_tags.split(",") if t.strip())
+    per_version = settings.enable_batching and settings.enable_per_model_batching_parameters
     return ServerCoreOptions(
         manager=ManagerOptions(
             max_num_load_retries=max(0, settings.max_num_load_retries),
@@ -127,27 +127,26 @@ def core_options(settings: ServerSettings, warmup_listener: WarmupListener | Non
             policy=settings.aspired_version_policy,
         ),
         batching=batching_options(settings),
-        per_model_batching=settings.enable_batching and settings.enable_per_model_batching_parameters,
+        per_version_batching=version_batching_options if per_version else None,
         inline_run_max_seconds=settings.inline_run_max_micros / 1e6,
         file_system_poll_wait_seconds=settings.file_system_poll_wait_seconds,
         file_system_settle_seconds=settings.file_system_settle_seconds,
         allow_version_labels_for_unavailable_models=settings.allow_version_labels_for_unavailable_models,
-        backend_options=MappingProxyType({
-            "tensorflow": SavedModelOptions(
-                saved_model_tags=tags or ("serve",),
-                intra_op_parallelism=intra,
-                inter_op_parallelism=inter,
-                session_config_text=session_config,
-                prefer_tflite_model=settings.prefer_tflite_model,
-                num_tflite_interpreters=settings.num_tflite_interpreters_per_pool,
-                warmup=WarmupOptions(
-                    enabled=settings.enable_model_warmup,
-                    num_request_iterations=settings.num_request_iterations_for_warmup,
-                    listener=warmup_listener,
-                ),
-            ),
-        }),
+        tensor_limits=TensorLimits(settings.max_tensor_rank, settings.max_tensor_elements,
+                                   settings.max_tensor_bytes),
+        backend_settings=settings,
+        warmup=WarmupOptions(
+            enabled=settings.enable_model_warmup,
+            num_request_iterations=settings.num_request_iterations_for_warmup,
+            listener=warmup_listener,
+        ),
     )
+
+
+def version_batching_options(version_dir: str) -> BatchingOptions | None:
+    """``<version dir>/batching_params.pbtxt`` (``--enable_per_model_batching_parameters``), or None."""
+    path = os.path.join(version_dir, "batching_params.pbtxt")
+    return read_batching_parameters(path) if os.path.isfile(path) else None
 
 
 def batching_options(settings: ServerSettings) -> BatchingOptions | None:
@@ -181,6 +180,9 @@ class Server:
         self.core = ServerCore(core_options(settings, warmup_listener))
         self._shutting_down = False
         self._lifecycle_log = LifecycleLog(self.core.bus)
+        # Before the first loads, so its version history sees them.
+        self.console = Console(self.core, self.metrics, self._rest_in_flight, settings.port) \
+            if settings.enable_console and settings.rest_api_port else None
         observers: list[Any] = []
         if self.metrics is not None:
             StateMetrics(self.metrics, self.core.bus, self._model_path)
@@ -267,8 +269,8 @@ class Server:
                 continue
             states = self.core.monitor.versions(name)
             if not states:
-                waiting[name] = {"state": "NO_VERSION",
-                                 "reason": f"no version found under {model.base_path} yet"}
+                waiting[name] = {"state": "NO_VERSION", "reason": self.core.source_problem(name)
+                                 or f"no version found under {model.base_path} yet"}
                 continue
             latest = states[0]
             entry: dict[str, Any] = {"version": latest.id.version, "state": latest.state.name}
@@ -278,6 +280,9 @@ class Server:
         if waiting:
             return False, {"status": "not ready", "models": waiting}
         return True, {"status": "ready"}
+
+    def _rest_in_flight(self) -> int:
+        return len(self._uvicorn.server_state.tasks) if self._uvicorn is not None else 0
 
     async def _healthz(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
         return 200, JSON, b'{"status":"ok"}'
@@ -352,6 +357,8 @@ class Server:
         }
         if self.metrics is not None:
             extra_routes[self.monitoring.prometheus_path] = self._prometheus
+        if self.console is not None:
+            extra_routes.update(self.console.routes())
         app: Any = create_app(self.core, RestOptions(
             rest_api_timeout_in_ms=settings.rest_api_timeout_in_ms,
             rest_api_enable_cors_support=settings.rest_api_enable_cors_support,

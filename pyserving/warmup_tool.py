@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
+    from pyserving.backends.tensorflow.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     try:
         count = write_warmup_file(args)
     except (ServingError, ValueError, OSError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,48 @@ def test_unknown_flag_exits_255_with_usage() -> None:
     assert "unknown argument: --bogus=1" in result.stderr and "usage" in result.stderr
 
 
+def test_typo_names_the_closest_flag_on_the_last_line() -> None:
+    result = run_cli("serve", "--model_nmae=x", binary="pyserving")
+    assert result.returncode == 255
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) <= 3, result.stderr  # the error must not scroll away under the usage text
+    assert lines[-1].endswith("unknown argument: --model_nmae=x (did you mean --model_name?)")
+    with pytest.raises(FlagError, match=r"did you mean --rest_api_port\?"):
+        parse_flags(["--rest_api_prot=1"])
+
+
+def test_serve_help_shows_serves_defaults() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("MODEL_NAME", "MODEL_BASE_PATH")}
+    result = subprocess.run([str(BIN / "pyserving"), "serve", "--help"], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: pyserving serve")
+    for flag in ("--model_name=model\t", "--model_base_path=/models/model\t", "--rest_api_port=8501\t",
+                 "--port=8500\t", "--enable_batching=false\t"):
+        assert flag in result.stdout, flag
+
+
+def test_binary_help_shows_the_binarys_defaults() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: tensorflow_model_server")
+    assert "--model_name=default\t" in result.stdout and "--rest_api_port=0\t" in result.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["config"], ["gateway"], ["gateway", "keygen"],
+                                     ["inspect"], ["warmup"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run_cli(*command, "--help", binary="pyserving")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: pyserving"), result.stdout
+
+
+def test_unknown_command_suggests_the_closest() -> None:
+    result = run_cli("serv", binary="pyserving")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("unknown command 'serv' (did you mean 'serve'?)")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     ([], "Both server_options.model_base_path and server_options.model_config_file are empty!"),
     (["--model_base_path=relative/path"], "Expected model default to have an absolute path or URI"),
@@ -87,10 +130,10 @@ def test_config_without_platform_and_unknown_platform(tmp_path: Path) -> None:
     result = run_cli(f"--model_config_file={tmp_path / 'a.config'}")
     assert result.returncode == 255
     assert "Illegal setting neither ModelServerConfig::model_type (deprecated) nor" in result.stderr
-    write_model_config(tmp_path / "b.config", [{"name": "m", "base_path": "/m", "platform": "onnx"}])
+    write_model_config(tmp_path / "b.config", [{"name": "m", "base_path": "/m", "platform": "pytorch"}])
     result = run_cli(f"--model_config_file={tmp_path / 'b.config'}")
     assert result.returncode == 255
-    assert "Model m requests unsupported platform onnx" in result.stderr
+    assert "Model m requests unsupported platform pytorch" in result.stderr
     write_model_config(tmp_path / "c.config", [{"name": "m", "base_path": "/m"}, {"name": "m", "base_path": "/n"}])
     result = run_cli(f"--model_config_file={tmp_path / 'c.config'}")
     assert "Illegal to list model m multiple times in config list" in result.stderr

@@ -28,7 +28,7 @@ LSTM_VERSION = latest_version(LSTM_MODEL)
 OPS_LINE = re.compile(r"^(The MetaGraph with tag set .* contains the following ops: )(.*)$", re.M)
 
 requires_cli = pytest.mark.skipif(not SAVED_MODEL_CLI.exists(), reason="saved_model_cli is not installed")
-requires_lstm = pytest.mark.skipif(LSTM_VERSION is None, reason="../shared/models/lstm is absent")
+requires_lstm = pytest.mark.skipif(LSTM_VERSION is None, reason="examples/models/lstm is absent")
 
 
 def _normalise(text: str) -> str:

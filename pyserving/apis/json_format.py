@@ -36,6 +36,13 @@ def parse_json(body: bytes) -> Any:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        reason = str(exc)
+        if "depth limit" in reason:  # orjson's 1024 levels; json's decoder would recurse past Python's stack
+            raise InvalidArgumentError(
+                f"JSON Parse error: Nesting too deep. at offset: {exc.pos} (at most 1024 levels)") from None
+        if "surrogate" in reason:  # a lone UTF-16 half: no string can hold it
+            raise InvalidArgumentError(
+                f"JSON Parse error: The surrogate pair in string is invalid. at offset: {exc.pos}") from None
         return _parse_leniently(body, exc.pos)
     if isinstance(doc, (dict, list)) and _keys_may_repeat(body, doc):
         return _parse_leniently(body, 0)
@@ -87,7 +94,7 @@ def _parse_leniently(body: bytes, error_offset: int) -> Any:
     try:
         text = body.decode("utf-8")
         return decoder.raw_decode(text, len(text) - len(text.lstrip(" \t\n\r")))[0]
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, RecursionError):
         raise InvalidArgumentError(
             f"JSON Parse error: Invalid value. at offset: {error_offset}") from None
 
@@ -302,4 +309,7 @@ def _plain(value: Any) -> Any:
 
 
 def error_body(message: str) -> bytes:
-    return orjson.dumps({"error": message})
+    try:
+        return orjson.dumps({"error": message})
+    except TypeError:  # a lone surrogate echoed from the request: escape it rather than fail
+        return json.dumps({"error": message}).encode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import reprlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import orjson
 
 from pyserving.core.errors import InvalidArgumentError, UnimplementedError
 from pyserving.tensors.dtypes import DataType, base_dtype, short_name, to_numpy
+from pyserving.tensors.limits import NUMPY_MAX_RANK
 
 _FLOAT_TYPES = {DataType.DT_FLOAT, DataType.DT_DOUBLE}
 _INT_TYPES = {
@@ -112,8 +114,8 @@ def _pretty(value: Any, depth: int) -> Iterator[str]:
 def _json_scalar(value: Any) -> str:
     try:
         return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    except TypeError:
-        return repr(value)
+    except TypeError:  # nested deeper than orjson writes, or a lone surrogate
+        return reprlib.repr(value)
 
 
 def is_b64(value: Any) -> bool:
@@ -155,7 +157,12 @@ def convert_leaf(value: Any, dtype: int) -> Any:
             return value
     elif dtype == DataType.DT_STRING:
         if isinstance(value, str):
-            return value.encode("utf-8")
+            try:
+                return value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate that the NaN-tolerant parser let through
+                raise InvalidArgumentError(
+                    f"JSON Value: {render(value)} is not valid Unicode: a UTF-16 surrogate without "
+                    "its pair") from None
         if is_b64(value):
             return decode_b64(value)
     else:
@@ -199,6 +206,10 @@ def to_array(value: Any, dtype: int) -> np.ndarray:
     if fast is not None:
         return fast
     shape = _shape_of(value)
+    if len(shape) > NUMPY_MAX_RANK:
+        raise InvalidArgumentError(
+            f"JSON Value: {render(value)} is nested {len(shape)} levels deep; a tensor has at most "
+            f"{NUMPY_MAX_RANK} dimensions")
     flat: list[Any] = []
     _walk(value, shape, 0, dtype, flat)
     np_dtype = to_numpy(dtype)

@@ -12,8 +12,10 @@ Python loop touches numeric elements:
   through one ``tolist()`` slice assignment.
 
 Decoding follows TF's ``Tensor::FromProto``: the shape must be valid (no
-negative dims, at most 254 of them, no int64 overflow); ``tensor_content``
-must hold exactly ``num_elements * itemsize`` bytes; otherwise values come
+negative dims, at most 254 of them, no int64 overflow, no dims or values with
+``unknown_rank``) and within :class:`~pyserving.tensors.limits.TensorLimits`
+(checked before anything is allocated); ``tensor_content`` must hold exactly
+``num_elements * itemsize`` bytes, even for zero elements; otherwise values come
 from the dtype's typed field, where fewer values than the shape needs repeat
 the last one, no values mean zeros, and extra values are ignored.
 
@@ -37,6 +39,7 @@ import numpy as np
 from tensorflow.core.framework import tensor_pb2
 
 from pyserving.tensors.dtypes import DataType, enum_name
+from pyserving.tensors.limits import DEFAULT_LIMITS, TensorLimitError, TensorLimits
 
 __all__ = ["TensorProtoError", "array_to_tensor", "tensor_to_array", "numpy_dtype_for"]
 
@@ -115,19 +118,25 @@ def numpy_dtype_for(dtype: int) -> np.dtype:
 # -- decoding ---------------------------------------------------------------------------
 
 
-def tensor_to_array(proto: Any) -> np.ndarray:
-    """TF ``Tensor::FromProto`` into numpy. Raises :class:`TensorProtoError`.
+def tensor_to_array(proto: Any, limits: TensorLimits = DEFAULT_LIMITS) -> np.ndarray:
+    """TF ``Tensor::FromProto`` into numpy, within ``limits``. Raises :class:`TensorProtoError`.
 
-    Arrays decoded from ``tensor_content`` are read-only views of the bytes.
+    Every check runs before anything is allocated. Arrays decoded from ``tensor_content``
+    are read-only views of the bytes.
     """
     codec = _CODECS.get(proto.dtype)
     if codec is None:
         raise TensorProtoError(f"unsupported dtype {enum_name(proto.dtype)}")
     shape = _shape(proto.tensor_shape)
-    count = math.prod(shape)
-    if count == 0:
-        return np.empty(shape, dtype=codec.numpy)
     content = proto.tensor_content
+    field = None if content else getattr(proto, codec.field)
+    if proto.tensor_shape.unknown_rank and (content or field):
+        raise TensorProtoError("a tensor of unknown rank (tensor_shape.unknown_rank) cannot hold values")
+    count = math.prod(shape)
+    try:
+        limits.check_dims(shape, proto.dtype, codec.numpy.itemsize, _string_bytes(proto, content, field, count))
+    except TensorLimitError as exc:
+        raise TensorProtoError(str(exc)) from None
     if content:
         if proto.dtype == DataType.DT_STRING:
             return _decode_string_list(content, count).reshape(shape)
@@ -136,12 +145,16 @@ def tensor_to_array(proto: Any) -> np.ndarray:
                 f"tensor_content holds {len(content)} bytes; shape {list(shape)} of "
                 f"{enum_name(proto.dtype)} needs {count * codec.numpy.itemsize}")
         return np.frombuffer(content, dtype=codec.numpy).reshape(shape)
-    return _filled(_typed_values(proto, codec), count, codec.numpy).reshape(shape)
+    if count == 0:
+        return np.empty(shape, dtype=codec.numpy)
+    return _filled(_typed_values(field, codec), count, codec.numpy).reshape(shape)
 
 
 def _shape(shape_proto: Any) -> tuple[int, ...]:
-    # TensorShape::IsValid (unknown_rank is tolerated and ignored, as in TF).
+    # TensorShape::IsValid; unknown_rank is tolerated without dims (a scalar), as in TF.
     dims = tuple([d.size for d in shape_proto.dim])
+    if shape_proto.unknown_rank and dims:
+        raise TensorProtoError("an unknown shape (tensor_shape.unknown_rank) must not have any dimensions set")
     if len(dims) > _MAX_DIMS:
         raise TensorProtoError(f"shape has {len(dims)} dimensions; at most {_MAX_DIMS} allowed")
     if dims and min(dims) < 0:
@@ -151,9 +164,21 @@ def _shape(shape_proto: Any) -> tuple[int, ...]:
     return dims
 
 
-def _typed_values(proto: Any, codec: _Codec) -> np.ndarray:
+def _string_bytes(proto: Any, content: bytes, field: Any, count: int) -> int:
+    """The bytes a string tensor's elements will hold once the shape is filled (0 for numbers)."""
+    if proto.dtype != DataType.DT_STRING:
+        return 0
+    if content:
+        return len(content)
+    have = len(field)
+    total = sum(map(len, field))
+    if 0 < have < count:  # the last value repeats to fill the shape
+        total += (count - have) * len(field[have - 1])
+    return total
+
+
+def _typed_values(field: Any, codec: _Codec) -> np.ndarray:
     """The values of the dtype's typed field, as a flat array of ``codec.numpy``."""
-    field = getattr(proto, codec.field)
     if codec.numpy.kind == "O":
         values = np.empty(len(field), dtype=object)
         values[:] = list(field)

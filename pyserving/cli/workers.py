@@ -10,8 +10,10 @@ own: what changes on disk reaches every worker, a ReloadConfig RPC would reach o
 The supervisor imports no TensorFlow. It checks that the ports are free (SO_REUSEPORT would
 otherwise let a second server share them silently), starts the workers in their own process
 groups (a terminal's Ctrl-C reaches them once, through the supervisor), passes SIGTERM /
-SIGINT / SIGHUP on, and when one worker ends on its own, stops the others and exits with its
-status, so that the container or service manager restarts the whole server.
+SIGINT / SIGHUP on, replaces a worker that a signal killed (a crash in a backend, the OOM
+killer) while the others keep serving, and when one worker exits with a status of its own,
+stops the others and exits with that status, so that the container or service manager
+restarts the whole server.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from pyserving.config.settings import ServerSettings
@@ -54,49 +58,98 @@ def startup_error(settings: ServerSettings) -> str | None:
     return None
 
 
+# A worker that crashes is replaced; one that crashes again within this long of its start waits
+# before its next start, doubling up to the cap, so a model that kills its worker on every
+# load does not spin the machine.
+QUICK_DEATH_SECONDS = 30.0
+RESTART_DELAY_SECONDS = 1.0
+MAX_RESTART_DELAY_SECONDS = 30.0
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: subprocess.Popen[bytes]
+    started: float
+    quick_deaths: int = 0
+
+
 def supervise(argv: list[str], docker: bool, workers: int) -> int:
-    """Runs ``workers`` copies of this server; returns the exit status for the supervisor."""
+    """Runs ``workers`` copies of this server; returns the exit status for the supervisor.
+
+    A worker killed by a signal (SIGSEGV in a backend, SIGKILL from the OOM killer) is
+    replaced while the others keep serving; a worker that exits with a status (a startup
+    error, a clean stop) stops the whole server with that status.
+    """
     mode = "serve" if docker else "tensorflow_model_server"
-    children: dict[int, tuple[int, subprocess.Popen[bytes]]] = {}
+    children: dict[int, _Worker] = {}
+    restarts: list[tuple[float, int, int]] = []  # (when, index, quick deaths so far)
     stopping = False
+
+    def start(index: int, quick_deaths: int = 0) -> int:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pyserving.cli.workers", mode, *argv],
+            env={**os.environ, WORKER_ENV: str(index)}, process_group=0)
+        children[child.pid] = _Worker(index, child, time.monotonic(), quick_deaths)
+        return child.pid
 
     def forward(signum: int, frame: Any) -> None:  # noqa: ARG001
         nonlocal stopping
         stopping = True
-        for _, child in children.values():
-            if child.poll() is None:
-                child.send_signal(signum)
+        restarts.clear()
+        for worker in children.values():
+            if worker.process.poll() is None:
+                worker.process.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
     try:
         for index in range(1, workers + 1):
-            child = subprocess.Popen(
-                [sys.executable, "-m", "pyserving.cli.workers", mode, *argv],
-                env={**os.environ, WORKER_ENV: str(index)}, process_group=0)
-            children[child.pid] = (index, child)
+            start(index)
         logger.info("Started %d worker processes (pids %s)", workers, ", ".join(map(str, children)))
         status = 0
-        while children:
+        while children or restarts:
+            if restarts and not stopping:
+                restarts.sort()
+                when, index, quick_deaths = restarts[0]
+                if time.monotonic() >= when:
+                    restarts.pop(0)
+                    logger.info("Worker %d restarted (pid %d)", index, start(index, quick_deaths))
+                    continue
             try:
-                pid, wait_status = os.wait()
+                pid, wait_status = os.waitpid(-1, os.WNOHANG if restarts else 0)
             except ChildProcessError:
-                break
-            if pid not in children:
+                if not restarts:
+                    break
+                pid, wait_status = 0, 0
+            if pid == 0:
+                time.sleep(0.05)
                 continue
-            index, _ = children.pop(pid)
+            worker = children.pop(pid, None)
+            if worker is None:
+                continue
             code = os.waitstatus_to_exitcode(wait_status)
-            code = 128 - code if code < 0 else code  # killed by a signal: 128 + its number
-            if not stopping:
-                logger.error("Worker %d (pid %d) exited with status %d: stopping the other workers",
-                             index, pid, code)
-                stopping = True
-                for _, other in children.values():
-                    other.send_signal(signal.SIGTERM)
+            if stopping:
+                status = status or (128 - code if code < 0 else code)
+                continue
+            if code < 0:  # killed by a signal: replace it, the others keep serving
+                quick = time.monotonic() - worker.started < QUICK_DEATH_SECONDS
+                deaths = worker.quick_deaths + 1 if quick else 0
+                delay = min(MAX_RESTART_DELAY_SECONDS, RESTART_DELAY_SECONDS * 2 ** (deaths - 1)) if deaths else 0.0
+                logger.error("Worker %d (pid %d) was killed by signal %d; starting a new one in %.0f s",
+                             worker.index, pid, -code, delay)
+                restarts.append((time.monotonic() + delay, worker.index, deaths))
+                continue
+            logger.error("Worker %d (pid %d) exited with status %d: stopping the other workers",
+                         worker.index, pid, code)
+            stopping = True
+            restarts.clear()
+            for other in children.values():
+                other.process.send_signal(signal.SIGTERM)
             status = status or code
         return status
     finally:
-        for _, child in children.values():  # only on an error of the supervisor itself
-            child.kill()
+        for worker in children.values():  # only on an error of the supervisor itself
+            worker.process.kill()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

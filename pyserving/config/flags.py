@@ -6,6 +6,7 @@ error (TF Serving warns and starts anyway, which hides typos).
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import MISSING
 from typing import Any
 
@@ -49,7 +50,7 @@ def parse_flags(argv: list[str], defaults: dict[str, Any] | None = None) -> tupl
         name, has_value, text = arg.lstrip("-").partition("=")
         spec = known.get(name)
         if spec is None:
-            raise FlagError(f"unknown argument: {arg}")
+            raise FlagError(f"unknown argument: {arg}{_did_you_mean(name)}")
         kind = spec.type if isinstance(spec.type, str) else spec.type.__name__
         if not has_value:
             if kind == "bool":
@@ -66,10 +67,30 @@ def parse_flags(argv: list[str], defaults: dict[str, Any] | None = None) -> tupl
     return settings, given
 
 
-def usage() -> str:
-    lines = ["usage: tensorflow_model_server --flag=value ...", "Flags:"]
+def _did_you_mean(name: str) -> str:
+    """Why: a typo'd flag is the most common startup error; name the flag that was meant."""
+    close = difflib.get_close_matches(name, list(setting_fields()), n=1, cutoff=0.75)
+    return f" (did you mean --{close[0]}?)" if close else ""
+
+
+def short_usage(program: str) -> str:
+    """One line, printed above a flag error, so that the error itself stays on screen."""
+    return f"usage: {program} [--flag=value ...]  (`{program} --help` lists every flag and its default)"
+
+
+def usage(program: str = "tensorflow_model_server", defaults: dict[str, Any] | None = None,
+          intro: str = "") -> str:
+    """Every flag with the default ``program`` applies (``defaults`` override the fields')."""
+    lines = [f"usage: {program} [--flag=value ...]"]
+    if intro:
+        lines.append(intro)
+    lines.append("Flags:")
     for name, spec in setting_fields().items():
         default = spec.default if spec.default is not MISSING else ""
+        if defaults and name in defaults:
+            default = defaults[name]
+        if isinstance(default, bool):
+            default = "true" if default else "false"  # the flag syntax, as TF Serving prints it
         kind = spec.type if isinstance(spec.type, str) else spec.type.__name__
         note = {"ignored": " (accepted, ignored)", "unsupported": " (not supported)"}.get(
             spec.metadata.get("status", ""), "")

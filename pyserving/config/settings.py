@@ -102,6 +102,15 @@ class ServerSettings:
         "and keep serving this long before closing the ports (lets load balancers drain).")
     rest_api_max_body_bytes: int = _opt(
         64 * 1024 * 1024, "pyserving: largest REST request body; larger ones get HTTP 413.")
+    max_tensor_rank: int = _opt(
+        64, "pyserving: most dimensions an input tensor may have (at most 64, numpy's limit; string "
+        "tensors at most 32, TensorFlow's); more get INVALID_ARGUMENT.")
+    max_tensor_elements: int = _opt(
+        2**29, "pyserving: most elements an input tensor may span, its dims multiplied with zeros "
+        "counted as 1 (so [2**40, 0] is refused too); more get INVALID_ARGUMENT.")
+    max_tensor_bytes: int = _opt(
+        2**31, "pyserving: most bytes an input tensor may take once decoded (a TensorProto's last "
+        "value repeats to fill its shape; strings count 24 bytes each plus their contents).")
     max_concurrent_requests_per_model: int = _opt(
         0, "pyserving: in-flight predict/classify/regress requests per model, both protocols "
         "together; more get RESOURCE_EXHAUSTED / HTTP 429 (0: unlimited).")
@@ -116,10 +125,15 @@ class ServerSettings:
     num_tflite_interpreters_per_pool: int = _opt(1, "TF Lite interpreters per model.")
     skip_initialize_tpu: bool = _opt(False, "TPU only.", "ignored")
     # pyserving
+    enable_console: bool = _opt(
+        True, "pyserving: the status console at / on the REST port (assets and its stats endpoint "
+        "under /console/); false: those paths answer 404.")
     log_level: str = _opt("INFO", "pyserving: DEBUG, INFO, WARNING or ERROR.")
     log_format: str = _opt("text", "pyserving: log lines as text or json (one JSON object per line).")
     log_requests: bool = _opt(False, "pyserving: one log line per model request (API, model, version, "
                               "status, latency); logger pyserving.access.")
+    log_tensorflow: bool = _opt(False, "pyserving: also print TensorFlow's own log lines (start-up "
+                                "banners, CUDA probing, deprecation notices); off: its errors only.")
     version: bool = _opt(False, "Print versions and exit.")
 
 

@@ -11,6 +11,7 @@ Auth is never implicit: the file must say ``auth = "none"`` or give an
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -122,6 +123,10 @@ class _Table:
         self.seen.add(name)
         if name not in self.data:
             if default is ...:
+                # A misspelt key (`replica` for `replicas`) is the likely cause: name it, not the missing one.
+                typo = difflib.get_close_matches(name, [k for k in self.data if k not in self.seen], n=1)
+                if typo:
+                    raise ConfigError(f"{self.key(typo[0])}: unknown key (did you mean {name}?)")
                 raise ConfigError(f"{self.key(name)}: missing")
             return default
         value = self.data[name]
@@ -168,7 +173,9 @@ class _Table:
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
-            raise ConfigError(f"{self.key(unknown[0])}: unknown key")
+            close = difflib.get_close_matches(unknown[0], sorted(self.seen - set(self.data)), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{self.key(unknown[0])}: unknown key{hint}")
 
 
 def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -11,7 +11,7 @@ import numpy as np
 from pyserving.core.errors import FailedPreconditionError, InvalidArgumentError
 from pyserving.core.manager import ServableHandle
 from pyserving.serving.server_core import ServerCore
-from pyserving.tensors.dtypes import DataType, base_dtype, from_numpy, short_name
+from pyserving.tensors.dtypes import DataType, base_dtype, enum_name, from_numpy, short_name
 from pyserving.tensors.signature import Signature
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -22,8 +22,31 @@ def signature_for_predict(handle: ServableHandle, name: str) -> Signature:
     name = name or DEFAULT_SIGNATURE
     signature = handle.servable.signatures.get(name)
     if signature is None:
-        raise FailedPreconditionError(f'Serving signature key "{name}" not found.')
+        raise FailedPreconditionError(f'Serving signature key "{name}" not found.{signatures_hint(handle)}')
     return signature
+
+
+def signatures_hint(handle: ServableHandle) -> str:
+    """Appended to TF Serving's "signature not found" texts: the names a request may use."""
+    return f" Signatures of this model: {', '.join(sorted(handle.servable.signatures)) or 'none'}."
+
+
+def signature_def_text(signature: Signature) -> str:
+    """The SignatureDef as protobuf text, as TF Serving's ``DebugString()`` prints it in errors."""
+    def tensors(field: str, specs: Mapping[str, Any]) -> list[str]:
+        lines = []
+        for alias in sorted(specs):
+            spec = specs[alias]
+            if spec.shape is None:
+                shape = ["    tensor_shape {", "      unknown_rank: true", "    }"]
+            else:
+                dims = [f"      dim {{\n        size: {d}\n      }}" for d in spec.shape]
+                shape = ["    tensor_shape {", *dims, "    }"]
+            lines += [f"{field} {{", f'  key: "{alias}"', "  value {", f'    name: "{spec.name}"',
+                      f"    dtype: {enum_name(spec.dtype)}", *shape, "  }", "}"]
+        return lines
+    lines = tensors("inputs", signature.inputs) + tensors("outputs", signature.outputs)
+    return "\n".join([*lines, f'method_name: "{signature.method_name}"']) + "\n"
 
 
 def select_outputs(signature: Signature, output_filter: Sequence[str]) -> list[str]:
@@ -66,7 +89,7 @@ def check_predict_inputs(signature: Signature, inputs: Mapping[str, np.ndarray])
         if actual != expected_dtype:
             raise InvalidArgumentError(
                 f"Expects arg[{index}] to be {short_name(expected_dtype)} but "
-                f"{short_name(actual)} is provided")
+                f"{short_name(actual)} is provided (input '{alias}')")
 
 
 async def run_signature(
@@ -92,17 +115,22 @@ class Classification:
 def _signature_by_name(handle: ServableHandle, name: str) -> Signature:
     signature = handle.servable.signatures.get(name or DEFAULT_SIGNATURE)
     if signature is None:
-        raise InvalidArgumentError(f"No signature was found with the name: {name or DEFAULT_SIGNATURE}")
+        raise InvalidArgumentError(f"No signature was found with the name: {name or DEFAULT_SIGNATURE}."
+                                   f"{signatures_hint(handle)}")
     return signature
 
 
 def _example_signature(handle: ServableHandle, name: str, kind: str) -> Signature:
     """A signature fed one batch of serialized tf.Examples under the alias ``inputs``."""
     signature = _signature_by_name(handle, name)
-    if len(signature.inputs) != 1:
-        raise InvalidArgumentError("Expected one input Tensor.")
-    if "inputs" not in signature.inputs:
-        raise InvalidArgumentError(f"No {kind} inputs found in SignatureDef: {signature}")
+    if len(signature.inputs) != 1 or "inputs" not in signature.inputs:
+        hint = (f" Signature '{signature.name}' ({signature.method_name}) takes "
+                f"{', '.join(sorted(signature.inputs)) or 'no inputs'}; {kind} needs one input 'inputs' "
+                f"of serialized tf.Examples: call :predict for this signature, or name another one.")
+        if len(signature.inputs) != 1:
+            raise InvalidArgumentError(f"Expected one input Tensor.{hint}")
+        raise InvalidArgumentError(f"No {kind} inputs found in SignatureDef: {signature_def_text(signature)}"
+                                   f"{hint.lstrip()}")
     return signature
 
 
@@ -114,7 +142,7 @@ def classification_signature(handle: ServableHandle, name: str) -> Signature:
     if "classes" not in signature.outputs and "scores" not in signature.outputs:
         raise InvalidArgumentError(
             'Expected classification signature outputs to contain at least one of "classes" or '
-            f'"scores". Signature was: {signature}')
+            f'"scores". Signature was: {signature_def_text(signature)}')
     return signature
 
 
@@ -123,7 +151,7 @@ def regression_signature(handle: ServableHandle, name: str) -> Signature:
     if len(signature.outputs) != 1:
         raise InvalidArgumentError("Expected one output Tensor.")
     if "outputs" not in signature.outputs:
-        raise InvalidArgumentError(f"No regression outputs found in SignatureDef: {signature}")
+        raise InvalidArgumentError(f"No regression outputs found in SignatureDef: {signature_def_text(signature)}")
     return signature
 
 

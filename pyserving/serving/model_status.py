@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pyserving.apis.signature_proto import signature_defs
 from pyserving.core.errors import ServableNotFoundError
 from pyserving.core.ids import ServableId, ServableRequest
 from pyserving.core.states import ServableState
@@ -15,7 +16,9 @@ def model_status(core: ServerCore, name: str, version: int | None = None) -> lis
     """Versions newest first, ended ones included; TF Serving's NOT_FOUND texts."""
     states = core.monitor.versions(name)
     if not states:
-        raise ServableNotFoundError(f"Could not find any versions of model {name}")
+        problem = core.source_problem(name)  # TF Serving's text first, then why (a missing base path)
+        raise ServableNotFoundError(f"Could not find any versions of model {name}"
+                                    + (f". {problem}" if problem else ""))
     if version is None:
         return states
     states = [s for s in states if s.id.version == version]
@@ -25,6 +28,7 @@ def model_status(core: ServerCore, name: str, version: int | None = None) -> lis
 
 
 def model_metadata(core: ServerCore, request: ServableRequest) -> tuple[ServableId, Mapping[str, Any]]:
-    """The version actually resolved and its backend metadata (SignatureDefs for TensorFlow)."""
+    """The version actually resolved and its SignatureDefs (the backend's own, or built from its signatures)."""
     with core.acquire(request) as handle:
-        return handle.id, handle.servable.metadata()
+        servable = handle.servable
+        return handle.id, servable.metadata() or signature_defs(servable.signatures)

@@ -29,10 +29,12 @@ from pyserving.core.event_bus import EventBus
 from pyserving.core.ids import ServableId, ServableRequest
 from pyserving.core.manager import AspiredVersion, AspiredVersionsManager, ManagerOptions, ServableHandle
 from pyserving.core.state_monitor import ServableStateMonitor
-from pyserving.core.states import ServableState
+from pyserving.core.states import ManagerState, ServableState
 from pyserving.serving.inline_runs import InlineRuns, input_elements
 from pyserving.serving.model_config import ModelConfig
+from pyserving.serving.warmup import WarmedLoader, WarmupOptions
 from pyserving.sources.filesystem import FileSystemSource, ServableSourceConfig
+from pyserving.tensors.limits import DEFAULT_LIMITS, TensorLimitError, TensorLimits
 
 logger = logging.getLogger("pyserving.core")
 
@@ -48,12 +50,27 @@ class ServerCoreOptions:
     num_inference_threads: int = 0
     # Server-side batching (--enable_batching); None runs every request on its own.
     batching: BatchingOptions | None = None
-    # --enable_per_model_batching_parameters: <version dir>/batching_params.pbtxt per servable.
-    per_model_batching: bool = False
     # Unbatched runs timed under this go on the event loop (serving/inline_runs.py); 0: never.
     inline_run_max_seconds: float = 0.0
-    # Per-platform backend options, e.g. {"tensorflow": SavedModelOptions(...)}.
-    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    # The server's settings (config.settings.ServerSettings): each backend reads its own flags.
+    backend_settings: Any = None
+    # --enable_per_model_batching_parameters: a version folder -> its batching options, or None.
+    per_version_batching: Callable[[str], BatchingOptions | None] | None = None
+    # Warmup replayed at the end of every load (serving/warmup.py).
+    warmup: WarmupOptions = field(default_factory=WarmupOptions)
+    # What one input tensor may be (rank, extent, bytes); checked before any backend sees it.
+    tensor_limits: TensorLimits = DEFAULT_LIMITS
+
+
+def _check_base_path_exists(model: ModelConfig) -> None:
+    if "://" in model.base_path:
+        return  # a URI: its source reports what it finds
+    try:
+        os.stat(model.base_path)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidArgumentError(
+            f"Could not find base path {model.base_path} for servable {model.name}: {reason}") from None
 
 
 def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
@@ -77,13 +94,20 @@ class ServerCore:
         if options.batching is not None:
             threads = max(threads, options.batching.num_batch_threads)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="pyserving-run")
+        # With several models, one model's unbatched runs may hold all threads but one, so a
+        # model whose requests are slow (or hostile) never starves the others of threads.
+        self._run_slots_per_model = max(1, threads - 1)
+        self._run_slots: dict[str, asyncio.Semaphore] = {}
         self._inline_runs = InlineRuns(options.inline_run_max_seconds)
         self.batch_listeners: list[Callable[[Any], None]] = []
         # Called after every model run, on the event loop in the requesting task's context:
         # (servable id, signature name, inputs, seconds, error or None). Metrics subscribe.
         self.run_listeners: list[
             Callable[[ServableId, str, Mapping[str, Any], float, BaseException | None], None]] = []
-        self._batchers: dict[Any, BatchScheduler | None] = {}
+        # One batcher for all (None key), or one per version with per-version options.
+        self._batchers: dict[ServableId | None, BatchScheduler | None] = {}
+        if options.per_version_batching is not None:
+            self.bus.subscribe(self._drop_batcher)
 
     # -- configuration ----------------------------------------------------------------
 
@@ -97,11 +121,15 @@ class ServerCore:
                 raise InvalidArgumentError(
                     f"Illegal to list model {model.name} multiple times in config list")
             seen.add(model.name)
+            if "\x00" in model.base_path:
+                raise InvalidArgumentError(f"Model {model.name} has a base_path with a NUL byte")
             if not (os.path.isabs(model.base_path) or "://" in model.base_path):
                 raise InvalidArgumentError(
                     f"Expected model {model.name} to have an absolute path or URI; "
                     f"got base_path()={model.base_path}")
             old = self.models.get(model.name)
+            if self.models and (old is None or old.base_path != model.base_path):
+                _check_base_path_exists(model)  # a reload: a new path must be there (TF Serving's text)
             if old is not None and old.model_platform != model.model_platform:
                 raise InvalidArgumentError(
                     f"Illegal to change a model's platform. For model {model.name} platform was "
@@ -152,9 +180,15 @@ class ServerCore:
                 failures[name] = ServingError(f"Model {name} is still loading", StatusCode.UNAVAILABLE)
             else:
                 failures[name] = ServingError(
-                    f"No versions of servable {name} found under base path {self.models[name].base_path}",
+                    self.source_problem(name)
+                    or f"No versions of servable {name} found under base path {self.models[name].base_path}",
                     StatusCode.NOT_FOUND)
         return failures
+
+    def source_problem(self, name: str) -> str | None:
+        """Why a model's base path yields no version (shown in its status and /readyz), if it does not."""
+        source = self._sources.get(name)
+        return source.problem if source is not None else None
 
     def _settled(self, name: str, pending_folders: bool = True) -> bool:
         source = self._sources.get(name)
@@ -169,6 +203,7 @@ class ServerCore:
             if name not in wanted:
                 await self._sources.pop(name).stop()
                 self.models.pop(name, None)
+                self._run_slots.pop(name, None)
                 self.manager.set_aspired_versions(name, [])
         for name, model in wanted.items():
             self.models[name] = model
@@ -186,7 +221,7 @@ class ServerCore:
                 self.manager.set_aspired_versions,
                 self.options.file_system_poll_wait_seconds,
                 self.options.file_system_settle_seconds,
-                getattr(self._backend(model), "version_complete", None),
+                self._backend(model).version_complete,
             )
             self._sources[name] = source
             if self.options.file_system_poll_wait_seconds < 0:
@@ -197,12 +232,15 @@ class ServerCore:
         backend = self._backends.get(model.model_platform)
         if backend is None:
             try:
-                backend = load_backend(model.model_platform,
-                                       self.options.backend_options.get(model.model_platform))
+                backend = load_backend(model.model_platform, self.options.backend_settings)
             except KeyError:
                 raise InvalidArgumentError(
                     f"Model {model.name} requests unsupported platform {model.model_platform}"
                 ) from None
+            except ImportError as exc:
+                raise FailedPreconditionError(
+                    f"Model {model.name} requests platform {model.model_platform}, whose framework is not "
+                    f"installed ({exc}); install pyserving[{model.model_platform}]") from None
             self._backends[model.model_platform] = backend
         return backend
 
@@ -211,7 +249,9 @@ class ServerCore:
 
         def make(servable_id: ServableId, path: str) -> AspiredVersion:
             try:
-                return AspiredVersion(servable_id, backend.create_loader(servable_id, path))
+                loader = WarmedLoader(backend.create_loader(servable_id, path), path, self.options.warmup,
+                                      servable_id)
+                return AspiredVersion(servable_id, loader)
             except ServingError as exc:
                 return AspiredVersion(servable_id, None, exc)
 
@@ -244,7 +284,11 @@ class ServerCore:
         output_keys: Sequence[str],
         timeout_in_ms: int = 0,
     ) -> dict[str, Any]:
-        """Runs a signature, batched with other requests when batching is on."""
+        """Runs a signature, batched with other requests when batching is on.
+
+        Every input passes :class:`TensorLimits` first: this is the one door to the backends.
+        """
+        self.check_inputs(inputs)
         if not self.run_listeners:
             return await self._run(handle, signature_name, inputs, output_keys, timeout_in_ms)
         started = time.perf_counter()
@@ -259,6 +303,15 @@ class ServerCore:
             for listener in self.run_listeners:
                 listener(handle.id, signature_name, inputs, seconds, error)
 
+    def check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """INVALID_ARGUMENT naming the input when one breaks ``options.tensor_limits``."""
+        limits = self.options.tensor_limits
+        for alias, array in inputs.items():
+            try:
+                limits.check_array(array)
+            except TensorLimitError as exc:
+                raise InvalidArgumentError(f"input {alias}: {exc}") from None
+
     async def _run(
         self,
         handle: ServableHandle,
@@ -267,7 +320,7 @@ class ServerCore:
         output_keys: Sequence[str],
         timeout_in_ms: int,
     ) -> dict[str, Any]:
-        batcher = self._batcher(handle)
+        batcher = self._batcher(handle) if handle.servable.batchable else None
         if batcher is None:
             return await self._run_unbatched(handle, signature_name, inputs, output_keys, timeout_in_ms)
         return await batcher.run(handle.servable, handle.id.name, handle.id.version, signature_name,
@@ -276,10 +329,10 @@ class ServerCore:
     async def _run_unbatched(self, handle: ServableHandle, signature_name: str, inputs: Mapping[str, Any],
                              output_keys: Sequence[str], timeout_in_ms: int) -> dict[str, Any]:
         """On a worker thread, or on the loop for kinds of runs timed as short (inline_runs.py)."""
-        inline_run = getattr(handle.servable, "caller_thread_run", None)
+        inline_run = handle.servable.caller_thread_run
         if inline_run is None:
-            return await self.run_blocking(handle.servable.run, signature_name, inputs, output_keys,
-                                           timeout_in_ms)
+            return await self._run_on_thread(handle.id.name, handle.servable.run, signature_name, inputs,
+                                             output_keys, timeout_in_ms)
         key = (handle.id, signature_name)
         elements = input_elements(inputs)
         inline = self._inline_runs.inline(key, elements)
@@ -287,31 +340,39 @@ class ServerCore:
             outputs, seconds = _timed(inline_run, signature_name, inputs, output_keys, timeout_in_ms)
         else:
             run = inline_run if self._inline_runs.timing(key, elements) else handle.servable.run
-            outputs, seconds = await self.run_blocking(
-                _timed, run, signature_name, inputs, output_keys, timeout_in_ms)
+            outputs, seconds = await self._run_on_thread(
+                handle.id.name, _timed, run, signature_name, inputs, output_keys, timeout_in_ms)
         self._inline_runs.record(key, elements, seconds, inline)
         return outputs
+
+    async def _run_on_thread(self, model: str, fn: Callable[..., T], *args: Any) -> T:
+        """``run_blocking``, within the model's share of the threads when several models are served."""
+        if len(self.models) < 2:
+            return await self.run_blocking(fn, *args)
+        slots = self._run_slots.get(model)
+        if slots is None:
+            slots = self._run_slots[model] = asyncio.Semaphore(self._run_slots_per_model)
+        async with slots:
+            return await self.run_blocking(fn, *args)
 
     def _batcher(self, handle: ServableHandle) -> BatchScheduler | None:
         if self.options.batching is None:
             return None
-        key: Any = id(handle.servable) if self.options.per_model_batching else None
+        per_version = self.options.per_version_batching
+        key = handle.id if per_version is not None else None
         if key not in self._batchers:
-            options: BatchingOptions | None = self.options.batching
-            if self.options.per_model_batching:
-                options = self._per_model_options(handle)
+            options = self.options.batching if per_version is None else per_version(
+                handle.servable.version_dir)
             self._batchers[key] = None if options is None else BatchScheduler(
                 options, self._executor, self._on_batch)
         return self._batchers[key]
 
-    def _per_model_options(self, handle: ServableHandle) -> BatchingOptions | None:
-        from pyserving.config.batching_config import read_batching_parameters
-
-        export_dir = getattr(handle.servable, "export_dir", None)
-        path = os.path.join(export_dir, "batching_params.pbtxt") if export_dir else None
-        if path is None or not os.path.isfile(path):
-            return None
-        return read_batching_parameters(path)
+    def _drop_batcher(self, state: ServableState) -> None:
+        """A version's own batcher goes with the version (its queues are empty by then)."""
+        if state.state == ManagerState.END:
+            batcher = self._batchers.pop(state.id, None)
+            if batcher is not None:
+                asyncio.get_running_loop().create_task(batcher.stop())
 
     def _on_batch(self, stats: Any) -> None:
         for listener in self.batch_listeners:

@@ -95,6 +95,8 @@ class FileSystemSource:
         self._pending: dict[int, tuple[tuple[str, int, int], ...]] = {}
         self._task: asyncio.Task[None] | None = None
         self._polled = False
+        #: Why the base path yields no version (missing folder, no numbered folder); None when fine.
+        self.problem: str | None = None
 
     def start(self) -> None:
         """Polls periodically in a task; the first poll happens at once."""
@@ -140,14 +142,16 @@ class FileSystemSource:
         try:
             on_disk = await asyncio.to_thread(list_versions, base_path)
         except OSError as exc:
-            logger.error("Could not find base path %s for servable %s with error %s",
-                         base_path, name, exc)
+            self._report(logging.ERROR, f"Could not find base path {base_path} for servable {name} "
+                                        f"with error {exc}")
             self._polled = True
             return
         if not on_disk:
-            logger.warning(
-                "No versions of servable %s found under base path %s. Did you forget to name "
-                "your leaf directory as a number (eg. '/1/')?", name, base_path)
+            self._report(logging.WARNING, f"No versions of servable {name} found under base path "
+                                          f"{base_path}. Did you forget to name your leaf directory "
+                                          "as a number (eg. '/1/')?")
+        else:
+            self._report(logging.INFO, None)
         complete = await asyncio.to_thread(self._complete_versions, on_disk, not self._polled)
         wanted = self.config.policy.select(name, complete)
         for version in wanted:
@@ -158,6 +162,17 @@ class FileSystemSource:
                 del self._ready[version]
         self._emit(name, [self._ready[v] for v in wanted])
         self._polled = True
+
+    def _report(self, level: int, problem: str | None) -> None:
+        """Logs a base-path problem once, and again only when it changes (polls repeat every second)."""
+        if problem == self.problem:
+            return
+        if problem is None:
+            logger.info("Found versions of servable %s under base path %s", self.config.name,
+                        self.config.base_path)
+        else:
+            logger.log(level, "%s", problem)
+        self.problem = problem
 
     def _complete_versions(self, on_disk: dict[int, str], first_poll: bool) -> list[int]:
         complete = []

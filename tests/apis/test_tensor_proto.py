@@ -207,10 +207,23 @@ def test_scalar_from_first_value() -> None:
     assert_same(tensor_to_array(proto), np.array(2.0, np.float32))
 
 
-def test_unknown_rank_is_ignored_like_tf() -> None:
-    proto = typed_proto(types_pb2.DT_FLOAT, [], "float_val", [3.0])
+def test_unknown_rank_without_values_is_a_scalar_like_tf() -> None:
+    proto = typed_proto(types_pb2.DT_FLOAT, [], "float_val", [])
     proto.tensor_shape.unknown_rank = True
     assert_same(tensor_to_array(proto), tf_parse(proto))
+
+
+def test_unknown_rank_with_values_or_dims_is_refused() -> None:
+    # A deliberate difference: TF's FromProto reads [3.0] with unknown_rank as a scalar; a
+    # sender that says it does not know the rank and sends values is refused here.
+    proto = typed_proto(types_pb2.DT_FLOAT, [], "float_val", [3.0])
+    proto.tensor_shape.unknown_rank = True
+    with pytest.raises(TensorProtoError, match="unknown rank"):
+        tensor_to_array(proto)
+    proto = typed_proto(types_pb2.DT_FLOAT, [1], "float_val", [])
+    proto.tensor_shape.unknown_rank = True
+    with pytest.raises(TensorProtoError, match="must not have any dimensions"):
+        tensor_to_array(proto)
 
 
 def test_string_tensor_content_is_tf_string_list_encoding() -> None:

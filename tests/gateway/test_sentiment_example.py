@@ -2,7 +2,7 @@
 
 Twice: against the project's exported string model (always; it scores 好 positive
 and 差 negative, so jieba's tokens decide) over gRPC as the example ships, and
-against the real lstm model in ../shared over REST (skipped when absent).
+against the bundled lstm model (examples/models/lstm) over REST.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import requests
 
 from tests.gateway.support import RunningGateway, bearer, make_key, start_gateway
 from tests.helpers.server import REPO, RunningServer, start_server
-from tests.helpers.shared import LSTM_MODEL, SHARED
+from tests.helpers.shared import LSTM_MODEL
 
 pytest.importorskip("jieba")
 
@@ -46,7 +46,7 @@ def _example_config(keys_file: Path, upstream: str, protocol: str, model: str) -
     return text.replace('model = "lstm"', f'model = "{model}"')
 
 
-@pytest.fixture(scope="module", params=["string_model", pytest.param("lstm", marks=pytest.mark.shared)])
+@pytest.fixture(scope="module", params=["string_model", "lstm"])
 def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
     tmp = tmp_path_factory.mktemp(f"sentiment-{request.param}")
     key, entry = make_key("frontend", ["/sentiment"])
@@ -59,8 +59,6 @@ def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         shared_server: RunningServer = request.getfixturevalue("model_server")
         config = _example_config(keys_file, shared_server.grpc_address, "grpc", "strings")
     else:
-        if not (LSTM_MODEL.is_dir() and SHARED.is_dir()):
-            pytest.skip("../shared/models/lstm is absent")
         server = start_server(["--model_name=lstm", f"--model_base_path={LSTM_MODEL}"], tmp,
                               wait_models=("lstm",))
         config = _example_config(keys_file, server.rest_url, "rest", "lstm")

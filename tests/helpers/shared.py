@@ -1,8 +1,9 @@
 """Locations of the read-only shared fixtures that live beside the repository.
 
-Why: the TensorFlow Serving testdata models and the lstm sentiment model are
-too big (and not ours) to vendor, so they sit in ``../shared`` next to the
-repo root; tests that need them skip cleanly where that folder is absent.
+Why: TensorFlow Serving's testdata models are not ours to vendor, so they sit in
+``../shared`` next to the repo root; tests that need them skip cleanly where that
+folder is absent. The lstm sentiment model is bundled (``examples/models/lstm``),
+so the tests that use it run from a clone alone.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import pytest
 SHARED: Path = Path(__file__).resolve().parents[2].parent / "shared"
 #: TensorFlow Serving's ``servables/tensorflow/testdata`` models.
 TFSERVING_TESTDATA: Path = SHARED / "testdata" / "tfserving"
-#: Base path of the Chinese sentiment lstm model (numeric version folders inside).
-LSTM_MODEL: Path = SHARED / "models" / "lstm"
+#: Base path of the bundled Chinese sentiment lstm model (numeric version folders inside).
+LSTM_MODEL: Path = Path(__file__).resolve().parents[2] / "examples" / "models" / "lstm"
 
 #: Skip a test (or module, via ``pytestmark``) when the shared folder is absent.
 requires_shared = pytest.mark.skipif(not TFSERVING_TESTDATA.is_dir(), reason="../shared is absent")

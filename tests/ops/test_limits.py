@@ -146,3 +146,35 @@ def test_json_logs_carry_one_object_per_request(server: RunningServer) -> None:
     assert any(r["status"] == "RESOURCE_EXHAUSTED" and r["http_status"] == 413 for r in access)
     assert any(r["status"] == "DEADLINE_EXCEEDED" and r["http_status"] == 504 for r in access)
     assert any(r["protocol"] == "grpc" and r["status"] == "NOT_FOUND" for r in access)
+
+
+def test_one_models_slow_runs_leave_threads_for_the_others(ops_models: Path, monitoring_config: Path,
+                                                           tmp_path: Path) -> None:
+    # The inference pool has max(4, 2 * cores) threads; with several models one model's
+    # unbatched runs may hold all but one, so six slow runs of `sleep` leave `hp` a thread.
+    config = write_model_config(tmp_path / "models.config", [
+        {"name": "sleep", "base_path": ops_models / "sleep"},
+        {"name": "hp", "base_path": ops_models / "half_plus_two"},
+    ])
+    server = start_server([f"--model_config_file={config}", f"--monitoring_config_file={monitoring_config}"],
+                          tmp_path, wait_models=["sleep", "hp"])
+    try:
+        for _ in range(2):  # a first run builds hp's callable through TF's shared pool: before the load
+            grpc_predict(server, "hp", np.array([[1.0]], np.float32))
+        slow: list[threading.Thread] = []
+        done: list[str] = []
+        for _ in range(6):
+            thread = threading.Thread(target=lambda: done.append(
+                grpc_predict(server, "sleep", np.array([4.0], np.float32)).model_spec.name))
+            thread.start()
+            slow.append(thread)
+        server.wait_for(lambda: value(scrape(server.rest_url), "pyserving_requests_in_flight", model="sleep") >= 6,
+                        what="six slow requests in flight")
+        response = grpc_predict(server, "hp", np.array([[1.0]], np.float32))
+        assert list(response.outputs["y"].float_val) == [2.5]
+        assert done == [], "hp waited for a slow run of another model to finish"
+        for thread in slow:
+            thread.join(60)
+        assert done == ["sleep"] * 6
+    finally:
+        server.stop()

@@ -324,7 +324,7 @@ def test_runtime_error_passes_through_with_its_code(server: RunningServer) -> No
 
 
 def test_non_v1_paths_are_404(server: RunningServer) -> None:
-    assert requests.get(server.rest_url + "/", timeout=10).status_code == 404
+    assert requests.get(server.rest_url + "/nothing", timeout=10).status_code == 404
 
 
 def test_cors_preflight_needs_an_origin(server: RunningServer) -> None:

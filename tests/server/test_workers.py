@@ -76,16 +76,39 @@ def test_workers_share_both_ports_and_stop_together(model_root: Path, tmp_path: 
     assert server.log().count("] Server stopped") == WORKERS
 
 
-def test_a_worker_that_dies_stops_the_server(model_root: Path, tmp_path: Path) -> None:
+def test_a_crashed_worker_is_replaced_while_the_other_serves(model_root: Path, tmp_path: Path) -> None:
     server = _serve(model_root, tmp_path)
     try:
         first, second = _workers(server.process.pid)
-        os.kill(first, signal.SIGKILL)
-        assert server.process.wait(60) == 128 + signal.SIGKILL
+        os.kill(first, signal.SIGSEGV)  # what a crash inside a backend looks like to the supervisor
+        server.wait_for(lambda: _gone(first), what="the crashed worker gone")
+        for i in range(20):  # the survivor serves every new connection meanwhile
+            response = requests.post(f"{server.rest_url}/v1/models/hp2:predict", json={"instances": [[float(i)]]},
+                                     headers={"Connection": "close"}, timeout=30)
+            assert response.status_code == 200, response.text
+        server.wait_for(lambda: len(_workers(server.process.pid)) == WORKERS, what="a new worker")
+        replacement = (set(_workers(server.process.pid)) - {second}).pop()
+        server.wait_for(lambda: server.log().count("w1] Exporting HTTP/REST API") == 2, what="the new worker serving")
+        assert server.process.poll() is None and not _gone(second)
+        assert f"(pid {first}) was killed by signal {int(signal.SIGSEGV)}; starting a new one" in server.log()
+        assert f"Worker 1 restarted (pid {replacement})" in server.log()
+        np.testing.assert_allclose(_grpc_predict(server.grpc_address, [4.0]), [[4.0]])
+    finally:
+        status = server.stop()
+    assert status == 0
+    assert _gone(second) and _gone(replacement)
+
+
+def test_a_worker_that_exits_stops_the_server(model_root: Path, tmp_path: Path) -> None:
+    server = _serve(model_root, tmp_path)
+    try:
+        first, second = _workers(server.process.pid)
+        os.kill(first, signal.SIGTERM)  # it stops cleanly, on its own: the whole server stops
+        assert server.process.wait(60) == 0
     finally:
         server.stop()
     assert _gone(second)  # the supervisor exits after its last worker
-    assert f"(pid {first}) exited with status 137: stopping the other workers" in server.log()
+    assert f"(pid {first}) exited with status 0: stopping the other workers" in server.log()
 
 
 def test_reload_config_rpc_is_refused(model_root: Path, tmp_path: Path) -> None:

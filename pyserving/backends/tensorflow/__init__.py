@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pyserving.backends.tensorflow.loader import SavedModelLoader, SavedModelOptions, saved_model_complete
 from pyserving.backends.tensorflow.tflite import TfLiteLoader, has_tflite_model
 from pyserving.core.ids import ServableId
@@ -25,4 +27,9 @@ class TensorFlowBackend:
         return saved_model_complete(path)
 
 
-__all__ = ["SavedModelLoader", "SavedModelOptions", "TensorFlowBackend"]
+def create_backend(settings: Any) -> TensorFlowBackend:
+    """The registry's factory (``backends/__init__.py``)."""
+    return TensorFlowBackend(SavedModelOptions.from_settings(settings))
+
+
+__all__ = ["SavedModelLoader", "SavedModelOptions", "TensorFlowBackend", "create_backend"]

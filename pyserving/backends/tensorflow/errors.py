@@ -24,4 +24,11 @@ def tf_error(exc: BaseException) -> ServingError | None:
 
     if isinstance(exc, tf.errors.OpError):
         return ServingError(exc.message, StatusCode(exc.error_code))
+    if isinstance(exc, UnicodeDecodeError):
+        # TF's status message quoted the input's bytes, and they are not UTF-8: Python cannot
+        # even build the OpError. The input is at fault (e.g. junk fed to a ParseExample op).
+        return ServingError(
+            "The model rejected an input, and TensorFlow's error message holds bytes that are not "
+            "valid UTF-8 (is a string input what the signature expects, e.g. a serialized tf.Example?)",
+            StatusCode.INVALID_ARGUMENT)
     return None

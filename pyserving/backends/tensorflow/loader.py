@@ -13,9 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyserving.backends.tensorflow import warmup
+from pyserving.backends.base import folder_bytes
 from pyserving.backends.tensorflow.errors import map_tf_errors
-from pyserving.backends.tensorflow.warmup import WarmupOptions
 from pyserving.backends.tensorflow.servable import SavedModelServable
 from pyserving.core import heap
 from pyserving.core.errors import ServingError, StatusCode
@@ -34,9 +33,22 @@ class SavedModelOptions:
     # --prefer_tflite_model: serve model.tflite when the version folder has one.
     prefer_tflite_model: bool = False
     num_tflite_interpreters: int = 1
-    # --enable_model_warmup / --num_request_iterations_for_warmup (backends/tensorflow/warmup.py).
-    warmup: WarmupOptions = field(default_factory=WarmupOptions)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SavedModelOptions:
+        """The TensorFlow flags of ``config.settings.ServerSettings`` (TF Serving's precedence)."""
+        intra = settings.tensorflow_intra_op_parallelism or settings.tensorflow_session_parallelism
+        inter = settings.tensorflow_inter_op_parallelism or settings.tensorflow_session_parallelism
+        session_config = ""
+        if settings.tensorflow_session_config_file:
+            with open(settings.tensorflow_session_config_file, encoding="utf-8") as stream:
+                session_config = stream.read()
+        tags = tuple(t.strip() for t in settings.saved_model_tags.split(",") if t.strip())
+        return cls(saved_model_tags=tags or ("serve",), intra_op_parallelism=intra,
+                   inter_op_parallelism=inter, session_config_text=session_config,
+                   prefer_tflite_model=settings.prefer_tflite_model,
+                   num_tflite_interpreters=settings.num_tflite_interpreters_per_pool)
 
 
 def saved_model_file(path: str) -> str:
@@ -144,6 +156,9 @@ class SavedModelLoader:
             raise ServingError(f"servable {self.id} is not loaded", StatusCode.FAILED_PRECONDITION)
         return self._servable
 
+    def estimate_resources(self) -> int:
+        return folder_bytes(self.path)
+
     def load(self) -> None:
         saved_model_file(self.path)
         tf = import_tensorflow()
@@ -157,11 +172,7 @@ class SavedModelLoader:
                     session, list(self.options.saved_model_tags), self.path
                 )
             graph.finalize()
-            servable = SavedModelServable(session, graph, meta_graph, self.path)
-            # Warmup is part of the load: a failing warmup fails it, and the version
-            # becomes AVAILABLE only once warmed up.
-            warmup.run(servable, self.path, self.options.warmup, self.id)
-            self._servable = servable
+            self._servable = SavedModelServable(session, graph, meta_graph, self.path)
         except ServingError:
             session.close()
             raise

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from pyserving.backends.base import folder_bytes
 from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
 from pyserving.core.ids import ServableId
 from pyserving.tensors.dtypes import from_numpy
@@ -93,7 +94,9 @@ class TfLiteServable:
     """Safe to call from many threads: each call borrows one interpreter."""
 
     def __init__(self, model_path: str, interpreters: int) -> None:
-        self.export_dir = os.path.dirname(model_path)
+        self.version_dir = os.path.dirname(model_path)
+        self.caller_thread_run = None  # an interpreter's run time is not bounded by its input sizes
+        self.batchable = True
         self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         first = _interpreter(model_path)
         self._pool.put(first)
@@ -112,20 +115,9 @@ class TfLiteServable:
             self.signatures = {"serving_default": Signature(
                 "serving_default", "tensorflow/serving/predict", inputs, outputs)}
 
-    def metadata(self) -> Mapping[str, Any]:
-        from tensorflow.core.protobuf import meta_graph_pb2
-
-        if self._signature_defs:
-            return dict(self._signature_defs)
-        signature = self.signatures["serving_default"]
-        proto = meta_graph_pb2.SignatureDef(method_name=signature.method_name)
-        for target, specs in ((proto.inputs, signature.inputs), (proto.outputs, signature.outputs)):
-            for alias, spec in specs.items():
-                info = target[alias]
-                info.name, info.dtype = spec.name, spec.dtype
-                for size in spec.shape or ():
-                    info.tensor_shape.dim.add(size=size)
-        return {"serving_default": proto}
+    def metadata(self) -> Mapping[str, Any] | None:
+        """The model's own SignatureDefs (``signature_defs_metadata``), else None: built from ``signatures``."""
+        return dict(self._signature_defs) if self._signature_defs else None
 
     def run(self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str],
             timeout_in_ms: int = 0) -> dict[str, Any]:
@@ -175,6 +167,9 @@ class TfLiteLoader:
         if self._servable is None:
             raise ServingError(f"servable {self.id} is not loaded", StatusCode.FAILED_PRECONDITION)
         return self._servable
+
+    def estimate_resources(self) -> int:
+        return folder_bytes(self.path)
 
     def load(self) -> None:
         try:

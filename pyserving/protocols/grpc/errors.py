@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 
 from pyserving.core.errors import ServingError, StatusCode
+from pyserving.protocols.grpc.handlers import UndecodableRequest
 
 logger = logging.getLogger("pyserving.grpc")
 
@@ -52,10 +53,16 @@ Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[R]]
 
 
 def rpc(method: Handler[R]) -> Handler[R]:
-    """Wraps a servicer method: ServingError -> its status, anything else -> INTERNAL."""
+    """Wraps a servicer method: ServingError -> its status, anything else -> INTERNAL.
+
+    A request whose bytes did not parse (``handlers.UndecodableRequest``) is INTERNAL too,
+    as gRPC servers answer a request they cannot deserialize.
+    """
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> R:
+        if isinstance(request, UndecodableRequest):
+            await abort(context, ServingError(str(request), StatusCode.INTERNAL))
         try:
             return await method(self, request, context)
         except grpc.aio.AbortError:

@@ -71,11 +71,8 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
                 f"HandleReloadConfigRequest reaches one of the {self.workers} worker processes "
                 "(--num_workers): change the --model_config_file instead; every worker polls it "
                 "(--model_config_file_poll_wait_seconds)")
-        kind = config.WhichOneof("config")
-        if kind is None:
-            logger.info("Taking no action for empty config.")
-            return
-        if kind != "model_config_list":
+        # TF Serving answers a request with no config at all like one with a custom_model_config.
+        if config.WhichOneof("config") != "model_config_list":
             raise InvalidArgumentError(
                 "ServerModelConfig type not supported by HandleReloadConfigRequest. "
                 "Only ModelConfigList is currently supported")

@@ -31,6 +31,7 @@ from pyserving.protocols.grpc.errors import rpc
 from pyserving.serving import inference
 from pyserving.serving.model_status import model_metadata
 from pyserving.serving.server_core import ServerCore
+from pyserving.tensors.limits import TensorLimits
 from pyserving.tensors.signature import Signature
 
 if TYPE_CHECKING:
@@ -77,13 +78,16 @@ def _fill_model_spec(spec: Any, name: str, version: int, signature_name: str | N
         spec.signature_name = signature_name or inference.DEFAULT_SIGNATURE
 
 
-def decode_inputs(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def decode_inputs(inputs: Mapping[str, Any], limits: TensorLimits) -> dict[str, np.ndarray]:
+    """TensorProtos to arrays; TF Serving's "tensor parsing error: <alias>", then why."""
     arrays = {}
     for alias, proto in inputs.items():
         try:
-            arrays[alias] = tensor_to_array(proto)
-        except (TensorProtoError, MemoryError):
-            raise InvalidArgumentError(f"tensor parsing error: {alias}") from None
+            arrays[alias] = tensor_to_array(proto, limits)
+        except TensorProtoError as exc:
+            raise InvalidArgumentError(f"tensor parsing error: {alias}: {exc}") from None
+        except MemoryError:
+            raise InvalidArgumentError(f"tensor parsing error: {alias}: out of memory") from None
     return arrays
 
 
@@ -122,7 +126,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         signature_name = request.model_spec.signature_name or inference.DEFAULT_SIGNATURE
         with core.acquire(servable) as handle:
             signature = inference.signature_for_predict(handle, signature_name)
-            inputs = decode_inputs(request.inputs)
+            inputs = decode_inputs(request.inputs, core.options.tensor_limits)
             inference.check_predict_inputs(signature, inputs)
             output_keys = inference.select_outputs(signature, list(request.output_filter))
             outputs = await inference.run_signature(

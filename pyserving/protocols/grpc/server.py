@@ -14,15 +14,11 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tensorflow_serving.apis import (
-    model_service_pb2,
-    model_service_pb2_grpc,
-    prediction_service_pb2,
-    prediction_service_pb2_grpc,
-)
+from tensorflow_serving.apis import model_service_pb2, prediction_service_pb2
 
 from pyserving.core.errors import InvalidArgumentError, ServingError
 from pyserving.protocols.grpc.errors import abort
+from pyserving.protocols.grpc.handlers import add_service
 from pyserving.protocols.grpc.model_service import ModelService
 from pyserving.protocols.grpc.prediction_service import PredictionService
 from pyserving.protocols.grpc.profiler_service import ProfilerService, StartSession, profiler_handler
@@ -221,9 +217,10 @@ def create_server(
     ``profiler`` starts a profiler session: given, ``tensorflow.ProfilerService`` is served.
     """
     server = grpc.aio.server(options=options.server_options(), interceptors=list(interceptors) or None)
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionService(core, options.use_tensor_content), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(core, options.workers), server)
+    add_service(server, prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"],
+                PredictionService(core, options.use_tensor_content))
+    add_service(server, model_service_pb2.DESCRIPTOR.services_by_name["ModelService"],
+                ModelService(core, options.workers))
     services = [PREDICTION_SERVICE, MODEL_SERVICE]
     if profiler is not None:
         server.add_generic_rpc_handlers((profiler_handler(ProfilerService(profiler)),))

@@ -24,7 +24,8 @@ async def predict(core: ServerCore, route: Route, body: bytes, timeout_in_ms: in
         key = signature_name or inference.DEFAULT_SIGNATURE
         signature = handle.servable.signatures.get(key)
         if signature is None:
-            raise InvalidArgumentError(f'Serving signature name: "{key}" not found in signature def')
+            raise InvalidArgumentError(f'Serving signature name: "{key}" not found in signature def.'
+                                       f"{inference.signatures_hint(handle)}")
         if not signature.inputs:
             raise InvalidArgumentError(
                 f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
