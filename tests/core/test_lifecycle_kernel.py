@@ -194,19 +194,18 @@ def test_the_source_waits_for_a_folder_being_written_then_offers_it(tmp_path: Pa
                                   poll_wait_seconds=0, settle_seconds=3600,
                                   is_complete=BACKEND.version_complete)
         write_half_plus(tmp_path / "1")
-        await source.poll()  # first sight of v1: its listing is remembered, not yet trusted
-        assert emitted == [[]] and not source.settled()
-        await source.poll()  # unchanged and complete: offered
-        assert emitted[-1] == [1] and source.settled()
+        await source.poll()  # the first poll (startup) offers a complete folder at once
+        assert emitted == [[1]]
         half = tmp_path / "2"
         half.mkdir()
         (half / "model.py").write_text("class Model(  # still being copied")
         await source.poll()
         await source.poll()  # unchanged but incomplete (does not compile): not offered
-        assert emitted[-1] == [1] and not source.settled()
+        assert emitted[-1] == [1]
         write_half_plus(half, b=3.0)
         await source.poll()  # changed: remembered again
-        await source.poll()
+        assert emitted[-1] == [1]
+        await source.poll()  # unchanged and complete: offered
         assert emitted[-1] == [2]
 
     run(body)
