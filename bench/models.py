@@ -4,10 +4,11 @@
     python bench/models.py DIR [--only tiny|mlp|onnx-mlp]
 
 Writes ``DIR/half_plus_two/1`` (tests/helpers/models.py's clone of TF Serving's
-half_plus_two: ``x`` [-1, 1] -> ``y``) and ``DIR/mlp/1`` (bench/swaps.py's float32 MLP
+half_plus_two: ``x`` [-1, 1] -> ``y``), ``DIR/half_plus_two_py/1`` (its Python-model twin,
+tests/helpers/python_models.py), ``DIR/mlp/1`` (bench/swaps.py's float32 MLP
 512->2048->2048->512->10: ``x`` [-1, 512] -> ``y``) and ``DIR/onnx_mlp/1/model.onnx`` (that MLP,
 same weights, built with the ``onnx`` helper API: MatMul + Add + Relu, ``x`` [batch, 512] -> ``y``),
-and prints ``{"tiny": base, "mlp": base, "onnx-mlp": base}`` as JSON. ``bench/run.py`` runs this in a child process, so TensorFlow's sessions and log
+and prints ``{key: base}`` as JSON. ``bench/run.py`` runs this in a child process, so TensorFlow's sessions and log
 lines stay out of the runner.
 """
 
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-NAMES = {"tiny": "half_plus_two", "mlp": "mlp", "onnx-mlp": "onnx_mlp"}
+NAMES = {"tiny": "half_plus_two", "mlp": "mlp", "onnx-mlp": "onnx_mlp", "tinypy": "half_plus_two_py"}
 MLP_SIZES = (512, 2048, 2048, 512, 10)
 
 
@@ -41,6 +42,7 @@ def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
     tf.get_logger().setLevel("ERROR")
     from bench.swaps import export_mlp
     from tests.helpers.models import export_half_plus_two
+    from tests.helpers.python_models import write_half_plus
 
     dirs = {}
     for key in keys:
@@ -49,6 +51,8 @@ def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
             export_half_plus_two(base / "1")
         elif key == "onnx-mlp":
             export_onnx_mlp(base / "1", 0)
+        elif key == "tinypy":
+            write_half_plus(base / "1")  # the Python twin: y = 0.5 x + 2 in numpy
         else:
             export_mlp(base / "1", 0)
         dirs[key] = base

@@ -83,7 +83,8 @@ class Model:
 
 
 MODELS = {"tiny": Model("tiny", "half_plus_two", 1, 1), "mlp": Model("mlp", "mlp", 512, 10),
-          "onnx-mlp": Model("onnx-mlp", "onnx_mlp", 512, 10, "onnx")}
+          "onnx-mlp": Model("onnx-mlp", "onnx_mlp", 512, 10, "onnx"),
+          "tinypy": Model("tinypy", "half_plus_two_py", 1, 1, "python")}
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ SCENARIOS = (
     Scenario("tiny-grpc-16c", "tiny", "grpc", 16, 1,
              ("pyserving", "pyserving-batching", "pyserving-workers", "bare-grpc"),
              what="gRPC overhead"),
+    Scenario("tinypy-rest-64c", "tinypy", "rest", 64, 1, ("pyserving",),
+             what="a Python model (numpy y = 0.5x + 2) against the SavedModel in tiny-rest-64c"),
     Scenario("mlp-rest-32x16c", "mlp", "rest", 16, 32,
              ("pyserving", "pyserving-batching", "bare-uvicorn", "flask-gevent", "gunicorn-flask"),
              ("pyserving", "pyserving-batching", "bare-uvicorn"),
@@ -210,6 +213,8 @@ def _targets() -> list[Target]:
                           "tiny-grpc-16c", server, "req_s", ">=", 0.60, "tiny-grpc-16c", "bare-grpc", info))
         out.append(Target(f"tiny, REST 1c, {tag}: p50 latency (ms)",
                           "tiny-rest-1c", server, "p50_ms", "<=", 0.35, info=info))
+    out.append(Target("Python model (numpy y = 0.5x + 2), REST 64c: req/s vs the SavedModel half_plus_two",
+                      "tinypy-rest-64c", off, "req_s", ">=", 0.80, "tiny-rest-64c", off))
     return out
 
 

@@ -26,6 +26,7 @@ from pyserving.config.model_config import models_to_proto, platform_of, read_mod
 from pyserving.config.reloader import poll_model_config_file
 from pyserving.config.settings import ServerSettings
 from pyserving.config.ssl_config import read_ssl_config_file
+from pyserving.console import Console
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.core.ids import ServableId
 from pyserving.core.manager import ManagerOptions
@@ -156,7 +157,7 @@ def batching_options(settings: ServerSettings) -> BatchingOptions | None:
     return BatchingOptions()
 
 
-WORKER_FIRST_LOADS_TIMEOUT_SECONDS = 3600.0
+FIRST_LOADS_TIMEOUT_SECONDS = 3600.0
 
 
 class Server:
@@ -179,6 +180,9 @@ class Server:
         self.core = ServerCore(core_options(settings, warmup_listener))
         self._shutting_down = False
         self._lifecycle_log = LifecycleLog(self.core.bus)
+        # Before the first loads, so its version history sees them.
+        self.console = Console(self.core, self.metrics, self._rest_in_flight, settings.port) \
+            if settings.enable_console and settings.rest_api_port else None
         observers: list[Any] = []
         if self.metrics is not None:
             StateMetrics(self.metrics, self.core.bus, self._model_path)
@@ -207,13 +211,13 @@ class Server:
     async def start(self) -> None:
         settings = self.settings
         models = model_configs(settings)
-        if settings.num_workers > 1:
-            # A worker listens only once its first loads are done (as TF Serving's server does):
-            # the kernel hands connections to every listening worker, and one still loading
-            # would answer 404 where another one serves.
-            await self.core.reload_config(models, timeout=WORKER_FIRST_LOADS_TIMEOUT_SECONDS)
-        else:
-            await self.core.apply_config(models)
+        await self.core.apply_config(models)
+        # The ports open once the first loads are done, as TF Serving's (clients, scripts and
+        # probes take "port open" for "models loaded"). Workers always wait: the kernel hands
+        # connections to every listening worker, and one still loading would answer 404.
+        if (settings.num_workers > 1 or not settings.open_ports_before_load) and \
+                not await self._wait_first_loads([m.name for m in models]):
+            return  # stopped while loading
         if settings.model_config_file and settings.model_config_file_poll_wait_seconds > 0:
             self._tasks.append(asyncio.get_running_loop().create_task(poll_model_config_file(
                 settings.model_config_file, settings.model_config_file_poll_wait_seconds,
@@ -226,6 +230,29 @@ class Server:
                              "Please use a different port for HTTP/REST API. Skipped exporting HTTP/REST API.")
             else:
                 await self._start_rest()
+
+    async def _wait_first_loads(self, names: list[str]) -> bool:
+        """Waits until every model's versions are AVAILABLE or END; False when a stop came first.
+
+        A model left without an AVAILABLE version does not stop the server (unlike TF Serving,
+        which exits): it is logged here, and its status and /readyz say why.
+        """
+        started = asyncio.get_running_loop().time()
+        settling = asyncio.ensure_future(self.core.wait_settled(
+            names, FIRST_LOADS_TIMEOUT_SECONDS, pending_folders=False))
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({settling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not settling.done():
+            settling.cancel()
+            return False
+        for name, error in settling.result().items():
+            logger.error("Model %s has no AVAILABLE version (%s: %s); opening the ports anyway: the other "
+                         "models are served, and GET /v1/models/%s reports the error", name, error.code.name,
+                         error.message, name)
+        logger.info("Initial models settled in %.2f s; opening the ports",
+                    asyncio.get_running_loop().time() - started)
+        return True
 
     # -- health --------------------------------------------------------------------------
 
@@ -253,6 +280,9 @@ class Server:
         if waiting:
             return False, {"status": "not ready", "models": waiting}
         return True, {"status": "ready"}
+
+    def _rest_in_flight(self) -> int:
+        return len(self._uvicorn.server_state.tasks) if self._uvicorn is not None else 0
 
     async def _healthz(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
         return 200, JSON, b'{"status":"ok"}'
@@ -287,7 +317,13 @@ class Server:
             interceptors.append(InFlightLimitInterceptor(self.limit))
         if settings.enable_grpc_healthcheck_service:
             self._health = HealthService(self.is_ready)
-        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings), interceptors, self._health)
+        profiler = None
+        if settings.enable_profiler:
+            from pyserving.backends.tensorflow.profiler import ProfilerSession
+
+            profiler = ProfilerSession
+        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings), interceptors, self._health,
+                                   profiler)
         credentials = self.ssl_config.grpc_credentials() if self.ssl_config is not None else None
         addresses = []
         if settings.port:
@@ -321,6 +357,8 @@ class Server:
         }
         if self.metrics is not None:
             extra_routes[self.monitoring.prometheus_path] = self._prometheus
+        if self.console is not None:
+            extra_routes.update(self.console.routes())
         app: Any = create_app(self.core, RestOptions(
             rest_api_timeout_in_ms=settings.rest_api_timeout_in_ms,
             rest_api_enable_cors_support=settings.rest_api_enable_cors_support,

@@ -38,6 +38,12 @@ class Servable(Protocol):
         ...
 
     @property
+    def batchable(self) -> bool:
+        """Whether concurrent requests may be stacked along dim 0 into one run and split after
+        (``--enable_batching``); a model that is not is run request by request."""
+        ...
+
+    @property
     def caller_thread_run(self) -> RunFn | None:
         """A ``run`` that may execute on the calling thread, even the event loop, when the
         serving layer has timed it as short (``serving/inline_runs.py``); None when a run's time

@@ -157,17 +157,32 @@ class ServerCore:
         """
         before = dict(self.models)
         await self.apply_config(models)
-        changed = [m.name for m in models if before.get(m.name) != m]
-        await self.monitor.wait_until(lambda: all(self._settled(n) for n in changed), timeout)
+        return await self.wait_settled([m.name for m in models if before.get(m.name) != m], timeout)
+
+    async def wait_settled(self, names: Sequence[str], timeout: float | None,
+                           pending_folders: bool = True) -> dict[str, ServingError]:
+        """Waits until every version of each model is AVAILABLE or END (none waiting or loading).
+
+        ``pending_folders=False`` does not wait for version folders still being written
+        (startup: those are new versions, loaded while serving). Returns the models left
+        without an AVAILABLE version, with their error.
+        """
+        await self.monitor.wait_until(lambda: all(self._settled(n, pending_folders) for n in names), timeout)
         failures: dict[str, ServingError] = {}
-        for name in changed:
+        for name in names:
             if self.manager.available_versions(name):
                 continue
-            errors = [s.error for s in self.monitor.versions(name) if s.error is not None]
-            failures[name] = errors[0] if errors else ServingError(
-                self.source_problem(name)
-                or f"No versions of servable {name} found under base path {self.models[name].base_path}",
-                StatusCode.NOT_FOUND)
+            states = self.monitor.versions(name)
+            errors = [s.error for s in states if s.error is not None]
+            if errors:
+                failures[name] = errors[0]
+            elif states:
+                failures[name] = ServingError(f"Model {name} is still loading", StatusCode.UNAVAILABLE)
+            else:
+                failures[name] = ServingError(
+                    self.source_problem(name)
+                    or f"No versions of servable {name} found under base path {self.models[name].base_path}",
+                    StatusCode.NOT_FOUND)
         return failures
 
     def source_problem(self, name: str) -> str | None:
@@ -175,9 +190,10 @@ class ServerCore:
         source = self._sources.get(name)
         return source.problem if source is not None else None
 
-    def _settled(self, name: str) -> bool:
+    def _settled(self, name: str, pending_folders: bool = True) -> bool:
         source = self._sources.get(name)
-        return (source is None or source.settled()) and self.manager.is_settled(name)
+        polled = source is None or (source.settled() if pending_folders else source.polled())
+        return polled and self.manager.is_settled(name)
 
     async def apply_config(self, models: Sequence[ModelConfig]) -> None:
         """Makes ``models`` the served set: new ones start polling, removed ones unload."""
@@ -304,7 +320,7 @@ class ServerCore:
         output_keys: Sequence[str],
         timeout_in_ms: int,
     ) -> dict[str, Any]:
-        batcher = self._batcher(handle)
+        batcher = self._batcher(handle) if handle.servable.batchable else None
         if batcher is None:
             return await self._run_unbatched(handle, signature_name, inputs, output_keys, timeout_in_ms)
         return await batcher.run(handle.servable, handle.id.name, handle.id.version, signature_name,

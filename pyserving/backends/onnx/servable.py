@@ -108,6 +108,12 @@ class OnnxServable:
         return self._version_dir
 
     @property
+    def batchable(self) -> bool:
+        """Requests stack along dim 0 only when every input's first dim is free (``-1``)."""
+        return all(spec.shape is not None and len(spec.shape) > 0 and spec.shape[0] == -1
+                   for spec in self._signature.inputs.values())
+
+    @property
     def caller_thread_run(self) -> Callable[..., dict[str, Any]] | None:
         """``run`` itself for straight-line graphs: a session run happens on the calling thread
         (and ONNX Runtime's intra-op pool) anyway; None with Loop/Scan/If (see model_file.py)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyserving.backends.tensorflow.loader import SavedModelLoader, SavedModelOptions, saved_model_parses
+from pyserving.backends.tensorflow.loader import SavedModelLoader, SavedModelOptions, saved_model_complete
 from pyserving.backends.tensorflow.tflite import TfLiteLoader, has_tflite_model
 from pyserving.core.ids import ServableId
 
@@ -21,10 +21,10 @@ class TensorFlowBackend:
         return SavedModelLoader(servable_id, path, self.options)
 
     def version_complete(self, path: str) -> bool:
-        """A folder still being copied has no parseable saved_model.pb yet."""
+        """A folder still being copied has no parseable saved_model.pb or lacks variables shards."""
         if self.options.prefer_tflite_model and has_tflite_model(path):
             return True
-        return saved_model_parses(path)
+        return saved_model_complete(path)
 
 
 def create_backend(settings: Any) -> TensorFlowBackend:

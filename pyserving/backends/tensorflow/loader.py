@@ -7,6 +7,7 @@ import ctypes.util
 import gc
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -89,7 +90,12 @@ def _release_free_memory() -> None:
         pass
 
 
-def saved_model_parses(path: str) -> bool:
+def saved_model_complete(path: str) -> bool:
+    """saved_model.pb parses and, when a MetaGraph restores variables, every variables shard is there.
+
+    Decides when a folder being copied can load: a parseable proto alone is not enough,
+    since ``cp -r`` may write saved_model.pb before variables/.
+    """
     try:
         proto_path = saved_model_file(path)
     except ServingError:
@@ -108,7 +114,27 @@ def saved_model_parses(path: str) -> bool:
             saved_model.ParseFromString(data)
     except (OSError, UnicodeDecodeError, message.DecodeError, text_format.ParseError):
         return False
-    return len(saved_model.meta_graphs) > 0
+    if not saved_model.meta_graphs:
+        return False
+    if any(m.saver_def.filename_tensor_name for m in saved_model.meta_graphs):
+        return _variables_complete(os.path.join(path, "variables"))
+    return True
+
+
+_SHARD = re.compile(r"^variables\.data-(\d+)-of-(\d+)$")
+
+
+def _variables_complete(variables_dir: str) -> bool:
+    """variables.index and the data shards 0..N-1 its file names announce."""
+    try:
+        names = set(os.listdir(variables_dir))
+    except OSError:
+        return False
+    shards = [match for match in map(_SHARD.match, names) if match]
+    if "variables.index" not in names or not shards:
+        return False
+    count = int(shards[0].group(2))
+    return {int(m.group(1)) for m in shards if int(m.group(2)) == count} == set(range(count))
 
 
 class SavedModelLoader:

@@ -70,6 +70,7 @@ class SavedModelServable:
 
     def __init__(self, session: Any, graph: Any, meta_graph: Any, export_dir: str = "") -> None:
         self.version_dir = export_dir
+        self.batchable = True
         self._session = session
         self._graph = graph
         self._signature_defs = dict(meta_graph.signature_def)
