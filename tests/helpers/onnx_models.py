@@ -47,6 +47,18 @@ def half_plus_two(a: float = 0.5, b: float = 2.0):
     return _model(graph)
 
 
+def export_half_plus(version_dir: Path, b: float = 2.0) -> Path:
+    """A whole ``version_dir`` holding half_plus_two (``y = 0.5 x + b``), published by one rename."""
+    import os
+    import tempfile
+
+    version_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=version_dir.parent, prefix=".staging-"))
+    save(half_plus_two(b=b), staging)
+    os.replace(staging, version_dir)
+    return version_dir
+
+
 def mlp_weights(sizes: tuple[int, ...], seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     return [(rng.standard_normal((n_in, n_out), dtype=np.float32) * 0.02, np.zeros(n_out, np.float32))
