@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 REST_PORT ?= 8501
 GRPC_PORT ?= 8500
 
-.PHONY: setup serve test bench clean
+.PHONY: setup serve test check bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,14 @@ serve: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The house rules, enforced (pyproject.toml: [tool.ruff], [tool.mypy], [tool.importlinter]).
+CHECKED := pyserving tests bench examples
+check: setup
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
+	$(BIN)/mypy pyserving
+	$(BIN)/lint-imports
 
 BENCH_ARGS ?=
 bench: setup

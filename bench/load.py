@@ -312,7 +312,7 @@ async def _http_main(host: str, port: int, request: bytes, connections: int, dur
     limit = warmup + (duration if count is None else 600)
     try:
         await asyncio.wait_for(asyncio.shield(load.done), timeout=limit + 0.05)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         load.finish()
     seconds = (load.last_end if count is not None else load.measure_end) - load.measure_start
     await asyncio.sleep(0)  # let connections see ``running`` go false

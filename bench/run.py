@@ -47,7 +47,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -543,7 +543,7 @@ def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
     right = {3, 4, 5, 6, 7, 8, 9}
 
     def fmt(cols) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths)))
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths, strict=False)))
 
     print()
     print(f"pyserving benchmark: {meta['cpus']} CPUs, REST load {meta['rest_generator']}, gRPC load grpc.aio "
@@ -552,7 +552,7 @@ def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
     print(fmt(header))
     print(fmt(["-" * w for w in widths]))
     previous = None
-    for r, line in zip(rows, lines):
+    for r, line in zip(rows, lines, strict=False):
         if previous is not None and r.scenario != previous:
             print()
         previous = r.scenario
@@ -624,7 +624,7 @@ def median_targets(runs: list[list[dict]]) -> list[dict]:
     both together, so the median ratio is steadier than the ratio of the median rows.
     """
     out = []
-    for per_run in zip(*runs):
+    for per_run in zip(*runs, strict=False):
         target = dict(per_run[0])
         measured = sorted(t["measured"] for t in per_run if t["measured"] is not None)
         stalled = any(t["result"].endswith("(stalled)") for t in per_run)

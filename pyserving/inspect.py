@@ -70,7 +70,8 @@ import json
 import os
 import re
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 __all__ = [
     "InspectError",
@@ -97,7 +98,7 @@ class InspectError(ValueError):
 # Reading
 
 
-def read_saved_model(saved_model_dir: "str | os.PathLike[str]") -> Any:
+def read_saved_model(saved_model_dir: str | os.PathLike[str]) -> Any:
     """Parse ``saved_model.pb`` (preferred) or ``saved_model.pbtxt`` in ``saved_model_dir``.
 
     Returns a ``tensorflow.core.protobuf.saved_model_pb2.SavedModel``.  Raises
@@ -369,7 +370,7 @@ def _concrete_functions(saved_model: Any, all_ops: Sequence[str]) -> dict[str, A
     return {"error": None, "functions": functions}
 
 
-def inspect_saved_model(path: "str | os.PathLike[str]") -> dict[str, Any]:
+def inspect_saved_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Describe the SavedModel in directory ``path`` (see the module docstring)."""
     saved_model = read_saved_model(path)
     tag_sets: dict[str, Any] = {}
@@ -395,7 +396,7 @@ def inspect_saved_model(path: "str | os.PathLike[str]") -> dict[str, Any]:
     }
 
 
-def inspect_onnx_model(path: "str | os.PathLike[str]") -> dict[str, Any]:
+def inspect_onnx_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Describe the ``model.onnx`` in version folder ``path`` as the server shows it: one "serve"
     tag-set with its ``serving_default`` predict signature (ONNX names, TF dtypes, -1 for symbolic
     dims) and the graph's op types. Needs onnxruntime (the signature is what a session reports)."""
@@ -434,7 +435,7 @@ def inspect_onnx_model(path: "str | os.PathLike[str]") -> dict[str, Any]:
     }
 
 
-def inspect_model(path: "str | os.PathLike[str]") -> dict[str, Any]:
+def inspect_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     """:func:`inspect_saved_model`, or :func:`inspect_onnx_model` for a folder holding only a model.onnx."""
     directory = os.fspath(path)
     if os.path.isfile(os.path.join(directory, "model.onnx")) and not any(

@@ -21,8 +21,8 @@ from typing import Any
 from pyserving.apis.json_format import error_body
 from pyserving.batching import BatchingOptions
 from pyserving.config.batching_config import read_batching_parameters
-from pyserving.config.monitoring_config import MonitoringConfig, read_monitoring_config_file
 from pyserving.config.model_config import models_to_proto, platform_of, read_model_config_file
+from pyserving.config.monitoring_config import MonitoringConfig, read_monitoring_config_file
 from pyserving.config.reloader import poll_model_config_file
 from pyserving.config.settings import ServerSettings
 from pyserving.config.ssl_config import read_ssl_config_file

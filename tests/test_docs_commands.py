@@ -137,7 +137,7 @@ def same(expected: Any, got: Any) -> bool:
             same(v, got[k]) for k, v in expected.items())
     if isinstance(expected, list):
         return isinstance(got, list) and len(expected) == len(got) and all(
-            same(a, b) for a, b in zip(expected, got))
+            same(a, b) for a, b in zip(expected, got, strict=False))
     return bool(expected == got)
 
 

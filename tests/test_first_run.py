@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from pyserving.sources.filesystem import FileSystemSource, ServableSourceConfig, version_from_error
+from pyserving.core.errors import InvalidArgumentError
+from pyserving.core.manager import AspiredVersion
+from pyserving.sources.filesystem import FileSystemSource, ServableSourceConfig
 from pyserving.sources.version_policy import VersionPolicy
 from tests.helpers.server import REPO, start_server
 
@@ -75,7 +77,7 @@ def test_source_reports_a_problem_once_and_again_when_it_changes(tmp_path: Path,
     base = tmp_path / "m"
     source = FileSystemSource(
         ServableSourceConfig("m", str(base), VersionPolicy()),
-        lambda servable_id, path: version_from_error(servable_id, "not loaded in this test"),
+        lambda servable_id, path: AspiredVersion(servable_id, None, InvalidArgumentError("not loaded in this test")),
         lambda name, versions: None, poll_wait_seconds=0)
 
     async def polls(n: int) -> None:

@@ -9,8 +9,9 @@ TF Serving style backend uses them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,7 +38,7 @@ class Loaded:
         feed = {sig.inputs[alias].name: value for alias, value in feeds.items()}
         aliases = sorted(sig.outputs) if outputs is None else outputs
         fetched = self.sess.run([sig.outputs[a].name for a in aliases], feed_dict=feed)
-        return dict(zip(aliases, fetched))
+        return dict(zip(aliases, fetched, strict=False))
 
     def close(self) -> None:
         self.sess.close()

@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
 import pytest
 
 from pyserving import inspect as sm_inspect

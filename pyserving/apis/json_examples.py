@@ -51,6 +51,7 @@ def _feature_values(name: str, values: list[Any]) -> tuple[str | None, list[Any]
     kind: str | None = None
     converted: list[Any] = []
     for value in values:
+        item: int | float | bytes
         if isinstance(value, bool):
             this, item = "int64", int(value)
         elif isinstance(value, int):

@@ -52,7 +52,9 @@ class NumericBody:
         if isinstance(self.arrays, dict):
             if self.row_format or set(self.arrays) != set(specs):
                 return None
-            pairs = [(alias, self.arrays[alias], self.shapes[alias]) for alias in specs]  # type: ignore[index]
+            arrays: dict[str, Any] = self.arrays
+            shapes: Any = self.shapes  # a dict whenever ``arrays`` is one
+            pairs = [(alias, arrays[alias], shapes[alias]) for alias in specs]
         else:
             if len(specs) != 1:
                 return None
@@ -87,7 +89,8 @@ def numeric_body(body: bytes) -> NumericBody | None:
     aliases = _unique_keys(value) if named else {""}
     if aliases is None:
         return None
-    values = {alias: value[alias] for alias in aliases} if named else {"": value}
+    document: Any = value
+    values = {alias: document[alias] for alias in aliases} if named else {"": value}
     shapes = {}
     expected_lists = 0
     for alias, array in values.items():
@@ -183,7 +186,7 @@ def _read(array: Any, shape: tuple[int, ...], dtype: int) -> np.ndarray | None:
         return None
     of_type, buffer_dtype = buffer_type
     try:
-        values = np.frombuffer(array.as_buffer(of_type=of_type), dtype=buffer_dtype)
+        values: np.ndarray = np.frombuffer(array.as_buffer(of_type=of_type), dtype=buffer_dtype)
     except (TypeError, ValueError):
         return None  # a bool, string, null or object among the numbers; or out of range
     if values.size != math.prod(shape):

@@ -77,7 +77,7 @@ class _Codec:
 
 def _codecs() -> dict[int, _Codec]:
     f32, f64 = np.dtype("<f4"), np.dtype("<f8")
-    table = {
+    table: dict[int, _Codec] = {
         DataType.DT_FLOAT: _Codec(np.dtype(np.float32), "float_val", f32, packed_fixed=True),
         DataType.DT_DOUBLE: _Codec(np.dtype(np.float64), "double_val", f64, packed_fixed=True),
         DataType.DT_COMPLEX64: _Codec(np.dtype(np.complex64), "scomplex_val", f32, 2, True),

@@ -55,7 +55,8 @@ def _pad_dims(array: np.ndarray, target: tuple[int, ...]) -> np.ndarray:
     if array.shape[1:] == target:
         return array
     widths = [(0, 0)] + [(0, t - s) for s, t in zip(array.shape[1:], target, strict=True)]
-    return np.pad(array, widths, constant_values=_pad_value(array))
+    padded: np.ndarray = np.pad(array, widths, constant_values=_pad_value(array))  # type: ignore[call-overload]
+    return padded
 
 
 def split(outputs: Mapping[str, np.ndarray], sizes: Sequence[int]) -> list[dict[str, np.ndarray]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor

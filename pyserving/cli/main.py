@@ -126,12 +126,11 @@ def run_server(argv: list[str], defaults: dict[str, Any] | None,
 
 def show_config(argv: list[str]) -> int:
     """``pyserving config [--server URL] [--json]``: the running server's model config."""
+    import argparse
     import json
     import urllib.request
 
     from google.protobuf import json_format, text_format
-
-    import argparse
 
     parser = argparse.ArgumentParser(
         prog="pyserving config",

@@ -217,8 +217,8 @@ def rss_bytes() -> int:
 
 def _histogram_sums(metric: Any) -> list[tuple[str, float, float]]:
     """(model, count, sum) per label set of a prometheus-client Histogram with a ``model`` label."""
-    counts: dict[tuple[str, ...], float] = {}
-    sums: dict[tuple[str, ...], float] = {}
+    counts: dict[tuple[tuple[str, str], ...], float] = {}
+    sums: dict[tuple[tuple[str, str], ...], float] = {}
     for family in metric.collect():
         for sample in family.samples:
             key = tuple(sorted(sample.labels.items()))

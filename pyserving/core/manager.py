@@ -141,9 +141,9 @@ class AspiredVersionsManager:
                 del stream[version]
                 self._publish(harness, ManagerState.END)
         for version, aspired in wanted.items():
-            harness = stream.get(version)
-            if harness is not None:
-                harness.set_aspired(True)
+            existing = stream.get(version)
+            if existing is not None:
+                existing.set_aspired(True)
                 continue
             harness = _Harness(aspired.id, aspired.loader)
             stream[version] = harness
@@ -155,9 +155,6 @@ class AspiredVersionsManager:
         if not stream:
             del self._streams[name]
         self._reconcile(name)
-
-    def aspired_model_names(self) -> list[str]:
-        return sorted(self._streams)
 
     # -- requests call this -----------------------------------------------------------
 
@@ -287,9 +284,6 @@ class AspiredVersionsManager:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def is_idle(self) -> bool:
-        return not self._tasks
 
     async def shutdown(self) -> None:
         """Un-aspires every model and waits until all versions are unloaded."""

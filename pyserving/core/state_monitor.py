@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 from pyserving.core.event_bus import EventBus
-from pyserving.core.states import ManagerState, ServableState
+from pyserving.core.states import ServableState
 
 
 class ServableStateMonitor:
@@ -35,15 +35,9 @@ class ServableStateMonitor:
         by_version = self._states.get(name, {})
         return [by_version[v] for v in sorted(by_version, reverse=True)]
 
-    def model_names(self) -> list[str]:
-        return sorted(self._states)
-
     def forget(self, name: str) -> None:
         """Drop the history of a model that left the config."""
         self._states.pop(name, None)
-
-    def is_available(self, name: str) -> bool:
-        return any(s.state is ManagerState.AVAILABLE for s in self._states.get(name, {}).values())
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
         """Waits until ``predicate()`` holds; False on timeout.

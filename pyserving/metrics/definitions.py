@@ -51,7 +51,7 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         # No *_created series: they double the exposition and TF Serving has none.
         # (A process-wide prometheus-client switch; pyserving owns its process.)
-        disable_created_metrics()  # type: ignore[no-untyped-call]
+        disable_created_metrics()
         r = self.registry
         if process_metrics:
             ProcessCollector(registry=r)

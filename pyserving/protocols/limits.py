@@ -33,6 +33,3 @@ class InFlightLimit:
             self._in_flight[model] = count
         else:
             self._in_flight.pop(model, None)
-
-    def in_flight(self, model: str) -> int:
-        return self._in_flight.get(model, 0)

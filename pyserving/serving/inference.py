@@ -20,7 +20,7 @@ DEFAULT_SIGNATURE = "serving_default"
 def signature_for_predict(handle: ServableHandle, name: str) -> Signature:
     """gRPC Predict's lookup (REST reports a missing signature with its own text)."""
     name = name or DEFAULT_SIGNATURE
-    signature = handle.servable.signatures.get(name)
+    signature: Signature | None = handle.servable.signatures.get(name)
     if signature is None:
         raise FailedPreconditionError(f'Serving signature key "{name}" not found.{signatures_hint(handle)}')
     return signature
@@ -113,7 +113,7 @@ class Classification:
 
 
 def _signature_by_name(handle: ServableHandle, name: str) -> Signature:
-    signature = handle.servable.signatures.get(name or DEFAULT_SIGNATURE)
+    signature: Signature | None = handle.servable.signatures.get(name or DEFAULT_SIGNATURE)
     if signature is None:
         raise InvalidArgumentError(f"No signature was found with the name: {name or DEFAULT_SIGNATURE}."
                                    f"{signatures_hint(handle)}")

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pyserving.backends import load_backend
-from pyserving.batching import BatchingOptions, BatchScheduler
 from pyserving.backends.base import Backend
+from pyserving.batching import BatchingOptions, BatchScheduler
 from pyserving.core.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -336,6 +336,7 @@ class ServerCore:
         key = (handle.id, signature_name)
         elements = input_elements(inputs)
         inline = self._inline_runs.inline(key, elements)
+        outputs: dict[str, Any]
         if inline:
             outputs, seconds = _timed(inline_run, signature_name, inputs, output_keys, timeout_in_ms)
         else:

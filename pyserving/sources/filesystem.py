@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyserving.core.errors import ServingError, StatusCode
 from pyserving.core.ids import ServableId
 from pyserving.core.manager import AspiredVersion
 from pyserving.sources.version_policy import VersionPolicy
@@ -197,6 +196,3 @@ class FileSystemSource:
                 del self._pending[version]
         return complete
 
-
-def version_from_error(servable_id: ServableId, message: str) -> AspiredVersion:
-    return AspiredVersion(servable_id, None, ServingError(message, StatusCode.INVALID_ARGUMENT))

@@ -28,10 +28,3 @@ class VersionPolicy:
                                sorted(missing), name)
             return [v for v in on_disk if v in self.versions]
         return on_disk[: max(1, self.num_versions)]
-
-    def describe(self) -> str:
-        if self.kind == "all":
-            return "all {}"
-        if self.kind == "specific":
-            return "specific {" + " ".join(f"versions: {v}" for v in self.versions) + "}"
-        return f"latest {{num_versions: {self.num_versions}}}"

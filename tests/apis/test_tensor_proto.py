@@ -269,7 +269,7 @@ def test_bad_string_tensor_content(content: bytes) -> None:
 
 def test_numpy_dtype_for() -> None:
     assert numpy_dtype_for(types_pb2.DT_HALF) == np.float16
-    assert numpy_dtype_for(types_pb2.DT_STRING) == object
+    assert numpy_dtype_for(types_pb2.DT_STRING) == np.dtype(object)
     with pytest.raises(TensorProtoError):
         numpy_dtype_for(types_pb2.DT_RESOURCE)
 

@@ -20,7 +20,7 @@ from pyserving.backends.python import PythonBackend
 from pyserving.core.event_bus import EventBus
 from pyserving.core.ids import ServableId, ServableRequest
 from pyserving.core.manager import AspiredVersion, AspiredVersionsManager, ManagerOptions
-from pyserving.core.states import ManagerState, ServableState
+from pyserving.core.states import ServableState
 from pyserving.sources.filesystem import FileSystemSource, ServableSourceConfig
 from pyserving.sources.version_policy import VersionPolicy
 from tests.helpers.python_models import write_half_plus, write_python_model

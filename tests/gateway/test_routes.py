@@ -457,5 +457,5 @@ def test_access_log_has_one_line_per_request_with_latency(env: Env) -> None:
     response = env.post("/hp-fn", {"x": 2}, headers={"X-Request-ID": "access-log-check"})
     assert response.status_code == 200
     env.gateway.wait_for(lambda: "request_id=access-log-check" in env.gateway.log(), 5, "access line")
-    line = next(l for l in env.gateway.log().splitlines() if "request_id=access-log-check" in l)
+    line = next(text for text in env.gateway.log().splitlines() if "request_id=access-log-check" in text)
     assert '"POST /hp-fn" 200' in line and "ms request_id=" in line and "key=full" in line

@@ -36,7 +36,7 @@ class Tokens:
         _, single = _texts(payload)
         assert all(isinstance(label, bytes) for label in outputs["labels"])
         rows = [{"label": label, "pos": float(scores[1]), "thread": threading.current_thread().name}
-                for label, scores in zip(outputs["labels"], outputs["softmax"])]
+                for label, scores in zip(outputs["labels"], outputs["softmax"], strict=False)]
         return rows[0] if single else rows
 
 

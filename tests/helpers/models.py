@@ -22,8 +22,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 SERVE_TAG = "serve"
 PREDICT_METHOD = "tensorflow/serving/predict"
@@ -75,7 +76,7 @@ def dtypes_output_alias(input_alias: str) -> str:
     return "out_bytes" if input_alias == "raw_bytes" else f"{input_alias}_out"
 
 
-def _export_atomically(path: "str | os.PathLike[str]", build: Callable[[Path, Path], None]) -> Path:
+def _export_atomically(path: str | os.PathLike[str], build: Callable[[Path, Path], None]) -> Path:
     """Run ``build(export_dir, scratch_dir)`` in a staging dir, then move it to ``path``.
 
     ``export_dir`` does not exist yet when ``build`` runs (the TF1 builder
@@ -115,7 +116,7 @@ def _signature(inputs: dict[str, Any], outputs: dict[str, Any], method_name: str
 
 
 def export_half_plus_two(
-    path: "str | os.PathLike[str]",
+    path: str | os.PathLike[str],
     a: float = 0.5,
     b: float = 2.0,
     with_x2_classify: bool = False,
@@ -193,7 +194,7 @@ def export_half_plus_two(
     return _export_atomically(path, build)
 
 
-def export_counter(path: "str | os.PathLike[str]") -> Path:
+def export_counter(path: str | os.PathLike[str]) -> Path:
     """Export a stateful counter like TF Serving's ``saved_model_counter``.
 
     Why: tests need a model whose responses depend on earlier requests (and on
@@ -237,7 +238,7 @@ def export_counter(path: "str | os.PathLike[str]") -> Path:
 
 
 def export_string_model(
-    path: "str | os.PathLike[str]",
+    path: str | os.PathLike[str],
     vocab: Sequence[str] = ("很", "喜欢", "垃圾"),
 ) -> Path:
     """Export a deterministic stand-in for the Chinese sentiment (lstm) model.
@@ -323,7 +324,7 @@ def export_string_model(
     return _export_atomically(path, build)
 
 
-def export_tf2_half_plus_two(path: "str | os.PathLike[str]") -> Path:
+def export_tf2_half_plus_two(path: str | os.PathLike[str]) -> Path:
     """Export a TF2 (object graph) model with ``tf.saved_model.save``.
 
     Why: TF2 SavedModels name their signature tensors ``serving_default_x:0``
@@ -350,7 +351,7 @@ def export_tf2_half_plus_two(path: "str | os.PathLike[str]") -> Path:
     return _export_atomically(path, build)
 
 
-def export_tf2_classify_regress(path: "str | os.PathLike[str]") -> Path:
+def export_tf2_classify_regress(path: str | os.PathLike[str]) -> Path:
     """A TF2 export with ``classify_x_to_y`` and ``regress_x_to_y`` over serialized tf.Examples.
 
     Why: ``tf.saved_model.save`` gives each signature its own input placeholder
@@ -385,7 +386,7 @@ def export_tf2_classify_regress(path: "str | os.PathLike[str]") -> Path:
     return _export_atomically(path, build)
 
 
-def export_dtypes_model(path: "str | os.PathLike[str]", extra_dtypes: bool = False) -> Path:
+def export_dtypes_model(path: str | os.PathLike[str], extra_dtypes: bool = False) -> Path:
     """Export a model that echoes one input per dtype (for tensor codec tests).
 
     Why: REST/gRPC tensor conversion must round-trip every dtype.  Signatures:
@@ -430,7 +431,7 @@ def export_dtypes_model(path: "str | os.PathLike[str]", extra_dtypes: bool = Fal
 GARBAGE_SAVED_MODEL_BYTES = b"\xff\xff\xff\xffthis is not a SavedModel protobuf\x00\x01"
 
 
-def write_broken_version(path: "str | os.PathLike[str]", kind: str) -> Path:
+def write_broken_version(path: str | os.PathLike[str], kind: str) -> Path:
     """Write a version folder that a server must fail to load.
 
     ``kind``: ``"garbage"`` -> ``saved_model.pb`` with non-protobuf bytes;
@@ -473,7 +474,7 @@ def _ensure_parent(target: Path) -> Path:
     return target.parent
 
 
-def copy_version(src: "str | os.PathLike[str]", dst: "str | os.PathLike[str]") -> Path:
+def copy_version(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
     """Copy a version folder ``src`` to ``dst`` atomically (replacing ``dst``).
 
     Why: tests add a new version of an existing model while a server polls.
@@ -488,7 +489,7 @@ def copy_version(src: "str | os.PathLike[str]", dst: "str | os.PathLike[str]") -
     return _export_atomically(dst, build)
 
 
-def export_all(base: "str | os.PathLike[str]", names: Iterable[str] | None = None) -> dict[str, Path]:
+def export_all(base: str | os.PathLike[str], names: Iterable[str] | None = None) -> dict[str, Path]:
     """Export models as ``<base>/<name>/1`` and return name -> version path.
 
     Why: a one-liner for server tests that need a whole model base directory.

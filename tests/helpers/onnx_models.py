@@ -62,7 +62,7 @@ def export_half_plus(version_dir: Path, b: float = 2.0) -> Path:
 def mlp_weights(sizes: tuple[int, ...], seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     return [(rng.standard_normal((n_in, n_out), dtype=np.float32) * 0.02, np.zeros(n_out, np.float32))
-            for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False)]
 
 
 def mlp(sizes: tuple[int, ...] = (8, 16, 4), seed: int = 0, weights=None):

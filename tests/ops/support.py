@@ -8,7 +8,6 @@ from pathlib import Path
 
 import requests
 
-
 METRICS_PATH = "/monitoring/prometheus/metrics"
 _SAMPLE = re.compile(r'^([^\s{]+)(?:\{(.*)\})?\s+(\S+)$')
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')

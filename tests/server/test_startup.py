@@ -11,7 +11,6 @@ import socket
 from pathlib import Path
 
 import grpc
-import numpy as np
 import pytest
 import requests
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-import pytest
 import requests
 
 from tests.helpers import models

@@ -13,8 +13,12 @@ import grpc
 import numpy as np
 import pytest
 import requests
-from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc, predict_pb2
-from tensorflow_serving.apis import prediction_service_pb2_grpc
+from tensorflow_serving.apis import (
+    model_management_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
 
 from pyserving.apis.tensor_proto import array_to_tensor, tensor_to_array
 from tests.helpers.server import REPO, RunningServer, free_port, start_server

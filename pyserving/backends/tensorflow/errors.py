@@ -15,7 +15,9 @@ def map_tf_errors() -> Iterator[None]:
     try:
         yield
     except tf.errors.OpError as exc:
-        raise tf_error(exc) from exc
+        error = tf_error(exc)
+        assert error is not None  # an OpError always maps
+        raise error from exc
 
 
 def tf_error(exc: BaseException) -> ServingError | None:

@@ -79,7 +79,7 @@ def read_signature_defs(model: bytes) -> dict[str, Any]:
     return {}
 
 
-def _signature_specs(tensor_infos: Any, details: Mapping[str, Mapping[str, Any]], key: str) -> dict[str, TensorSpec]:
+def _signature_specs(tensor_infos: Any, details: Mapping[str, Any], key: str) -> dict[str, TensorSpec]:
     specs = {}
     for alias, info in tensor_infos.items():
         if tflite_tensor_name(info.name) not in details:

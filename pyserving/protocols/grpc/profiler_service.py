@@ -37,7 +37,7 @@ class Session(Protocol):
 StartSession = Callable[[bytes], Session]
 
 _T = descriptor_pb2.FieldDescriptorProto
-_MESSAGES = {  # name -> [(field, number, type, repeated, message type)]
+_MESSAGES: dict[str, list[tuple[str, int, int, bool, str | None]]] = {  # name -> [(field, number, type, repeated, message type)]
     "ProfileRequest": [("duration_ms", 1, _T.TYPE_UINT64, False, None),
                        ("max_events", 2, _T.TYPE_UINT64, False, None),
                        ("tools", 3, _T.TYPE_STRING, True, None),
