@@ -87,8 +87,10 @@ class GrpcOptions:
             "grpc.max_send_message_length": self.max_message_bytes,
             "grpc.max_receive_message_length": self.max_message_bytes,
         }
-        if self.workers > 1:
-            merged["grpc.so_reuseport"] = 1  # grpcio's default on Linux; the workers rely on it
+        # grpcio sets SO_REUSEPORT by default on Linux, which lets a second server bind the same
+        # port and take part of the connections. Only --num_workers siblings may share it (their
+        # supervisor holds the port: cli/workers.py); a single process binds it alone.
+        merged["grpc.so_reuseport"] = 1 if self.workers > 1 else 0
         merged.update(self.channel_arguments)
         return list(merged.items())
 
