@@ -96,6 +96,19 @@ class ServerSettings:
         "and keep serving this long before closing the ports (lets load balancers drain).")
     rest_api_max_body_bytes: int = _opt(
         64 * 1024 * 1024, "pyserving: largest REST request body; larger ones get HTTP 413.")
+    rest_api_max_url_bytes: int = _opt(
+        16 * 1024, "pyserving: longest REST request URL (path and query); longer ones get HTTP 414.")
+    rest_api_max_header_bytes: int = _opt(
+        64 * 1024, "pyserving: most bytes of REST request header names and values together; more get "
+        "HTTP 431.")
+    rest_api_header_timeout_seconds: float = _opt(
+        10.0, "pyserving: a REST client must send a request's headers within this long of its first "
+        "byte (or of connecting); slower ones get HTTP 408 and are disconnected (0: no limit).")
+    rest_api_keep_alive_timeout_seconds: float = _opt(
+        5.0, "pyserving: an idle REST keep-alive connection is closed after this long (uvicorn's default).")
+    rest_api_max_connections: int = _opt(
+        10000, "pyserving: most open REST connections; one more gets HTTP 503 and is closed (0: no "
+        "limit; each takes a file descriptor).")
     max_tensor_rank: int = _opt(
         64, "pyserving: most dimensions an input tensor may have (at most 64, numpy's limit; string "
         "tensors at most 32, TensorFlow's); more get INVALID_ARGUMENT.")

@@ -112,7 +112,7 @@ class RestApp:
             status, content_type, payload = await extra(method, body)
             return status, [(b"content-type", content_type)], payload
         if not path.lower().startswith("/v1/"):
-            return 404, [(b"content-type", b"text/plain")], b"404 Not Found"
+            return 404, JSON_HEADERS, error_body(f"Not found: {method} {_shown(path)}")
         if method == "OPTIONS":
             return _preflight(scope)
         try:
@@ -203,10 +203,17 @@ def _decompress(body: bytes, scope: dict[str, Any]) -> bytes:
 
 
 def _preflight(scope: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A CORS preflight: 200 with no body (as TF Serving), or a JSON 400 without an Origin."""
     for name, value in scope.get("headers", ()):
         if name == b"origin" and (value.startswith(b"http://") or value.startswith(b"https://")):
             return 200, [], b""
-    return 400, [], b""
+    return 400, JSON_HEADERS, error_body(
+        "OPTIONS is a CORS preflight and needs an Origin header (http:// or https://)")
+
+
+def _shown(path: str) -> str:
+    """A path for an error message: at most 256 characters of it."""
+    return path if len(path) <= 256 else f"{path[:256]}... ({len(path)} characters)"
 
 
 async def _lifespan(receive: Any, send: Any) -> None:
