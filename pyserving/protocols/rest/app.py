@@ -20,6 +20,7 @@ from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
 from pyserving.protocols.limits import InFlightLimit
 from pyserving.protocols.rest import handlers
 from pyserving.protocols.rest.errors import http_status
+from pyserving.protocols.rest.openapi import OPENAPI_PATH, openapi_route
 from pyserving.protocols.rest.routes import match
 from pyserving.serving.server_core import ServerCore
 
@@ -107,7 +108,7 @@ class RestApp:
     async def dispatch(
         self, method: str, path: str, body: bytes, scope: dict[str, Any]
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        extra = self.options.extra_routes.get(path)
+        extra = self.options.extra_routes.get(path) or (openapi_route if path == OPENAPI_PATH else None)
         if extra is not None:
             status, content_type, payload = await extra(method, body)
             return status, [(b"content-type", content_type)], payload
