@@ -96,7 +96,8 @@ def check_settings(settings: ServerSettings) -> None:
         raise InvalidArgumentError(f"--log_format must be text or json, not {settings.log_format!r}")
     for name in ("shutdown_grace_period_seconds", "shutdown_delay_seconds", "rest_api_max_body_bytes",
                  "max_concurrent_requests_per_model", "rest_api_max_url_bytes", "rest_api_max_header_bytes",
-                 "rest_api_header_timeout_seconds", "rest_api_keep_alive_timeout_seconds",
+                 "rest_api_header_timeout_seconds", "rest_api_body_timeout_seconds",
+                 "rest_api_keep_alive_timeout_seconds",
                  "rest_api_max_connections"):
         if getattr(settings, name) < 0:
             raise InvalidArgumentError(f"--{name} must not be negative")
@@ -344,7 +345,8 @@ class Server:
             app = RestInstrumentation(app, self._observers)
         config = uvicorn.Config(app, loop="none", http=http_protocol(HttpLimits(
                                     settings.rest_api_max_url_bytes, settings.rest_api_max_header_bytes,
-                                    settings.rest_api_header_timeout_seconds, settings.rest_api_max_connections)),
+                                    settings.rest_api_header_timeout_seconds, settings.rest_api_body_timeout_seconds,
+                                    settings.rest_api_max_connections)),
                                 timeout_keep_alive=settings.rest_api_keep_alive_timeout_seconds,  # type: ignore[arg-type]
                                 lifespan="off",
                                 access_log=False, log_level="warning", ws="none",

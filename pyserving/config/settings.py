@@ -104,6 +104,9 @@ class ServerSettings:
     rest_api_header_timeout_seconds: float = _opt(
         10.0, "pyserving: a REST client must send a request's headers within this long of its first "
         "byte (or of connecting); slower ones get HTTP 408 and are disconnected (0: no limit).")
+    rest_api_body_timeout_seconds: float = _opt(
+        60.0, "pyserving: a REST client must send a request's body within this long of its headers; "
+        "slower ones get HTTP 408 and are disconnected (0: no limit).")
     rest_api_keep_alive_timeout_seconds: float = _opt(
         5.0, "pyserving: an idle REST keep-alive connection is closed after this long (uvicorn's default).")
     rest_api_max_connections: int = _opt(

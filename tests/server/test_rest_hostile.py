@@ -187,3 +187,18 @@ def test_the_server_still_serves(server: RunningServer) -> None:
     assert r.json() == {"predictions": [[2.5]]}
     assert server.process.poll() is None
     assert "Traceback" not in server.log()
+
+
+def test_a_body_that_never_ends_is_408_json(model_root: Path, tmp_path: Path) -> None:
+    server = start_server([f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=hp2",
+                           "--rest_api_body_timeout_seconds=1"], tmp_path, wait_models=["hp2"])
+    try:
+        with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as sock:
+            sock.sendall(b"POST /v1/models/hp2:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"inst")
+            assert_json_error(*read_response(sock), 408, "--rest_api_body_timeout_seconds")
+            assert sock.recv(1) == b""
+        r = requests.post(f"{server.rest_url}/v1/models/hp2:predict", json={"instances": [[1.0]]}, timeout=30)
+        assert r.json() == {"predictions": [[2.5]]}
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log()

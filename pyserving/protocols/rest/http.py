@@ -11,6 +11,8 @@ are answered here, naming the flag of the limit that was hit:
 - ``--rest_api_max_header_bytes``: all header names and values together → 431;
 - ``--rest_api_header_timeout_seconds``: from a connection's first byte (or its accept) to the
   end of the request's headers → 408, and the connection closes;
+- ``--rest_api_body_timeout_seconds``: from the end of the headers to the end of the body → 408,
+  and the connection closes (a body shorter than its Content-Length would wait forever);
 - ``--rest_api_max_connections``: open connections; one more is answered 503 and closed;
 - ``--rest_api_keep_alive_timeout_seconds``: an idle keep-alive connection closes (uvicorn's).
 """
@@ -38,6 +40,7 @@ class HttpLimits:
     max_url_bytes: int = 16 * 1024
     max_header_bytes: int = 64 * 1024
     header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 60.0
     max_connections: int = 0  # 0: no limit
 
 
@@ -128,6 +131,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._stop_header_timer()
         super().on_headers_complete()
+        if self.limits.body_timeout_seconds > 0 and not self.transport.is_closing():
+            self._header_timer = self.loop.call_later(self.limits.body_timeout_seconds, self._body_timeout)
+
+    def on_message_complete(self) -> None:
+        self._stop_header_timer()
+        super().on_message_complete()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -155,6 +164,18 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._answer(408, f"The request headers did not arrive within {self.limits.header_timeout_seconds:g} s "
                      "(--rest_api_header_timeout_seconds)")
+
+    def _body_timeout(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing() or self.cycle is None or self.cycle.response_complete:
+            return
+        if self.cycle.response_started:
+            self.transport.close()  # answered before the body ended (413): only the close is left
+            return
+        self.cycle.disconnected = True  # the app's receive() ends, its answer is dropped
+        self.cycle.message_event.set()
+        self._answer(408, f"The request body did not arrive within {self.limits.body_timeout_seconds:g} s "
+                     "(--rest_api_body_timeout_seconds)")
 
     def _answer(self, status: int, message: str) -> None:
         """A JSON error and the connection's end, outside any request (the parser refused it)."""
