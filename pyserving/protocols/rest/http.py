@@ -167,7 +167,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _body_timeout(self) -> None:
         self._header_timer = None
-        if self.transport.is_closing() or self.cycle is None or self.cycle.response_complete:
+        if self.transport.is_closing() or self.cycle is None:
             return
         if self.cycle.response_started:
             self.transport.close()  # answered before the body ended (413): only the close is left
