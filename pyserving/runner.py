@@ -332,6 +332,8 @@ class Server:
             HEALTHZ_PATH: self._healthz,
             READYZ_PATH: self._readyz,
         }
+        if not settings.enable_config_endpoint:
+            del extra_routes[CONFIG_PATH]
         if self.metrics is not None:
             extra_routes[self.monitoring.prometheus_path] = self._prometheus
         app: Any = create_app(self.core, RestOptions(

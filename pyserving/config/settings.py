@@ -78,6 +78,12 @@ class ServerSettings:
     enable_grpc_healthcheck_service: bool = _opt(False, "Serve grpc.health.v1.Health.")
     enable_serialization_as_tensor_content: bool = _opt(False, "Predict outputs as tensor_content.")
     enable_grpc_reflection: bool = _opt(False, "pyserving: serve gRPC server reflection.")
+    enable_reload_config_rpc: bool = _opt(
+        True, "pyserving: serve ModelService.HandleReloadConfigRequest, which replaces the served models "
+        "(TF Serving always does); false answers PERMISSION_DENIED (docs/security.md).")
+    enable_config_endpoint: bool = _opt(
+        True, "pyserving: serve GET /v1/config on the REST port (the model config in force, base paths "
+        "included); false answers it as TF Serving does, 400 Malformed request (docs/security.md).")
     use_alts_credentials: bool = _opt(False, "Google ALTS credentials.", "unsupported")
     ssl_config_file: str = _opt("", "Text SSLConfig (PEM strings inline): TLS, optionally mutual, for gRPC.")
     grpc_max_message_bytes: int = _opt(

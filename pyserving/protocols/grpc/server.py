@@ -69,6 +69,7 @@ class GrpcOptions:
     use_tensor_content: bool = False
     max_message_bytes: int = MAX_MESSAGE_BYTES
     workers: int = 1  # --num_workers: processes sharing the port (SO_REUSEPORT)
+    reload_config: bool = True  # --enable_reload_config_rpc
 
     @classmethod
     def from_settings(cls, settings: Any) -> GrpcOptions:
@@ -79,6 +80,7 @@ class GrpcOptions:
             use_tensor_content=settings.enable_serialization_as_tensor_content,
             max_message_bytes=getattr(settings, "grpc_max_message_bytes", MAX_MESSAGE_BYTES),
             workers=getattr(settings, "num_workers", 1),
+            reload_config=getattr(settings, "enable_reload_config_rpc", True),
         )
 
     def server_options(self) -> list[ChannelArgument]:
@@ -219,7 +221,7 @@ def create_server(
     add_service(server, prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"],
                 PredictionService(core, options.use_tensor_content))
     add_service(server, model_service_pb2.DESCRIPTOR.services_by_name["ModelService"],
-                ModelService(core, options.workers))
+                ModelService(core, options.workers, options.reload_config))
     services = [PREDICTION_SERVICE, MODEL_SERVICE]
     if options.enable_healthcheck:
         health = health or HealthService(core.is_ready)
