@@ -169,6 +169,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_timer = None
         if self.transport.is_closing() or self.cycle is None:
             return
+        if self.pipeline:  # a pipelined request waits (reading paused) behind a running one: not its fault
+            self._header_timer = self.loop.call_later(self.limits.body_timeout_seconds, self._body_timeout)
+            return
         if self.cycle.response_started:
             self.transport.close()  # answered before the body ended (413): only the close is left
             return
