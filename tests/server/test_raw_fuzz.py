@@ -224,6 +224,60 @@ def test_raw_requests(fuzz: tuple[RunningServer, Tally], case: tuple[bytes, list
     assert server.process.poll() is None
 
 
+# -- the gRPC port: HTTP/2 framing a gRPC client would never send -------------------------------------
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+@st.composite
+def http2_bytes(draw: st.DrawFn) -> bytes:
+    """A connection preface (or not) followed by frames with random types, flags, lengths and payloads."""
+    data = draw(st.sampled_from([PREFACE, PREFACE[:10], b"", b"GET / HTTP/1.1\r\n\r\n"]))
+    for _ in range(draw(st.integers(0, 6))):
+        payload = draw(st.binary(max_size=64))
+        length = draw(st.one_of(st.just(len(payload)), st.integers(0, 2**24 - 1)))
+        frame_type = draw(st.integers(0, 12))
+        flags = draw(st.integers(0, 255))
+        stream = draw(st.sampled_from([0, 1, 3, 2, 2**31 - 1]))
+        data += length.to_bytes(3, "big") + bytes([frame_type, flags]) + stream.to_bytes(4, "big") + payload
+    return data
+
+
+@settings(max_examples=max(50, EXAMPLES // 3), deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=http2_bytes())
+def test_raw_bytes_on_the_grpc_port(fuzz: tuple[RunningServer, Tally], data: bytes) -> None:
+    """Whatever the framing, the connection ends (no hang) and the next gRPC client is served."""
+    import grpc
+    import numpy as np
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    from pyserving.apis.tensor_proto import array_to_tensor, tensor_to_array
+
+    server, tally = fuzz
+    with socket.create_connection(("127.0.0.1", server.grpc_port), timeout=HANG_SECONDS) as sock:
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + HANG_SECONDS
+            while time.monotonic() < deadline and sock.recv(65536):
+                pass
+            hung = time.monotonic() >= deadline
+        except TimeoutError:
+            hung = True
+        except (ConnectionResetError, BrokenPipeError):
+            hung = False
+    tally.hangs += hung
+    assert not hung, data[:200]
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "hp2"
+    request.inputs["x"].CopyFrom(array_to_tensor(np.array([[4.0]], np.float32)))
+    with grpc.insecure_channel(server.grpc_address) as channel:
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    assert tensor_to_array(response.outputs["y"]).tolist() == [[4.0]]
+    tally.valid_predicts += 1
+
+
 def test_the_fuzzed_server_is_healthy(fuzz: tuple[RunningServer, Tally]) -> None:
     server, tally = fuzz
     assert requests.get(f"{server.rest_url}/readyz", timeout=10).status_code == 200
