@@ -97,8 +97,7 @@ def check_settings(settings: ServerSettings) -> None:
     for name in ("shutdown_grace_period_seconds", "shutdown_delay_seconds", "rest_api_max_body_bytes",
                  "max_concurrent_requests_per_model", "rest_api_max_url_bytes", "rest_api_max_header_bytes",
                  "rest_api_header_timeout_seconds", "rest_api_body_timeout_seconds",
-                 "rest_api_keep_alive_timeout_seconds",
-                 "rest_api_max_connections"):
+                 "rest_api_keep_alive_timeout_seconds", "rest_api_max_connections"):
         if getattr(settings, name) < 0:
             raise InvalidArgumentError(f"--{name} must not be negative")
     if settings.grpc_max_message_bytes <= 0:
@@ -345,10 +344,7 @@ class Server:
         ))
         if self._observers:
             app = RestInstrumentation(app, self._observers)
-        config = uvicorn.Config(app, loop="none", http=http_protocol(HttpLimits(
-                                    settings.rest_api_max_url_bytes, settings.rest_api_max_header_bytes,
-                                    settings.rest_api_header_timeout_seconds, settings.rest_api_body_timeout_seconds,
-                                    settings.rest_api_max_connections)),
+        config = uvicorn.Config(app, loop="none", http=http_protocol(HttpLimits.from_settings(settings)),
                                 timeout_keep_alive=settings.rest_api_keep_alive_timeout_seconds,  # type: ignore[arg-type]
                                 lifespan="off",
                                 access_log=False, log_level="warning", ws="none",

@@ -43,6 +43,12 @@ class HttpLimits:
     body_timeout_seconds: float = 60.0
     max_connections: int = 0  # 0: no limit
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> HttpLimits:
+        return cls(settings.rest_api_max_url_bytes, settings.rest_api_max_header_bytes,
+                   settings.rest_api_header_timeout_seconds, settings.rest_api_body_timeout_seconds,
+                   settings.rest_api_max_connections)
+
 
 class _Refused(Exception):
     """Raised inside a parser callback: the parser stops, ``data_received`` answers."""
