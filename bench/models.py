@@ -1,11 +1,14 @@
-"""The suite's two models, exported to a folder: ``half_plus_two`` (tiny) and ``mlp`` (compute-heavy).
+"""The suite's models, exported to a folder: ``half_plus_two`` (tiny), ``mlp`` (compute-heavy) and
+``onnx_mlp`` (the same MLP as ONNX).
 
-    python bench/models.py DIR [--only tiny|mlp]
+    python bench/models.py DIR [--only tiny|mlp|onnx-mlp]
 
 Writes ``DIR/half_plus_two/1`` (tests/helpers/models.py's clone of TF Serving's
-half_plus_two: ``x`` [-1, 1] -> ``y``) and ``DIR/mlp/1`` (bench/swaps.py's float32 MLP
-512->2048->2048->512->10: ``x`` [-1, 512] -> ``y``), and prints ``{"tiny": base, "mlp": base}``
-as JSON. ``bench/run.py`` runs this in a child process, so TensorFlow's sessions and log
+half_plus_two: ``x`` [-1, 1] -> ``y``), ``DIR/half_plus_two_py/1`` (its Python-model twin,
+tests/helpers/python_models.py), ``DIR/mlp/1`` (bench/swaps.py's float32 MLP
+512->2048->2048->512->10: ``x`` [-1, 512] -> ``y``) and ``DIR/onnx_mlp/1/model.onnx`` (that MLP,
+same weights, built with the ``onnx`` helper API: MatMul + Add + Relu, ``x`` [batch, 512] -> ``y``),
+and prints ``{key: base}`` as JSON. ``bench/run.py`` runs this in a child process, so TensorFlow's sessions and log
 lines stay out of the runner.
 """
 
@@ -21,7 +24,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-NAMES = {"tiny": "half_plus_two", "mlp": "mlp"}
+NAMES = {"tiny": "half_plus_two", "mlp": "mlp", "onnx-mlp": "onnx_mlp", "tinypy": "half_plus_two_py"}
+MLP_SIZES = (512, 2048, 2048, 512, 10)
+
+
+def export_onnx_mlp(path: Path, seed: int) -> None:
+    """bench/swaps.py's MLP as ONNX: the same weights (one rng, layer by layer, * 0.02, zero biases)."""
+    from tests.helpers import onnx_models
+
+    onnx_models.save(onnx_models.mlp(MLP_SIZES, weights=onnx_models.mlp_weights(MLP_SIZES, seed)), path)
 
 
 def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
@@ -31,12 +42,17 @@ def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
     tf.get_logger().setLevel("ERROR")
     from bench.swaps import export_mlp
     from tests.helpers.models import export_half_plus_two
+    from tests.helpers.python_models import write_half_plus
 
     dirs = {}
     for key in keys:
         base = root / NAMES[key]
         if key == "tiny":
             export_half_plus_two(base / "1")
+        elif key == "onnx-mlp":
+            export_onnx_mlp(base / "1", 0)
+        elif key == "tinypy":
+            write_half_plus(base / "1")  # the Python twin: y = 0.5 x + 2 in numpy
         else:
             export_mlp(base / "1", 0)
         dirs[key] = base

@@ -3,8 +3,8 @@
     python bench/run.py [--quick] [--only NAME ...] [--json results.json]
                         [--generator auto|wrk|python] [--duration S] [--warmup S]
 
-Exports two models to a temporary folder (``half_plus_two``, the tiny one, and ``mlp``, a
-float32 MLP 512->2048->2048->512->10), then starts one server at a time on free 127.0.0.1
+Exports the models to a temporary folder (``half_plus_two``, the tiny one, ``mlp``, a float32
+MLP 512->2048->2048->512->10, and ``onnx_mlp``, that MLP as ONNX), then starts one server at a time on free 127.0.0.1
 ports, waits until it is ready, checks one answer, drives every scenario it takes part in
 with the same load, and stops it (always, also on errors and Ctrl-C):
 
@@ -16,6 +16,7 @@ with the same load, and stops it (always, also on errors and Ctrl-C):
 * ``flask-gevent``         the seed tutorial's Flask + gevent server calling TF in-process
 * ``gunicorn-flask``       the same Flask app under gunicorn, 4 sync workers
 * ``in-process``           limit: the signature called directly in one process, per batch size
+                           (the ONNX MLP: onnxruntime's own session, ``peers/inprocess_onnx.py``)
 
 REST load comes from wrk (``-t1``) when it is installed, else from the Python generator in
 ``bench/load.py``; gRPC load from a grpc.aio client in its own process. Prints one table
@@ -74,13 +75,16 @@ num_batch_threads {{ value: {BATCH_THREADS} }}
 
 @dataclass(frozen=True)
 class Model:
-    key: str  # "tiny" / "mlp": how scenarios name it
+    key: str  # "tiny" / "mlp" / "onnx-mlp": how scenarios name it
     name: str  # the served model name (its base folder's name)
     in_width: int
     out_width: int
+    platform: str = "tensorflow"
 
 
-MODELS = {"tiny": Model("tiny", "half_plus_two", 1, 1), "mlp": Model("mlp", "mlp", 512, 10)}
+MODELS = {"tiny": Model("tiny", "half_plus_two", 1, 1), "mlp": Model("mlp", "mlp", 512, 10),
+          "onnx-mlp": Model("onnx-mlp", "onnx_mlp", 512, 10, "onnx"),
+          "tinypy": Model("tinypy", "half_plus_two_py", 1, 1, "python")}
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ SCENARIOS = (
     Scenario("tiny-grpc-16c", "tiny", "grpc", 16, 1,
              ("pyserving", "pyserving-batching", "pyserving-workers", "bare-grpc"),
              what="gRPC overhead"),
+    Scenario("tinypy-rest-64c", "tinypy", "rest", 64, 1, ("pyserving",),
+             what="a Python model (numpy y = 0.5x + 2) against the SavedModel in tiny-rest-64c"),
     Scenario("mlp-rest-32x16c", "mlp", "rest", 16, 32,
              ("pyserving", "pyserving-batching", "bare-uvicorn", "flask-gevent", "gunicorn-flask"),
              ("pyserving", "pyserving-batching", "bare-uvicorn"),
@@ -114,6 +120,8 @@ SCENARIOS = (
     Scenario("mlp-rest-1x64c", "mlp", "rest", 64, 1,
              ("pyserving", "pyserving-batching", "flask-gevent", "gunicorn-flask"),
              what="compute-bound, one row per request: server-side batching"),
+    Scenario("onnx-mlp-rest-32x16c", "onnx-mlp", "rest", 16, 32, ("pyserving-batching",),
+             what="the MLP as ONNX (onnxruntime), batched requests"),
 )
 
 #: Python modules each server needs; a server whose modules are missing is skipped, not failed.
@@ -124,9 +132,11 @@ REQUIRES = {
     "gunicorn-flask": ("flask", "gunicorn"),
 }
 
-# The headline target's server and scenario: the in-process limit at its best batch size is
-# measured again right before and right after them (PAIRED_LIMIT), and the ratio taken with that.
+# The headline targets' server and scenarios: the in-process limit of the scenario's model at its best
+# batch size is measured again right before and right after each (PAIRED_LIMIT), and the ratio taken
+# with that.
 PAIRED_SERVER, PAIRED_SCENARIO = "pyserving-batching", "mlp-rest-32x16c"
+PAIRED_SCENARIOS = (PAIRED_SCENARIO, "onnx-mlp-rest-32x16c")
 PAIRED_LIMIT = "in-process best, paired"
 
 SERVER_ORDER = ("pyserving", "pyserving-batching", "pyserving-workers", "bare-uvicorn", "bare-grpc", "flask-gevent",
@@ -187,6 +197,9 @@ def _targets() -> list[Target]:
         out.append(Target(f"MLP 1 row/req, REST 64c, {tag}: rows/s vs gunicorn+flask (4 workers)",
                           "mlp-rest-1x64c", server, "rows_s", ">=", 6.0, "mlp-rest-1x64c", "gunicorn-flask",
                           info))
+    out.append(Target("ONNX MLP 32 rows/req, REST 16c, batching on: rows/s vs in-process onnxruntime best "
+                      "batch, measured around it", "onnx-mlp-rest-32x16c", on, "rows_s", ">=", 0.90,
+                      "onnx-mlp-inprocess", PAIRED_LIMIT))
     # The tiny model's targets are judged on its recommended setup, one serving process per core
     # without batching (the issue's worker-process option); one process, batching off and on, as info.
     for server, tag, info in (("pyserving-workers", f"{WORKERS} workers", False),
@@ -200,6 +213,8 @@ def _targets() -> list[Target]:
                           "tiny-grpc-16c", server, "req_s", ">=", 0.60, "tiny-grpc-16c", "bare-grpc", info))
         out.append(Target(f"tiny, REST 1c, {tag}: p50 latency (ms)",
                           "tiny-rest-1c", server, "p50_ms", "<=", 0.35, info=info))
+    out.append(Target("Python model (numpy y = 0.5x + 2), REST 64c: req/s vs the SavedModel half_plus_two",
+                      "tinypy-rest-64c", off, "req_s", ">=", 0.80, "tiny-rest-64c", off))
     return out
 
 
@@ -331,7 +346,7 @@ def make_server(key: str, model_dirs: dict[str, Path], work: Path) -> Server:
     if key in ("pyserving", "pyserving-batching", "pyserving-workers"):
         config = work / "models.config"
         config.write_text("model_config_list {\n" + "".join(
-            f'  config {{ name: "{MODELS[k].name}" base_path: "{d}" model_platform: "tensorflow" }}\n'
+            f'  config {{ name: "{MODELS[k].name}" base_path: "{d}" model_platform: "{MODELS[k].platform}" }}\n'
             for k, d in model_dirs.items()) + "}\n")
         argv = [py, "-m", "pyserving", "serve", f"--model_config_file={config}", f"--rest_api_port={rest}",
                 f"--port={grpc_port}", "--host=127.0.0.1"]
@@ -706,11 +721,15 @@ def main(argv: list[str] | None = None) -> int:
             if _selected(scenario.name, server, args.only):
                 jobs[server].append(scenario)
     # the in-process limit also runs when the scenario compared with it is named
-    want_inprocess = any(_selected(name, server, args.only) for name, server in (
-        ("mlp-inprocess", "inprocess"), ("tiny-inprocess", "in-process"), ("mlp-rest-32x16c", "-")))
-    needed = {s.model for scenarios in jobs.values() for s in scenarios}
-    if want_inprocess:
-        needed |= {"tiny", "mlp"}
+    inprocess_models: set[str] = set()
+    if any(_selected(name, server, args.only) for name, server in (
+            ("mlp-inprocess", "inprocess"), ("tiny-inprocess", "in-process"), ("mlp-rest-32x16c", "-"))):
+        inprocess_models |= {"tiny", "mlp"}
+    if any(_selected(name, server, args.only) for name, server in (
+            ("onnx-mlp-inprocess", "inprocess"), ("onnx-mlp-rest-32x16c", "-"))):
+        inprocess_models.add("onnx-mlp")
+    want_inprocess = bool(inprocess_models)
+    needed = {s.model for scenarios in jobs.values() for s in scenarios} | inprocess_models
     if not needed:
         parser.error(f"--only {' '.join(args.only)} selects nothing")
     keys = [k for k in MODELS if k in needed]
@@ -743,25 +762,28 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"-- run {repeat + 1} of {args.repeat}", flush=True)
             rows = []
             limit: InProcessLimit | None = None
-            best_batch = 0
+            best_batches: dict[str, int] = {}  # model key -> its in-process best batch size
+            paired_left: set[str] = set()  # paired scenarios still to run while the limit stays up
             for key in SERVER_ORDER:
                 if want_inprocess and key == inprocess_before:
                     print("in-process limit ...", end=" ", flush=True)
                     t0 = time.monotonic()
-                    limit = InProcessLimit(model_dirs, args, work)
+                    limit = InProcessLimit({k: d for k, d in model_dirs.items() if k in inprocess_models},
+                                           args, work)
                     inproc = limit.sweep_rows()
                     print(f"{time.monotonic() - t0:.1f} s", flush=True)
                     failed |= any(r.error for r in inproc)
                     rows += inproc
-                    best_batch = next((r.rows for r in inproc if r.scenario == "mlp-inprocess"
-                                       and r.server == "in-process best" and not r.error), 0)
-                    if not best_batch or key != PAIRED_SERVER or \
-                            PAIRED_SCENARIO not in {s.name for s in jobs[key]}:
+                    best_batches = {r.scenario.removesuffix("-inprocess"): r.rows for r in inproc
+                                    if r.server == "in-process best" and not r.error}
+                    paired_left = {s.name for s in jobs[key] if s.name in PAIRED_SCENARIOS
+                                   and best_batches.get(s.model)} if key == PAIRED_SERVER else set()
+                    if not paired_left:
                         limit.close()
                         limit = None
                 scenarios = jobs[key]
                 if key == PAIRED_SERVER:
-                    scenarios = sorted(scenarios, key=lambda s: s.name != PAIRED_SCENARIO)
+                    scenarios = sorted(scenarios, key=lambda s: s.name not in PAIRED_SCENARIOS)
                 if not scenarios:
                     continue
                 served = {k: model_dirs[k] for k in keys if k in {s.model for s in scenarios} or key.startswith("pyserv")}
@@ -780,10 +802,13 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"ready in {time.monotonic() - t0:.1f} s", flush=True)
                     for scenario in scenarios:
                         payload = payloads[(scenario.model, scenario.protocol, scenario.rows)]
-                        if limit is not None and key == PAIRED_SERVER and scenario.name == PAIRED_SCENARIO:
-                            row, paired = drive_paired(server, scenario, payload, args, limit, best_batch)
-                            limit.close()
-                            limit = None
+                        if limit is not None and key == PAIRED_SERVER and scenario.name in paired_left:
+                            row, paired = drive_paired(server, scenario, payload, args, limit,
+                                                       best_batches[scenario.model])
+                            paired_left.discard(scenario.name)
+                            if not paired_left:
+                                limit.close()
+                                limit = None
                             rows.append(paired)
                             print(f"  {PAIRED_LIMIT:<16} {paired.rows_s:,.0f} rows/s ({paired.note})", flush=True)
                         else:
@@ -814,7 +839,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     order = {s.name: i for i, s in enumerate(SCENARIOS)}
-    order.update({"tiny-inprocess": len(order), "mlp-inprocess": len(order) + 1})
+    order.update({"tiny-inprocess": len(order), "mlp-inprocess": len(order) + 1,
+                  "onnx-mlp-inprocess": len(order) + 2})
     server_rank = {k: i for i, k in enumerate(SERVER_ORDER)}
     rows.sort(key=lambda r: (order.get(r.scenario, 99), server_rank.get(r.server, 98 if r.server != "in-process best"
                                                                           else 99), r.rows))

@@ -1,6 +1,6 @@
 """Time from process start to AVAILABLE, and resident memory, for one model.
 
-    python bench/startup.py [MODEL_BASE_PATH] [--name NAME] [--runs N]
+    python bench/startup.py [MODEL_BASE_PATH] [--name NAME] [--runs N] [--width W]
 
 Prints seconds to the REST port answering, to the model being AVAILABLE, and
 the server's RSS once AVAILABLE and after 200 predict requests.
@@ -31,7 +31,7 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def measure(base_path: str, name: str) -> dict[str, float]:
+def measure(base_path: str, name: str, width: int = 0) -> dict[str, float]:
     port = free_port()
     with tempfile.TemporaryFile() as log:
         started = time.monotonic()
@@ -54,7 +54,7 @@ def measure(base_path: str, name: str) -> dict[str, float]:
                     pass
                 time.sleep(0.01)
             rss_ready = rss_mib(proc.pid)
-            body = SEED_BODY if name == "lstm" else {"instances": [1.0]}
+            body = SEED_BODY if name == "lstm" else {"instances": [[0.5] * width] if width else [1.0]}
             with requests.Session() as session:
                 for _ in range(200):
                     session.post(url + ":predict", data=json.dumps(body), timeout=10).raise_for_status()
@@ -71,8 +71,10 @@ def main() -> None:
     parser.add_argument("base_path", nargs="?", default=str(default))
     parser.add_argument("--name", default="lstm")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--width", type=int, default=0,
+                        help="predict with one row of this many floats (e.g. 512 for bench's MLPs)")
     args = parser.parse_args()
-    rows = [measure(args.base_path, args.name) for _ in range(args.runs)]
+    rows = [measure(args.base_path, args.name, args.width) for _ in range(args.runs)]
     for key in rows[0]:
         values = sorted(r[key] for r in rows)
         print(f"{key:>20}: median {values[len(values) // 2]:.2f}  (runs: {', '.join(f'{v:.2f}' for v in values)})")

@@ -77,6 +77,8 @@ __all__ = [
     "format_show_all",
     "format_signature_def",
     "format_signature_def_keys",
+    "inspect_model",
+    "inspect_onnx_model",
     "inspect_saved_model",
     "main",
     "read_saved_model",
@@ -393,6 +395,54 @@ def inspect_saved_model(path: "str | os.PathLike[str]") -> dict[str, Any]:
     }
 
 
+def inspect_onnx_model(path: "str | os.PathLike[str]") -> dict[str, Any]:
+    """Describe the ``model.onnx`` in version folder ``path`` as the server shows it: one "serve"
+    tag-set with its ``serving_default`` predict signature (ONNX names, TF dtypes, -1 for symbolic
+    dims) and the graph's op types. Needs onnxruntime (the signature is what a session reports)."""
+    from pyserving.backends.onnx.loader import MODEL_FILE, import_onnxruntime
+    from pyserving.backends.onnx.model_file import op_types
+    from pyserving.backends.onnx.servable import signature_of
+    from pyserving.tensors.dtypes import enum_name
+
+    model_path = os.path.join(os.fspath(path), MODEL_FILE)
+    if not os.path.isfile(model_path):
+        raise FileNotFoundError(f"ONNX model file does not exist at: {model_path}")
+    ort = import_onnxruntime()
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - ORT's pybind errors share no useful base class
+        raise InspectError(f"onnxruntime cannot load {model_path}: {exc}") from None
+    signature, _ = signature_of(session)
+
+    def tensors(specs: dict[str, Any]) -> dict[str, Any]:
+        return {alias: {"dtype": enum_name(spec.dtype), "shape": None if spec.shape is None else list(spec.shape),
+                        "name": spec.name} for alias, spec in sorted(specs.items())}
+
+    return {
+        "saved_model_dir": os.fspath(path),
+        "onnx_model": model_path,
+        "tag_sets": {"serve": {
+            "tags": ["serve"],
+            "signature_defs": {signature.name: {"method_name": signature.method_name,
+                                                "inputs": tensors(signature.inputs),
+                                                "outputs": tensors(signature.outputs)}},
+            "ops": op_types(model_path),
+        }},
+        "concrete_functions": None,
+    }
+
+
+def inspect_model(path: "str | os.PathLike[str]") -> dict[str, Any]:
+    """:func:`inspect_saved_model`, or :func:`inspect_onnx_model` for a folder holding only a model.onnx."""
+    directory = os.fspath(path)
+    if os.path.isfile(os.path.join(directory, "model.onnx")) and not any(
+            os.path.isfile(os.path.join(directory, name)) for name in ("saved_model.pb", "saved_model.pbtxt")):
+        return inspect_onnx_model(directory)
+    return inspect_saved_model(directory)
+
+
 def select(info: dict[str, Any], tag_set: str | None = None, signature_def: str | None = None) -> dict[str, Any]:
     """Return ``info`` restricted to one tag-set (and optionally one signature).
 
@@ -425,7 +475,10 @@ def select(info: dict[str, Any], tag_set: str | None = None, signature_def: str 
                 f'Could not find signature "{signature_def}". Please choose from: {", ".join(sigs)}'
             )
         entry["signature_defs"] = {signature_def: sigs[signature_def]}
-    return {"saved_model_dir": info["saved_model_dir"], "tag_sets": {key: entry}}
+    out = {"saved_model_dir": info["saved_model_dir"], "tag_sets": {key: entry}}
+    if "onnx_model" in info:
+        out["onnx_model"] = info["onnx_model"]
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -551,7 +604,8 @@ def _parser() -> argparse.ArgumentParser:
             "(tag-set defaults to 'serve') shows one signature's inputs and outputs."
         ),
     )
-    parser.add_argument("dir", help="SavedModel directory (a version folder such as models/foo/1)")
+    parser.add_argument("dir", help="SavedModel directory (a version folder such as models/foo/1); a folder "
+                        "holding a model.onnx shows the signature the server gives it")
     parser.add_argument("--json", action="store_true", help="print the structured description as JSON")
     parser.add_argument("--tag_set", "--tag-set", dest="tag_set", default=None, help="comma-separated tags")
     parser.add_argument("--signature_def", "--signature-def", dest="signature_def", default=None)
@@ -576,7 +630,7 @@ def main(argv: list[str]) -> int:
 
     import_tensorflow_quietly()
     try:
-        info = select(inspect_saved_model(args.dir), args.tag_set, args.signature_def)
+        info = select(inspect_model(args.dir), args.tag_set, args.signature_def)
     except FileNotFoundError as e:
         print(f"error: {e}{_version_hint(args.dir)}", file=sys.stderr)
         return 1

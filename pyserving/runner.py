@@ -16,19 +16,17 @@ import os
 import signal
 import ssl
 from collections.abc import Iterator
-from types import MappingProxyType
 from typing import Any
 
-from pyserving.backends.tensorflow.loader import SavedModelOptions
-from pyserving.backends.tensorflow.warmup import WarmupListener, WarmupOptions
 from pyserving.apis.json_format import error_body
 from pyserving.batching import BatchingOptions
 from pyserving.config.batching_config import read_batching_parameters
 from pyserving.config.monitoring_config import MonitoringConfig, read_monitoring_config_file
-from pyserving.config.model_config import models_to_proto, read_model_config_file
+from pyserving.config.model_config import models_to_proto, platform_of, read_model_config_file
 from pyserving.config.reloader import poll_model_config_file
 from pyserving.config.settings import ServerSettings
 from pyserving.config.ssl_config import read_ssl_config_file
+from pyserving.console import Console
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.core.ids import ServableId
 from pyserving.core.manager import ManagerOptions
@@ -53,6 +51,7 @@ from pyserving.protocols.rest.http import HttpLimits, http_protocol
 from pyserving.protocols.sockets import bind_socket
 from pyserving.serving.model_config import ModelConfig
 from pyserving.serving.server_core import ServerCore, ServerCoreOptions
+from pyserving.serving.warmup import WarmupListener, WarmupOptions
 from pyserving.tensors.limits import NUMPY_MAX_RANK, TensorLimits
 
 logger = logging.getLogger("pyserving")
@@ -115,17 +114,13 @@ def check_settings(settings: ServerSettings) -> None:
 def model_configs(settings: ServerSettings) -> list[ModelConfig]:
     if settings.model_config_file:
         return read_model_config_file(settings.model_config_file)
-    return [ModelConfig(name=settings.model_name, base_path=settings.model_base_path)]
+    # TF Serving's single-model mode is "tensorflow"; a folder of another platform says so.
+    platform = platform_of(settings.model_name, settings.model_base_path, default="tensorflow")
+    return [ModelConfig(name=settings.model_name, base_path=settings.model_base_path, model_platform=platform)]
 
 
 def core_options(settings: ServerSettings, warmup_listener: WarmupListener | None = None) -> ServerCoreOptions:
-    intra = settings.tensorflow_intra_op_parallelism or settings.tensorflow_session_parallelism
-    inter = settings.tensorflow_inter_op_parallelism or settings.tensorflow_session_parallelism
-    session_config = ""
-    if settings.tensorflow_session_config_file:
-        with open(settings.tensorflow_session_config_file, encoding="utf-8") as stream:
-            session_config = stream.read()
-    tags = tuple(t.strip() for t in settings.saved_model_tags.split(",") if t.strip())
+    per_version = settings.enable_batching and settings.enable_per_model_batching_parameters
     return ServerCoreOptions(
         manager=ManagerOptions(
             max_num_load_retries=max(0, settings.max_num_load_retries),
@@ -135,29 +130,26 @@ def core_options(settings: ServerSettings, warmup_listener: WarmupListener | Non
             policy=settings.aspired_version_policy,
         ),
         batching=batching_options(settings),
-        per_model_batching=settings.enable_batching and settings.enable_per_model_batching_parameters,
+        per_version_batching=version_batching_options if per_version else None,
         inline_run_max_seconds=settings.inline_run_max_micros / 1e6,
         file_system_poll_wait_seconds=settings.file_system_poll_wait_seconds,
         file_system_settle_seconds=settings.file_system_settle_seconds,
         allow_version_labels_for_unavailable_models=settings.allow_version_labels_for_unavailable_models,
         tensor_limits=TensorLimits(settings.max_tensor_rank, settings.max_tensor_elements,
                                    settings.max_tensor_bytes),
-        backend_options=MappingProxyType({
-            "tensorflow": SavedModelOptions(
-                saved_model_tags=tags or ("serve",),
-                intra_op_parallelism=intra,
-                inter_op_parallelism=inter,
-                session_config_text=session_config,
-                prefer_tflite_model=settings.prefer_tflite_model,
-                num_tflite_interpreters=settings.num_tflite_interpreters_per_pool,
-                warmup=WarmupOptions(
-                    enabled=settings.enable_model_warmup,
-                    num_request_iterations=settings.num_request_iterations_for_warmup,
-                    listener=warmup_listener,
-                ),
-            ),
-        }),
+        backend_settings=settings,
+        warmup=WarmupOptions(
+            enabled=settings.enable_model_warmup,
+            num_request_iterations=settings.num_request_iterations_for_warmup,
+            listener=warmup_listener,
+        ),
     )
+
+
+def version_batching_options(version_dir: str) -> BatchingOptions | None:
+    """``<version dir>/batching_params.pbtxt`` (``--enable_per_model_batching_parameters``), or None."""
+    path = os.path.join(version_dir, "batching_params.pbtxt")
+    return read_batching_parameters(path) if os.path.isfile(path) else None
 
 
 def batching_options(settings: ServerSettings) -> BatchingOptions | None:
@@ -168,7 +160,7 @@ def batching_options(settings: ServerSettings) -> BatchingOptions | None:
     return BatchingOptions()
 
 
-WORKER_FIRST_LOADS_TIMEOUT_SECONDS = 3600.0
+FIRST_LOADS_TIMEOUT_SECONDS = 3600.0
 
 
 class Server:
@@ -191,6 +183,9 @@ class Server:
         self.core = ServerCore(core_options(settings, warmup_listener))
         self._shutting_down = False
         self._lifecycle_log = LifecycleLog(self.core.bus)
+        # Before the first loads, so its version history sees them.
+        self.console = Console(self.core, self.metrics, self._rest_in_flight, settings.port) \
+            if settings.enable_console and settings.rest_api_port else None
         observers: list[Any] = []
         if self.metrics is not None:
             StateMetrics(self.metrics, self.core.bus, self._model_path)
@@ -219,13 +214,13 @@ class Server:
     async def start(self) -> None:
         settings = self.settings
         models = model_configs(settings)
-        if settings.num_workers > 1:
-            # A worker listens only once its first loads are done (as TF Serving's server does):
-            # the kernel hands connections to every listening worker, and one still loading
-            # would answer 404 where another one serves.
-            await self.core.reload_config(models, timeout=WORKER_FIRST_LOADS_TIMEOUT_SECONDS)
-        else:
-            await self.core.apply_config(models)
+        await self.core.apply_config(models)
+        # The ports open once the first loads are done, as TF Serving's (clients, scripts and
+        # probes take "port open" for "models loaded"). Workers always wait: the kernel hands
+        # connections to every listening worker, and one still loading would answer 404.
+        if (settings.num_workers > 1 or not settings.open_ports_before_load) and \
+                not await self._wait_first_loads([m.name for m in models]):
+            return  # stopped while loading
         if settings.model_config_file and settings.model_config_file_poll_wait_seconds > 0:
             self._tasks.append(asyncio.get_running_loop().create_task(poll_model_config_file(
                 settings.model_config_file, settings.model_config_file_poll_wait_seconds,
@@ -238,6 +233,29 @@ class Server:
                              "Please use a different port for HTTP/REST API. Skipped exporting HTTP/REST API.")
             else:
                 await self._start_rest()
+
+    async def _wait_first_loads(self, names: list[str]) -> bool:
+        """Waits until every model's versions are AVAILABLE or END; False when a stop came first.
+
+        A model left without an AVAILABLE version does not stop the server (unlike TF Serving,
+        which exits): it is logged here, and its status and /readyz say why.
+        """
+        started = asyncio.get_running_loop().time()
+        settling = asyncio.ensure_future(self.core.wait_settled(
+            names, FIRST_LOADS_TIMEOUT_SECONDS, pending_folders=False))
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({settling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not settling.done():
+            settling.cancel()
+            return False
+        for name, error in settling.result().items():
+            logger.error("Model %s has no AVAILABLE version (%s: %s); opening the ports anyway: the other "
+                         "models are served, and GET /v1/models/%s reports the error", name, error.code.name,
+                         error.message, name)
+        logger.info("Initial models settled in %.2f s; opening the ports",
+                    asyncio.get_running_loop().time() - started)
+        return True
 
     # -- health --------------------------------------------------------------------------
 
@@ -265,6 +283,9 @@ class Server:
         if waiting:
             return False, {"status": "not ready", "models": waiting}
         return True, {"status": "ready"}
+
+    def _rest_in_flight(self) -> int:
+        return len(self._uvicorn.server_state.tasks) if self._uvicorn is not None else 0
 
     async def _healthz(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
         return 200, JSON, b'{"status":"ok"}'
@@ -299,7 +320,13 @@ class Server:
             interceptors.append(InFlightLimitInterceptor(self.limit))
         if settings.enable_grpc_healthcheck_service:
             self._health = HealthService(self.is_ready)
-        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings), interceptors, self._health)
+        profiler = None
+        if settings.enable_profiler:
+            from pyserving.backends.tensorflow.profiler import ProfilerSession
+
+            profiler = ProfilerSession
+        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings), interceptors, self._health,
+                                   profiler)
         credentials = self.ssl_config.grpc_credentials() if self.ssl_config is not None else None
         addresses = []
         if settings.port:
@@ -335,6 +362,8 @@ class Server:
             del extra_routes[CONFIG_PATH]
         if self.metrics is not None:
             extra_routes[self.monitoring.prometheus_path] = self._prometheus
+        if self.console is not None:
+            extra_routes.update(self.console.routes())
         app: Any = create_app(self.core, RestOptions(
             rest_api_timeout_in_ms=settings.rest_api_timeout_in_ms,
             rest_api_enable_cors_support=settings.rest_api_enable_cors_support,

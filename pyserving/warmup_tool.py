@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="a text-format PredictRequest / ClassificationRequest / RegressionRequest "
                         "(per --api); repeatable")
     parser.add_argument("--saved_model_dir", default=None,
-                        help="SavedModel version folder (default: derived from --output)")
+                        help="SavedModel (or model.onnx) version folder (default: derived from --output)")
     parser.add_argument("--tag_set", default="serve", help="MetaGraph tags, comma-separated (default serve)")
     parser.add_argument("--repeat", type=int, default=1, help="write every request this many times")
     return parser
@@ -103,6 +103,8 @@ def _saved_model_dir(args: argparse.Namespace) -> str:
 
 
 def _signatures(saved_model_dir: str, tag_set: str) -> dict[str, Any]:
+    if os.path.isfile(os.path.join(saved_model_dir, "model.onnx")):
+        return _onnx_signatures(saved_model_dir)
     from pyserving.backends.tensorflow.servable import signatures_from_meta_graph
     from pyserving.inspect import read_saved_model
 
@@ -112,6 +114,20 @@ def _signatures(saved_model_dir: str, tag_set: str) -> dict[str, Any]:
         if set(meta_graph.meta_info_def.tags) == tags:
             return signatures_from_meta_graph(meta_graph)
     raise ValueError(f"no MetaGraph with tags {sorted(tags)} in {saved_model_dir}")
+
+
+def _onnx_signatures(version_dir: str) -> dict[str, Any]:
+    """The signature the server gives a model.onnx (backends/onnx), read through onnxruntime."""
+    from pyserving.backends.onnx.loader import MODEL_FILE, import_onnxruntime
+    from pyserving.backends.onnx.servable import signature_of
+
+    ort = import_onnxruntime()
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(os.path.join(version_dir, MODEL_FILE), sess_options=options,
+                                   providers=["CPUExecutionProvider"])
+    signature, _ = signature_of(session)
+    return {signature.name: signature}
 
 
 def _log_for(api: str) -> tuple[Any, Any]:

@@ -130,10 +130,10 @@ def test_config_without_platform_and_unknown_platform(tmp_path: Path) -> None:
     result = run_cli(f"--model_config_file={tmp_path / 'a.config'}")
     assert result.returncode == 255
     assert "Illegal setting neither ModelServerConfig::model_type (deprecated) nor" in result.stderr
-    write_model_config(tmp_path / "b.config", [{"name": "m", "base_path": "/m", "platform": "onnx"}])
+    write_model_config(tmp_path / "b.config", [{"name": "m", "base_path": "/m", "platform": "pytorch"}])
     result = run_cli(f"--model_config_file={tmp_path / 'b.config'}")
     assert result.returncode == 255
-    assert "Model m requests unsupported platform onnx" in result.stderr
+    assert "Model m requests unsupported platform pytorch" in result.stderr
     write_model_config(tmp_path / "c.config", [{"name": "m", "base_path": "/m"}, {"name": "m", "base_path": "/n"}])
     result = run_cli(f"--model_config_file={tmp_path / 'c.config'}")
     assert "Illegal to list model m multiple times in config list" in result.stderr

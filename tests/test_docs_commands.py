@@ -161,10 +161,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     models = REPO / "examples" / "models"
     config = write_model_config(tmp / "models.config", [
         {"name": "half_plus_two", "base_path": models / "half_plus_two"},
-        {"name": "lstm", "base_path": models / "lstm"}])
+        {"name": "lstm", "base_path": models / "lstm"},
+        {"name": "iris", "base_path": REPO / "examples" / "sklearn_iris" / "models" / "iris", "platform": "python"}])
     running = start_server([f"--model_config_file={config}",
                             f"--monitoring_config_file={REPO / 'examples' / 'monitoring.txt'}"],
-                           tmp, wait_models=("half_plus_two", "lstm"))
+                           tmp, wait_models=("half_plus_two", "lstm", "iris"))
     yield running
     running.stop()
 

@@ -3,7 +3,8 @@
     python bench/peers/inprocess.py --model-dir DIR [--model-dir DIR2] [--batch-sizes 1,8,32,128,256]
                                     [--seconds 3] [--warmup 0.5] [--stay]
 
-Loads each SavedModel exactly as the pyserving server does
+Loads each SavedModel exactly as the pyserving server does (an ONNX model folder is run by
+onnxruntime directly: ``inprocess_onnx.py``)
 (``TensorFlowBackend().create_loader(...).load()``) and calls
 ``servable.run("serving_default", {input: x}, [output])`` in a loop from one thread, for
 ``--seconds`` per batch size. Prints one JSON object:
@@ -29,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.peers.common import model_name, read_signature, version_dir  # noqa: E402
+from bench.peers.inprocess_onnx import OrtLimit, onnx_version_dir  # noqa: E402
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -96,7 +98,9 @@ def main() -> None:
     parser.add_argument("--stay", action="store_true", help="then measure what stdin asks, line by line")
     args = parser.parse_args()
     sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
-    limits = [Limit(model_dir) for model_dir in args.model_dir]
+    # ONNX models (a model.onnx in the folder) are run by onnxruntime itself (inprocess_onnx.py)
+    limits = [OrtLimit(model_dir) if onnx_version_dir(model_dir) else Limit(model_dir)
+              for model_dir in args.model_dir]
     try:
         print(json.dumps({limit.name: limit.sweep(sizes, args.seconds, args.warmup) for limit in limits}),
               flush=True)

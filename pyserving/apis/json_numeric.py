@@ -137,7 +137,7 @@ def _open_brackets(body: bytes, stop_at: int) -> int:
 
 
 def _unique_keys(obj: Any) -> set[str] | None:
-    """The keys of an object; None when one repeats (orjson keeps the last, simdjson the first)."""
+    """The keys of an object; None when one repeats (the general path keeps the first, as TF Serving)."""
     keys = list(obj.keys())
     unique = set(keys)
     return unique if len(unique) == len(keys) else None

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import reprlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -53,15 +55,67 @@ def json_type_name(value: Any) -> str:
     return "Number"
 
 
+RENDER_MAX_CHARS = 256
+_INDENT = "    "
+
+
+class _NonFinite(Exception):
+    """rapidjson's writer stops at NaN/Infinity: the rendering ends where it stood."""
+
+
 def render(value: Any) -> str:
-    """A JSON rendering of ``value`` for error messages, cut like TF Serving's (~256 bytes)."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return ""
+    """``value`` as TF Serving prints it in error messages, cut at ~256 characters.
+
+    rapidjson's PrettyWriter with single-line arrays: objects one member per line,
+    indented 4 spaces per nesting level, ``"key": value``; arrays ``[1, 2]``.
+    """
+    chunks: list[str] = []
+    size = 0
     try:
-        text = orjson.dumps(value).decode()
+        for chunk in _pretty(value, 0):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > RENDER_MAX_CHARS:
+                break
+    except _NonFinite:
+        pass
+    except RecursionError:  # deeper than Python's stack: the compact form says as much
+        chunks = [_json_scalar(value)]
+    text = "".join(chunks)
+    return text if len(text) <= RENDER_MAX_CHARS else text[:RENDER_MAX_CHARS] + "..."
+
+
+def _pretty(value: Any, depth: int) -> Iterator[str]:
+    if isinstance(value, dict):
+        if not value:
+            yield "{}"
+            return
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield ("," if i else "") + "\n" + _INDENT * (depth + 1) + _json_scalar(key) + ": "
+            yield from _pretty(item, depth + 1)
+        yield "\n" + _INDENT * depth + "}"
+    elif isinstance(value, list):
+        if not value:
+            yield "[]"
+            return
+        yield "["
+        for i, item in enumerate(value):
+            if i:
+                yield ", "
+            yield from _pretty(item, depth + 1)
+        yield "]"
+    else:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _NonFinite
+        yield _json_scalar(value)
+
+
+def _json_scalar(value: Any) -> str:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
     except TypeError:  # nested deeper than orjson writes, or a lone surrogate
-        text = reprlib.repr(value)
-    return text if len(text) <= 256 else text[:256] + "..."
+        return reprlib.repr(value)
 
 
 def is_b64(value: Any) -> bool:

@@ -6,6 +6,7 @@ import logging
 from types import MappingProxyType
 from typing import Any
 
+from pyserving.backends import BUILTIN_PLATFORMS, detect_platform
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.serving.model_config import ModelConfig
 from pyserving.sources.version_policy import VersionPolicy
@@ -53,9 +54,7 @@ def _model(config: Any) -> ModelConfig:
             logger.warning("ModelServerConfig::model_type is deprecated; use model_platform")
             platform = "tensorflow"
         else:
-            raise InvalidArgumentError(
-                "Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
-                f"ModelServerConfig::model_platform, model name is {config.name}")
+            platform = platform_of(config.name, config.base_path)
     if config.HasField("logging_config"):
         logger.warning("logging_config of model %s is not supported and is ignored", config.name)
     return ModelConfig(
@@ -65,6 +64,22 @@ def _model(config: Any) -> ModelConfig:
         version_policy=_policy(config.model_version_policy),
         version_labels=MappingProxyType(dict(config.version_labels)),
     )
+
+
+def platform_of(name: str, base_path: str, default: str | None = None) -> str:
+    """The platform a model's newest version folder holds, said in the log; ``default`` or TF
+    Serving's error (with a hint) when no version folder tells."""
+    detected = detect_platform(base_path)
+    if detected is not None:
+        platform, marker = detected
+        logger.info("Model %s has no model_platform: serving it as %r (found %s)", name, platform, marker)
+        return platform
+    if default is not None:
+        return default
+    raise InvalidArgumentError(
+        "Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
+        f"ModelServerConfig::model_platform, model name is {name} (no version folder under {base_path} "
+        f"shows the platform yet: set model_platform to one of {', '.join(sorted(BUILTIN_PLATFORMS))})")
 
 
 def _policy(policy: Any) -> VersionPolicy:

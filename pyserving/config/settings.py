@@ -38,8 +38,12 @@ class ServerSettings:
         False, "Allow labels on versions that are not loaded yet.")
     file_system_poll_wait_seconds: int = _opt(1, "Version folder polling period; 0 polls once.")
     file_system_settle_seconds: int = _opt(
-        10, "pyserving: a new version folder is loaded once unchanged across a poll and parseable, "
-        "or once its newest file is this old.")
+        10, "pyserving: a version folder that appears while serving is loaded once unchanged across a "
+        "poll and complete, or once its newest file is this old (complete folders found by a model's "
+        "first poll load at once).")
+    open_ports_before_load: bool = _opt(
+        False, "pyserving: open the REST and gRPC ports at once instead of after the initial models "
+        "have loaded (health endpoints and LOADING status during a long load; --num_workers > 1 always waits).")
     aspired_version_policy: str = _opt(
         "availability_preserving", "pyserving: availability_preserving (load new, then unload old) "
         "or resource_preserving (unload old first).")
@@ -89,7 +93,9 @@ class ServerSettings:
     grpc_max_message_bytes: int = _opt(
         2**31 - 1, "pyserving: largest gRPC message received or sent (TF Serving: always INT32_MAX); "
         "larger ones fail with RESOURCE_EXHAUSTED.")
-    enable_profiler: bool = _opt(True, "TF profiler service.", "ignored")
+    enable_profiler: bool = _opt(
+        True, "Serve TensorFlow's profiler (tensorflow.ProfilerService) on the gRPC port: "
+        "tf.profiler.experimental.client.trace collects a trace of this process.")
     # Operations
     monitoring_config_file: str = _opt("", "Text MonitoringConfig: Prometheus metrics on the REST port.")
     enable_model_warmup: bool = _opt(True, "Replay assets.extra/tf_serving_warmup_requests at load.")
@@ -141,6 +147,9 @@ class ServerSettings:
     num_tflite_interpreters_per_pool: int = _opt(1, "TF Lite interpreters per model.")
     skip_initialize_tpu: bool = _opt(False, "TPU only.", "ignored")
     # pyserving
+    enable_console: bool = _opt(
+        True, "pyserving: the status console at / on the REST port (assets and its stats endpoint "
+        "under /console/); false: those paths answer 404.")
     log_level: str = _opt("INFO", "pyserving: DEBUG, INFO, WARNING or ERROR.")
     log_format: str = _opt("text", "pyserving: log lines as text or json (one JSON object per line).")
     log_requests: bool = _opt(False, "pyserving: one log line per model request (API, model, version, "

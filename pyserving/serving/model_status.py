@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pyserving.apis.signature_proto import signature_defs
 from pyserving.core.errors import ServableNotFoundError
 from pyserving.core.ids import ServableId, ServableRequest
 from pyserving.core.states import ServableState
@@ -27,6 +28,7 @@ def model_status(core: ServerCore, name: str, version: int | None = None) -> lis
 
 
 def model_metadata(core: ServerCore, request: ServableRequest) -> tuple[ServableId, Mapping[str, Any]]:
-    """The version actually resolved and its backend metadata (SignatureDefs for TensorFlow)."""
+    """The version actually resolved and its SignatureDefs (the backend's own, or built from its signatures)."""
     with core.acquire(request) as handle:
-        return handle.id, handle.servable.metadata()
+        servable = handle.servable
+        return handle.id, servable.metadata() or signature_defs(servable.signatures)

@@ -29,9 +29,10 @@ from pyserving.core.event_bus import EventBus
 from pyserving.core.ids import ServableId, ServableRequest
 from pyserving.core.manager import AspiredVersion, AspiredVersionsManager, ManagerOptions, ServableHandle
 from pyserving.core.state_monitor import ServableStateMonitor
-from pyserving.core.states import ServableState
+from pyserving.core.states import ManagerState, ServableState
 from pyserving.serving.inline_runs import InlineRuns, input_elements
 from pyserving.serving.model_config import ModelConfig
+from pyserving.serving.warmup import WarmedLoader, WarmupOptions
 from pyserving.sources.filesystem import FileSystemSource, ServableSourceConfig
 from pyserving.tensors.limits import DEFAULT_LIMITS, TensorLimitError, TensorLimits
 
@@ -49,12 +50,14 @@ class ServerCoreOptions:
     num_inference_threads: int = 0
     # Server-side batching (--enable_batching); None runs every request on its own.
     batching: BatchingOptions | None = None
-    # --enable_per_model_batching_parameters: <version dir>/batching_params.pbtxt per servable.
-    per_model_batching: bool = False
     # Unbatched runs timed under this go on the event loop (serving/inline_runs.py); 0: never.
     inline_run_max_seconds: float = 0.0
-    # Per-platform backend options, e.g. {"tensorflow": SavedModelOptions(...)}.
-    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    # The server's settings (config.settings.ServerSettings): each backend reads its own flags.
+    backend_settings: Any = None
+    # --enable_per_model_batching_parameters: a version folder -> its batching options, or None.
+    per_version_batching: Callable[[str], BatchingOptions | None] | None = None
+    # Warmup replayed at the end of every load (serving/warmup.py).
+    warmup: WarmupOptions = field(default_factory=WarmupOptions)
     # What one input tensor may be (rank, extent, bytes); checked before any backend sees it.
     tensor_limits: TensorLimits = DEFAULT_LIMITS
 
@@ -101,7 +104,10 @@ class ServerCore:
         # (servable id, signature name, inputs, seconds, error or None). Metrics subscribe.
         self.run_listeners: list[
             Callable[[ServableId, str, Mapping[str, Any], float, BaseException | None], None]] = []
-        self._batchers: dict[Any, BatchScheduler | None] = {}
+        # One batcher for all (None key), or one per version with per-version options.
+        self._batchers: dict[ServableId | None, BatchScheduler | None] = {}
+        if options.per_version_batching is not None:
+            self.bus.subscribe(self._drop_batcher)
 
     # -- configuration ----------------------------------------------------------------
 
@@ -151,17 +157,32 @@ class ServerCore:
         """
         before = dict(self.models)
         await self.apply_config(models)
-        changed = [m.name for m in models if before.get(m.name) != m]
-        await self.monitor.wait_until(lambda: all(self._settled(n) for n in changed), timeout)
+        return await self.wait_settled([m.name for m in models if before.get(m.name) != m], timeout)
+
+    async def wait_settled(self, names: Sequence[str], timeout: float | None,
+                           pending_folders: bool = True) -> dict[str, ServingError]:
+        """Waits until every version of each model is AVAILABLE or END (none waiting or loading).
+
+        ``pending_folders=False`` does not wait for version folders still being written
+        (startup: those are new versions, loaded while serving). Returns the models left
+        without an AVAILABLE version, with their error.
+        """
+        await self.monitor.wait_until(lambda: all(self._settled(n, pending_folders) for n in names), timeout)
         failures: dict[str, ServingError] = {}
-        for name in changed:
+        for name in names:
             if self.manager.available_versions(name):
                 continue
-            errors = [s.error for s in self.monitor.versions(name) if s.error is not None]
-            failures[name] = errors[0] if errors else ServingError(
-                self.source_problem(name)
-                or f"No versions of servable {name} found under base path {self.models[name].base_path}",
-                StatusCode.NOT_FOUND)
+            states = self.monitor.versions(name)
+            errors = [s.error for s in states if s.error is not None]
+            if errors:
+                failures[name] = errors[0]
+            elif states:
+                failures[name] = ServingError(f"Model {name} is still loading", StatusCode.UNAVAILABLE)
+            else:
+                failures[name] = ServingError(
+                    self.source_problem(name)
+                    or f"No versions of servable {name} found under base path {self.models[name].base_path}",
+                    StatusCode.NOT_FOUND)
         return failures
 
     def source_problem(self, name: str) -> str | None:
@@ -169,9 +190,10 @@ class ServerCore:
         source = self._sources.get(name)
         return source.problem if source is not None else None
 
-    def _settled(self, name: str) -> bool:
+    def _settled(self, name: str, pending_folders: bool = True) -> bool:
         source = self._sources.get(name)
-        return (source is None or source.settled()) and self.manager.is_settled(name)
+        polled = source is None or (source.settled() if pending_folders else source.polled())
+        return polled and self.manager.is_settled(name)
 
     async def apply_config(self, models: Sequence[ModelConfig]) -> None:
         """Makes ``models`` the served set: new ones start polling, removed ones unload."""
@@ -199,7 +221,7 @@ class ServerCore:
                 self.manager.set_aspired_versions,
                 self.options.file_system_poll_wait_seconds,
                 self.options.file_system_settle_seconds,
-                getattr(self._backend(model), "version_complete", None),
+                self._backend(model).version_complete,
             )
             self._sources[name] = source
             if self.options.file_system_poll_wait_seconds < 0:
@@ -210,12 +232,15 @@ class ServerCore:
         backend = self._backends.get(model.model_platform)
         if backend is None:
             try:
-                backend = load_backend(model.model_platform,
-                                       self.options.backend_options.get(model.model_platform))
+                backend = load_backend(model.model_platform, self.options.backend_settings)
             except KeyError:
                 raise InvalidArgumentError(
                     f"Model {model.name} requests unsupported platform {model.model_platform}"
                 ) from None
+            except ImportError as exc:
+                raise FailedPreconditionError(
+                    f"Model {model.name} requests platform {model.model_platform}, whose framework is not "
+                    f"installed ({exc}); install pyserving[{model.model_platform}]") from None
             self._backends[model.model_platform] = backend
         return backend
 
@@ -224,7 +249,9 @@ class ServerCore:
 
         def make(servable_id: ServableId, path: str) -> AspiredVersion:
             try:
-                return AspiredVersion(servable_id, backend.create_loader(servable_id, path))
+                loader = WarmedLoader(backend.create_loader(servable_id, path), path, self.options.warmup,
+                                      servable_id)
+                return AspiredVersion(servable_id, loader)
             except ServingError as exc:
                 return AspiredVersion(servable_id, None, exc)
 
@@ -293,7 +320,7 @@ class ServerCore:
         output_keys: Sequence[str],
         timeout_in_ms: int,
     ) -> dict[str, Any]:
-        batcher = self._batcher(handle)
+        batcher = self._batcher(handle) if handle.servable.batchable else None
         if batcher is None:
             return await self._run_unbatched(handle, signature_name, inputs, output_keys, timeout_in_ms)
         return await batcher.run(handle.servable, handle.id.name, handle.id.version, signature_name,
@@ -302,7 +329,7 @@ class ServerCore:
     async def _run_unbatched(self, handle: ServableHandle, signature_name: str, inputs: Mapping[str, Any],
                              output_keys: Sequence[str], timeout_in_ms: int) -> dict[str, Any]:
         """On a worker thread, or on the loop for kinds of runs timed as short (inline_runs.py)."""
-        inline_run = getattr(handle.servable, "caller_thread_run", None)
+        inline_run = handle.servable.caller_thread_run
         if inline_run is None:
             return await self._run_on_thread(handle.id.name, handle.servable.run, signature_name, inputs,
                                              output_keys, timeout_in_ms)
@@ -331,23 +358,21 @@ class ServerCore:
     def _batcher(self, handle: ServableHandle) -> BatchScheduler | None:
         if self.options.batching is None:
             return None
-        key: Any = id(handle.servable) if self.options.per_model_batching else None
+        per_version = self.options.per_version_batching
+        key = handle.id if per_version is not None else None
         if key not in self._batchers:
-            options: BatchingOptions | None = self.options.batching
-            if self.options.per_model_batching:
-                options = self._per_model_options(handle)
+            options = self.options.batching if per_version is None else per_version(
+                handle.servable.version_dir)
             self._batchers[key] = None if options is None else BatchScheduler(
                 options, self._executor, self._on_batch)
         return self._batchers[key]
 
-    def _per_model_options(self, handle: ServableHandle) -> BatchingOptions | None:
-        from pyserving.config.batching_config import read_batching_parameters
-
-        export_dir = getattr(handle.servable, "export_dir", None)
-        path = os.path.join(export_dir, "batching_params.pbtxt") if export_dir else None
-        if path is None or not os.path.isfile(path):
-            return None
-        return read_batching_parameters(path)
+    def _drop_batcher(self, state: ServableState) -> None:
+        """A version's own batcher goes with the version (its queues are empty by then)."""
+        if state.state == ManagerState.END:
+            batcher = self._batchers.pop(state.id, None)
+            if batcher is not None:
+                asyncio.get_running_loop().create_task(batcher.stop())
 
     def _on_batch(self, stats: Any) -> None:
         for listener in self.batch_listeners:

@@ -1,10 +1,16 @@
 """FileSystemSource: polls ``base_path/<int>/`` and emits the aspired versions.
 
-A version folder is only offered once it looks complete: its file listing
-(names, sizes, mtimes) was unchanged across one poll and the backend can parse
-it (``is_complete``), or its newest file is older than ``settle_seconds`` (so a
-truly broken version is still tried, and its error reported). A folder still
-being copied is therefore not loaded half-written.
+A version folder that appears while serving is only offered once it looks
+complete: its file listing (names, sizes, mtimes) was unchanged across one poll
+and the backend finds it complete (``is_complete``), or its newest file is older
+than ``settle_seconds`` (so a truly broken version is still tried, and its error
+reported). A folder still being copied is therefore not loaded half-written.
+
+The folders a model's first poll finds (at startup, or when a config adds the
+model) were exported before the server was asked for them: a complete one is
+offered at once, without waiting for a second poll, so that the server opens
+its ports with the model loaded (TF Serving's tests export, start the server
+and predict at once).
 """
 
 from __future__ import annotations
@@ -96,8 +102,15 @@ class FileSystemSource:
         """Polls periodically in a task; the first poll happens at once."""
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def polled(self) -> bool:
+        """Polled at least once, or not polling (never started, or stopped)."""
+        return self._polled or self._task is None or self._task.done()
+
     def settled(self) -> bool:
-        """Polled at least once, and no version folder is still being written."""
+        """Nothing more to offer soon: polled with no version folder still being written, or not
+        polling (never started, or polls only once)."""
+        if self._task is None or self._task.done():
+            return True
         return self._polled and not self._pending
 
     async def stop(self) -> None:
@@ -139,7 +152,7 @@ class FileSystemSource:
                                           "as a number (eg. '/1/')?")
         else:
             self._report(logging.INFO, None)
-        complete = await asyncio.to_thread(self._complete_versions, on_disk)
+        complete = await asyncio.to_thread(self._complete_versions, on_disk, not self._polled)
         wanted = self.config.policy.select(name, complete)
         for version in wanted:
             if version not in self._ready:
@@ -161,7 +174,7 @@ class FileSystemSource:
             logger.log(level, "%s", problem)
         self.problem = problem
 
-    def _complete_versions(self, on_disk: dict[int, str]) -> list[int]:
+    def _complete_versions(self, on_disk: dict[int, str], first_poll: bool) -> list[int]:
         complete = []
         now = time.time()
         for version, path in on_disk.items():
@@ -173,7 +186,7 @@ class FileSystemSource:
                 continue  # an empty folder is not a version yet
             newest = max((mtime for _, _, mtime in fingerprint), default=0) / 1e9
             settled = now - newest > self._settle_seconds or (
-                self._pending.get(version) == fingerprint and self._is_complete(path))
+                (first_poll or self._pending.get(version) == fingerprint) and self._is_complete(path))
             if settled:
                 self._pending.pop(version, None)
                 complete.append(version)

@@ -350,6 +350,41 @@ def export_tf2_half_plus_two(path: "str | os.PathLike[str]") -> Path:
     return _export_atomically(path, build)
 
 
+def export_tf2_classify_regress(path: "str | os.PathLike[str]") -> Path:
+    """A TF2 export with ``classify_x_to_y`` and ``regress_x_to_y`` over serialized tf.Examples.
+
+    Why: ``tf.saved_model.save`` gives each signature its own input placeholder
+    (``classify_x_to_y_inputs:0``, ``regress_x_to_y_inputs:0``), where TF1 exports
+    share one; MultiInference must feed the same examples to both. y = 0.5 * x + 2.
+    """
+    tf = _tf()
+
+    class ClassifyRegress(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = tf.Variable(0.5, name="a")
+            self.b = tf.Variable(2.0, name="b")
+
+        def _y(self, inputs: Any) -> Any:
+            features = tf.io.parse_example(inputs, {"x": tf.io.FixedLenFeature([1], tf.float32)})
+            return self.a * features["x"] + self.b
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+        def classify(self, inputs: Any) -> dict[str, Any]:
+            return {"scores": self._y(inputs)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+        def regress(self, inputs: Any) -> dict[str, Any]:
+            return {"outputs": self._y(inputs)}
+
+    def build(export_dir: Path, _scratch: Path) -> None:
+        module = ClassifyRegress()
+        tf.saved_model.save(module, str(export_dir), signatures={
+            "classify_x_to_y": module.classify, "regress_x_to_y": module.regress})
+
+    return _export_atomically(path, build)
+
+
 def export_dtypes_model(path: "str | os.PathLike[str]", extra_dtypes: bool = False) -> Path:
     """Export a model that echoes one input per dtype (for tensor codec tests).
 

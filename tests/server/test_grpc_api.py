@@ -533,6 +533,23 @@ def test_multi_inference(own: Target) -> None:
     assert {r.model_spec.version.value for r in response.results} == {123}
 
 
+def test_multi_inference_on_a_tf2_export_feeds_each_signature_input(tmp_path: Path) -> None:
+    """TF Serving's testMultiInferenceTf2: each TF2 signature has its own input tensor."""
+    models.export_tf2_classify_regress(tmp_path / "tf2_multi" / "1")
+    target = start(["--model_name=tf2_multi", f"--model_base_path={tmp_path / 'tf2_multi'}"], tmp_path, [])
+    try:
+        request = multi_request(("tf2_multi", "classify_x_to_y", CLASSIFY), ("tf2_multi", "regress_x_to_y", REGRESS),
+                                input_=examples_input(example(x=1.0), example(x=2.0)))
+        response = target.predict.MultiInference(request, timeout=TIMEOUT)
+    finally:
+        stop(target)
+    classify, regress = response.results
+    assert [[c.score for c in row.classes] for row in classify.classification_result.classifications] == \
+        [[2.5], [3.0]]
+    assert [r.value for r in regress.regression_result.regressions] == [2.5, 3.0]
+    assert [r.model_spec.signature_name for r in response.results] == ["classify_x_to_y", "regress_x_to_y"]
+
+
 @pytest.mark.parametrize("request_,code,message", [
     (multi_request(), INVALID, "MultiInferenceRequest must specify at least one task."),
     (multi_request(("default", "regress_x_to_y", REGRESS), ("two", "regress_x_to_y2", REGRESS)), INVALID,
@@ -544,13 +561,18 @@ def test_multi_inference(own: Target) -> None:
     (multi_request(("default", "nope", REGRESS)), INVALID, "Requested signature not found in model graph: nope"),
     (multi_request(("default", "regress_x_to_y", "tensorflow/serving/predict")), UNIMPLEMENTED,
      "Unsupported signature method_name: tensorflow/serving/predict"),
-    (multi_request(("default", "regress_x_to_y", REGRESS), ("default", "regress_x2_to_y3", REGRESS)), INVALID,
-     "Input tensor must be the same for all Signatures."),
     (multi_request(("default", "regress_x_to_y", REGRESS), input_=input_pb2.Input()), INVALID, "Input is empty."),
 ], ids=["no-tasks", "two-models", "empty-name", "duplicate", "unknown-signature", "bad-method",
-        "different-inputs", "empty-input"])
+        "empty-input"])
 def test_multi_inference_errors(own: Target, request_: Any, code: grpc.StatusCode, message: str) -> None:
     assert failure(own.predict.MultiInference, request_) == (code, message)
+
+
+def test_multi_inference_feeds_the_examples_to_a_float_input_too(own: Target) -> None:
+    """No "same input tensor" rule: a float-input signature gets the serialized examples, and TF says no."""
+    request = multi_request(("default", "regress_x_to_y", REGRESS), ("default", "regress_x2_to_y3", REGRESS))
+    code, message = failure(own.predict.MultiInference, request)
+    assert code == INVALID and message.startswith("Type mismatch: actual string vs. expect float"), message
 
 
 # -- GetModelStatus / GetModelMetadata --------------------------------------------------------

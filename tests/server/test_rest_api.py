@@ -288,6 +288,34 @@ def test_request_errors(server: RunningServer, path: str, data: bytes, status: i
     assert message in error_of(r)
 
 
+ROWS_1KB = b", ".join([b"[1.0]"] * 300)  # past the numeric fast path's threshold
+
+
+@pytest.mark.parametrize("data,predictions", [
+    (b'{"instances": [[1.0]]}garbage {', [[2.5]]),
+    (b'{"instances": [[1.0]], "instances": [[5.0]]}', [[2.5]]),
+    (b'{"instances": [[1.0]], "signature_name": "serving_default", "signature_name": "nope"}', [[2.5]]),
+    (b'{"instances": [' + ROWS_1KB + b']}}', [[2.5]] * 300),
+    (b'{"instances": [' + ROWS_1KB + b'], "instances": [[5.0]]}', [[2.5]] * 300),
+    (b'{"instances": [{"x": [1.0], "x": [5.0]}], "note": "a:b"}', [[2.5]]),
+], ids=["trailing-bytes", "repeated-key", "repeated-signature-name", "numeric-trailing", "numeric-repeated",
+        "nested-repeated-with-colon-in-a-string"])
+def test_json_bodies_are_read_as_tf_servings_rapidjson_reads_them(server: RunningServer, data: bytes,
+                                                                  predictions: list) -> None:
+    """The first document is read and the rest ignored; a repeated key keeps its first value."""
+    r = post(server, "/v1/models/default:predict", data=data)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"predictions": predictions}
+
+
+def test_json_values_in_errors_are_pretty_printed_as_tf_servings(server: RunningServer) -> None:
+    r = post(server, "/v1/models/default:predict", data=b'{"signature_name": 5, "instances": [[1.0], {"a": 1}]}')
+    assert r.status_code == 400
+    assert error_of(r) == (
+        'JSON Value: {\n    "signature_name": 5,\n    "instances": [[1.0], {\n            "a": 1\n        }]\n} '
+        "not formatted correctly. 'signature_name' key must be a string value.")
+
+
 def test_runtime_error_passes_through_with_its_code(server: RunningServer) -> None:
     r = post(server, "/v1/models/counter:predict",
              {"signature_name": "incr_counter_by", "inputs": {"delta": [1.0, 2.0]}})
@@ -296,7 +324,7 @@ def test_runtime_error_passes_through_with_its_code(server: RunningServer) -> No
 
 
 def test_non_v1_paths_are_404(server: RunningServer) -> None:
-    assert requests.get(server.rest_url + "/", timeout=10).status_code == 404
+    assert requests.get(server.rest_url + "/nothing", timeout=10).status_code == 404
 
 
 def test_cors_preflight_needs_an_origin(server: RunningServer) -> None:

@@ -30,6 +30,84 @@ def export_tflite_half_plus_two(path: Path) -> Path:
     return path
 
 
+def export_tflite_with_signature_defs(path: Path) -> Path:
+    """model.tflite with a ``signature_defs_metadata`` entry, as TF Serving's testdata has one.
+
+    Two SignatureDefs over the same tensors: ``serving_default`` (x -> y) and
+    ``renamed`` (in -> out). The entry is what TF Lite's signature_def_util writes: a
+    flexbuffer map of key to serialized SignatureDef (as a flexbuffer string, so the
+    shapes here keep the serialization valid UTF-8), tensor names with TF's ``:0``.
+    """
+    import tensorflow as tf
+    from flatbuffers import flexbuffers
+    from tensorflow.core.protobuf import meta_graph_pb2
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="tflite_input")])
+    def half_plus_two(x: tf.Tensor) -> tf.Tensor:
+        return 0.5 * x + 2.0
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [half_plus_two.get_concrete_function()], half_plus_two)
+        data = converter.convert()
+        interpreter = tf.lite.Interpreter(model_content=data)
+    [tensor_in] = [d["name"] for d in interpreter.get_input_details()]
+    [tensor_out] = [d["name"] for d in interpreter.get_output_details()]
+    assert tensor_in == "tflite_input"
+
+    def signature_def(alias_in: str, alias_out: str) -> str:
+        proto = meta_graph_pb2.SignatureDef(method_name="tensorflow/serving/predict")
+        for infos, alias, name in ((proto.inputs, alias_in, tensor_in), (proto.outputs, alias_out, tensor_out)):
+            infos[alias].name = f"{name}:0"
+            infos[alias].dtype = tf.float32.as_datatype_enum
+            infos[alias].tensor_shape.dim.add(size=1)
+            infos[alias].tensor_shape.dim.add(size=1)
+        return proto.SerializeToString().decode("utf-8")
+
+    builder = flexbuffers.Builder()
+    with builder.Map():
+        builder.String("serving_default", signature_def("x", "y"))
+        builder.String("renamed", signature_def("in", "out"))
+    model = flatbuffer_utils.read_model_from_bytearray(data)
+    buffer = schema.BufferT()
+    buffer.data = list(builder.Finish())
+    model.buffers.append(buffer)
+    metadata = schema.MetadataT()
+    metadata.name = "signature_defs_metadata"
+    metadata.buffer = len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), metadata]
+    path.mkdir(parents=True)
+    (path / "model.tflite").write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
+    return path
+
+
+def test_signature_defs_metadata_gives_the_aliases(tmp_path: Path) -> None:
+    export_tflite_with_signature_defs(tmp_path / "lite" / "1")
+    server = start_server(["--model_name=lite", f"--model_base_path={tmp_path / 'lite'}",
+                           "--prefer_tflite_model"], tmp_path, wait_models=["lite"], grpc=False)
+    try:
+        meta = requests.get(f"{server.rest_url}/v1/models/lite/metadata", timeout=10).json()
+        signatures = meta["metadata"]["signature_def"]["signature_def"]
+        assert sorted(signatures) == ["renamed", "serving_default"]
+        assert signatures["serving_default"]["inputs"]["x"]["name"] == "tflite_input:0"
+        url = f"{server.rest_url}/v1/models/lite:predict"
+        r = requests.post(url, json={"instances": [[1.0], [2.0], [4.0]]}, timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"predictions": [[2.5], [3.0], [4.0]]}
+        r = requests.post(url, json={"inputs": {"x": [[2.0]]}}, timeout=10)
+        assert r.json() == {"outputs": [[3.0]]}, r.text
+        r = requests.post(url, json={"signature_name": "renamed", "inputs": {"in": [[2.0]]}}, timeout=10)
+        assert r.json() == {"outputs": [[3.0]]}, r.text
+        r = requests.post(url, json={"inputs": {"tflite_input": [[2.0]]}}, timeout=10)
+        assert r.status_code == 400
+        assert r.json() == {"error": "Missing named input: x in 'inputs' object."}
+    finally:
+        server.stop()
+
+
 def test_own_tflite_model_serves_and_resizes_the_batch(tmp_path: Path) -> None:
     export_tflite_half_plus_two(tmp_path / "lite" / "1")
     server = start_server(["--model_name=lite", f"--model_base_path={tmp_path / 'lite'}",
@@ -61,7 +139,7 @@ def test_tf_servings_tflite_testdata(tmp_path: Path) -> None:
                            "--max_num_load_retries=0"], tmp_path,
                           wait_models=["lite", "lite_sigdef", "saved_model"], grpc=False)
     try:
-        for name, alias in (("lite", "x"), ("lite_sigdef", "tflite_input"), ("saved_model", "x")):
+        for name, alias in (("lite", "x"), ("lite_sigdef", "x"), ("saved_model", "x")):
             r = requests.post(f"{server.rest_url}/v1/models/{name}:predict",
                               json={"inputs": {alias: [[2.0]]}}, timeout=10)
             assert r.status_code == 200, r.text

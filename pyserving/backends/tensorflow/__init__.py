@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pyserving.backends.tensorflow.loader import SavedModelLoader, SavedModelOptions, saved_model_parses
+from typing import Any
+
+from pyserving.backends.tensorflow.loader import SavedModelLoader, SavedModelOptions, saved_model_complete
 from pyserving.backends.tensorflow.tflite import TfLiteLoader, has_tflite_model
 from pyserving.core.ids import ServableId
 
@@ -19,10 +21,15 @@ class TensorFlowBackend:
         return SavedModelLoader(servable_id, path, self.options)
 
     def version_complete(self, path: str) -> bool:
-        """A folder still being copied has no parseable saved_model.pb yet."""
+        """A folder still being copied has no parseable saved_model.pb or lacks variables shards."""
         if self.options.prefer_tflite_model and has_tflite_model(path):
             return True
-        return saved_model_parses(path)
+        return saved_model_complete(path)
 
 
-__all__ = ["SavedModelLoader", "SavedModelOptions", "TensorFlowBackend"]
+def create_backend(settings: Any) -> TensorFlowBackend:
+    """The registry's factory (``backends/__init__.py``)."""
+    return TensorFlowBackend(SavedModelOptions.from_settings(settings))
+
+
+__all__ = ["SavedModelLoader", "SavedModelOptions", "TensorFlowBackend", "create_backend"]

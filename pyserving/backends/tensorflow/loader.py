@@ -7,14 +7,14 @@ import ctypes.util
 import gc
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyserving.backends.tensorflow import warmup
+from pyserving.backends.base import folder_bytes
 from pyserving.backends.tensorflow.errors import map_tf_errors
-from pyserving.backends.tensorflow.warmup import WarmupOptions
 from pyserving.backends.tensorflow.servable import SavedModelServable
 from pyserving.core import heap
 from pyserving.core.errors import ServingError, StatusCode
@@ -33,9 +33,22 @@ class SavedModelOptions:
     # --prefer_tflite_model: serve model.tflite when the version folder has one.
     prefer_tflite_model: bool = False
     num_tflite_interpreters: int = 1
-    # --enable_model_warmup / --num_request_iterations_for_warmup (backends/tensorflow/warmup.py).
-    warmup: WarmupOptions = field(default_factory=WarmupOptions)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SavedModelOptions:
+        """The TensorFlow flags of ``config.settings.ServerSettings`` (TF Serving's precedence)."""
+        intra = settings.tensorflow_intra_op_parallelism or settings.tensorflow_session_parallelism
+        inter = settings.tensorflow_inter_op_parallelism or settings.tensorflow_session_parallelism
+        session_config = ""
+        if settings.tensorflow_session_config_file:
+            with open(settings.tensorflow_session_config_file, encoding="utf-8") as stream:
+                session_config = stream.read()
+        tags = tuple(t.strip() for t in settings.saved_model_tags.split(",") if t.strip())
+        return cls(saved_model_tags=tags or ("serve",), intra_op_parallelism=intra,
+                   inter_op_parallelism=inter, session_config_text=session_config,
+                   prefer_tflite_model=settings.prefer_tflite_model,
+                   num_tflite_interpreters=settings.num_tflite_interpreters_per_pool)
 
 
 def saved_model_file(path: str) -> str:
@@ -77,7 +90,12 @@ def _release_free_memory() -> None:
         pass
 
 
-def saved_model_parses(path: str) -> bool:
+def saved_model_complete(path: str) -> bool:
+    """saved_model.pb parses and, when a MetaGraph restores variables, every variables shard is there.
+
+    Decides when a folder being copied can load: a parseable proto alone is not enough,
+    since ``cp -r`` may write saved_model.pb before variables/.
+    """
     try:
         proto_path = saved_model_file(path)
     except ServingError:
@@ -96,7 +114,27 @@ def saved_model_parses(path: str) -> bool:
             saved_model.ParseFromString(data)
     except (OSError, UnicodeDecodeError, message.DecodeError, text_format.ParseError):
         return False
-    return len(saved_model.meta_graphs) > 0
+    if not saved_model.meta_graphs:
+        return False
+    if any(m.saver_def.filename_tensor_name for m in saved_model.meta_graphs):
+        return _variables_complete(os.path.join(path, "variables"))
+    return True
+
+
+_SHARD = re.compile(r"^variables\.data-(\d+)-of-(\d+)$")
+
+
+def _variables_complete(variables_dir: str) -> bool:
+    """variables.index and the data shards 0..N-1 its file names announce."""
+    try:
+        names = set(os.listdir(variables_dir))
+    except OSError:
+        return False
+    shards = [match for match in map(_SHARD.match, names) if match]
+    if "variables.index" not in names or not shards:
+        return False
+    count = int(shards[0].group(2))
+    return {int(m.group(1)) for m in shards if int(m.group(2)) == count} == set(range(count))
 
 
 class SavedModelLoader:
@@ -118,6 +156,9 @@ class SavedModelLoader:
             raise ServingError(f"servable {self.id} is not loaded", StatusCode.FAILED_PRECONDITION)
         return self._servable
 
+    def estimate_resources(self) -> int:
+        return folder_bytes(self.path)
+
     def load(self) -> None:
         saved_model_file(self.path)
         tf = import_tensorflow()
@@ -131,11 +172,7 @@ class SavedModelLoader:
                     session, list(self.options.saved_model_tags), self.path
                 )
             graph.finalize()
-            servable = SavedModelServable(session, graph, meta_graph, self.path)
-            # Warmup is part of the load: a failing warmup fails it, and the version
-            # becomes AVAILABLE only once warmed up.
-            warmup.run(servable, self.path, self.options.warmup, self.id)
-            self._servable = servable
+            self._servable = SavedModelServable(session, graph, meta_graph, self.path)
         except ServingError:
             session.close()
             raise

@@ -69,7 +69,8 @@ class SavedModelServable:
     """One loaded SavedModel. ``run`` is safe to call from many threads at once."""
 
     def __init__(self, session: Any, graph: Any, meta_graph: Any, export_dir: str = "") -> None:
-        self.export_dir = export_dir
+        self.version_dir = export_dir
+        self.batchable = True
         self._session = session
         self._graph = graph
         self._signature_defs = dict(meta_graph.signature_def)
@@ -78,8 +79,8 @@ class SavedModelServable:
         self._lock = threading.Lock()
         self._bounded_run_time = runs_in_bounded_time(meta_graph)
 
-    def metadata(self) -> Mapping[str, Any]:
-        """SignatureDef protos by key, for GetModelMetadata."""
+    def metadata(self) -> Mapping[str, Any] | None:
+        """SignatureDef protos by key, exactly as exported, for GetModelMetadata."""
         return self._signature_defs
 
     def run(

@@ -217,7 +217,6 @@ def _multi_inference_signatures(handle: ServableHandle, tasks: Sequence[Any]) ->
     """TensorFlowMultiInferenceRunner's checks, in its order, before anything runs."""
     model_name = ""
     seen: set[str] = set()
-    input_tensor = ""
     signatures = []
     for task in tasks:
         spec = task.model_spec
@@ -240,9 +239,7 @@ def _multi_inference_signatures(handle: ServableHandle, tasks: Sequence[Any]) ->
             signature = inference.regression_signature(handle, name)
         else:
             raise UnimplementedError(f"Unsupported signature method_name: {task.method_name}")
-        tensor = signature.inputs["inputs"].name
-        if input_tensor and tensor != input_tensor:
-            raise InvalidArgumentError("Input tensor must be the same for all Signatures.")
-        input_tensor = tensor
+        # TF1 exports share one input tensor; a TF2 export gives each signature its own
+        # (``classify_x_to_y_inputs:0``): every task is fed the same serialized examples.
         signatures.append(signature)
     return signatures

@@ -21,6 +21,7 @@ from pyserving.protocols.grpc.errors import abort
 from pyserving.protocols.grpc.handlers import add_service
 from pyserving.protocols.grpc.model_service import ModelService
 from pyserving.protocols.grpc.prediction_service import PredictionService
+from pyserving.protocols.grpc.profiler_service import ProfilerService, StartSession, profiler_handler
 from pyserving.protocols.limits import InFlightLimit
 from pyserving.serving.server_core import ServerCore
 
@@ -210,12 +211,14 @@ def create_server(
     options: GrpcOptions,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     health: HealthService | None = None,
+    profiler: StartSession | None = None,
 ) -> grpc.aio.Server:
     """A grpc.aio.Server with the services registered; not bound, not started.
 
     ``interceptors`` run outermost first (metrics, then limits). ``health`` is the
     Health servicer to register when the health check is enabled (default: SERVING
     once every configured model is available); it is woken on every model state change.
+    ``profiler`` starts a profiler session: given, ``tensorflow.ProfilerService`` is served.
     """
     server = grpc.aio.server(options=options.server_options(), interceptors=list(interceptors) or None)
     add_service(server, prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"],
@@ -223,6 +226,8 @@ def create_server(
     add_service(server, model_service_pb2.DESCRIPTOR.services_by_name["ModelService"],
                 ModelService(core, options.workers, options.reload_config))
     services = [PREDICTION_SERVICE, MODEL_SERVICE]
+    if profiler is not None:
+        server.add_generic_rpc_handlers((profiler_handler(ProfilerService(profiler)),))
     if options.enable_healthcheck:
         health = health or HealthService(core.is_ready)
         core.bus.subscribe(health.notify)

@@ -10,7 +10,9 @@ version becomes AVAILABLE only after a successful warmup and a bad warmup file
 leaves the previous version serving.
 
 Runs on the load thread, directly on the servable (no handle, no batching,
-no request metrics), like TF Serving's ``RunSavedModelWarmup``.
+no request metrics), like TF Serving's ``RunSavedModelWarmup``, for every platform:
+:class:`WarmedLoader` wraps whatever loader a backend makes, so a version becomes
+AVAILABLE only once warmed up, and a failed warmup unloads it again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyserving.apis.input_proto import serialized_examples
+from pyserving.apis.tensor_proto import TensorProtoError, tensor_to_array
 from pyserving.core.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -31,6 +34,7 @@ from pyserving.core.errors import (
     UnimplementedError,
 )
 from pyserving.core.ids import ServableId
+from pyserving.core.loader import Loader, Servable
 from pyserving.tensors.limits import DEFAULT_LIMITS
 
 logger = logging.getLogger("pyserving.warmup")
@@ -98,10 +102,39 @@ def run(servable: Any, export_dir: str, options: WarmupOptions, servable_id: Ser
     return records
 
 
-def _read_records(path: str) -> Iterator[bytes]:
-    from pyserving.backends.tensorflow.loader import import_tensorflow
+class WarmedLoader:
+    """A backend's loader whose ``load`` ends with the version's warmup (see module doc)."""
 
-    tf = import_tensorflow()
+    def __init__(self, inner: Loader, version_dir: str, options: WarmupOptions,
+                 servable_id: ServableId | None = None) -> None:
+        self.inner = inner
+        self.version_dir = version_dir
+        self.options = options
+        self.id = servable_id
+
+    @property
+    def servable(self) -> Servable:
+        return self.inner.servable
+
+    def estimate_resources(self) -> int:
+        return self.inner.estimate_resources()
+
+    def load(self) -> None:
+        self.inner.load()
+        try:
+            run(self.inner.servable, self.version_dir, self.options, self.id)
+        except BaseException:
+            self.inner.unload()
+            raise
+
+    def unload(self) -> None:
+        self.inner.unload()
+
+
+def _read_records(path: str) -> Iterator[bytes]:
+    # TFRecord framing and checksums through TensorFlow's reader, imported only when a
+    # version has a warmup file.
+    import tensorflow as tf
     from tensorflow.python.util import deprecation
 
     try:
@@ -163,9 +196,6 @@ def _signature(servable: Any, name: str) -> Any:
 
 
 def _predict(servable: Any, request: Any) -> None:
-    from pyserving.backends.tensorflow.loader import import_tensorflow
-
-    tf = import_tensorflow()
     signature = _signature(servable, request.model_spec.signature_name)
     inputs = {}
     for alias, proto in request.inputs.items():
@@ -174,9 +204,8 @@ def _predict(servable: Any, request: Any) -> None:
                 f"input alias not found in signature: {alias}. Inputs expected to be in the set "
                 f"{{{','.join(sorted(signature.inputs))}}}.")
         try:
-            inputs[alias] = tf.make_ndarray(proto)
-            DEFAULT_LIMITS.check_array(inputs[alias])  # a rank-33 string record would crash TF
-        except Exception as exc:  # noqa: BLE001 - malformed TensorProto in the warmup file
+            inputs[alias] = tensor_to_array(proto, DEFAULT_LIMITS)  # the codec every request goes through
+        except TensorProtoError as exc:
             raise InvalidArgumentError(f"tensor parsing error: {alias}: {exc}") from None
     outputs = list(request.output_filter) or sorted(signature.outputs)
     for alias in outputs:
