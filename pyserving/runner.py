@@ -47,6 +47,7 @@ from pyserving.metrics import (
 )
 from pyserving.protocols.limits import InFlightLimit
 from pyserving.protocols.rest.app import ExtraRoute, RestOptions, create_app
+from pyserving.protocols.rest.http import HttpLimits, http_protocol
 from pyserving.protocols.sockets import bind_socket
 from pyserving.serving.model_config import ModelConfig
 from pyserving.serving.server_core import ServerCore, ServerCoreOptions
@@ -93,7 +94,9 @@ def check_settings(settings: ServerSettings) -> None:
     if settings.log_format not in ("text", "json"):
         raise InvalidArgumentError(f"--log_format must be text or json, not {settings.log_format!r}")
     for name in ("shutdown_grace_period_seconds", "shutdown_delay_seconds", "rest_api_max_body_bytes",
-                 "max_concurrent_requests_per_model"):
+                 "max_concurrent_requests_per_model", "rest_api_max_url_bytes", "rest_api_max_header_bytes",
+                 "rest_api_header_timeout_seconds", "rest_api_body_timeout_seconds",
+                 "rest_api_keep_alive_timeout_seconds", "rest_api_max_connections"):
         if getattr(settings, name) < 0:
             raise InvalidArgumentError(f"--{name} must not be negative")
     if settings.grpc_max_message_bytes <= 0:
@@ -355,6 +358,8 @@ class Server:
             HEALTHZ_PATH: self._healthz,
             READYZ_PATH: self._readyz,
         }
+        if not settings.enable_config_endpoint:
+            del extra_routes[CONFIG_PATH]
         if self.metrics is not None:
             extra_routes[self.monitoring.prometheus_path] = self._prometheus
         if self.console is not None:
@@ -368,7 +373,9 @@ class Server:
         ))
         if self._observers:
             app = RestInstrumentation(app, self._observers)
-        config = uvicorn.Config(app, loop="none", http="httptools", lifespan="off",
+        config = uvicorn.Config(app, loop="none", http=http_protocol(HttpLimits.from_settings(settings)),
+                                timeout_keep_alive=settings.rest_api_keep_alive_timeout_seconds,  # type: ignore[arg-type]
+                                lifespan="off",
                                 access_log=False, log_level="warning", ws="none",
                                 # uvicorn hands it to asyncio.wait_for: fractions of a second work.
                                 timeout_graceful_shutdown=settings.shutdown_grace_period_seconds,  # type: ignore[arg-type]

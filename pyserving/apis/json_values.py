@@ -129,10 +129,17 @@ def decode_b64(value: dict[str, Any]) -> bytes:
     try:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        try:  # TF Serving also accepts web-safe base64
-            return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        except (binascii.Error, ValueError):
-            raise InvalidArgumentError(f"Unable to base64 decode: {encoded[:64]}") from None
+        pass
+    try:  # TF Serving also accepts web-safe base64, padding optional; nothing else (no skipped junk)
+        padded = encoded + "=" * (-len(encoded) % 4)
+        return base64.b64decode(padded.translate(_WEB_SAFE), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidArgumentError(f"Unable to base64 decode: {render(encoded)[:64]}") from None
+
+
+# The web-safe alphabet's two letters as the standard alphabet's: "-_" for "+/"; "+/" are
+# mapped away so that a mix of the two alphabets is refused, as absl's WebSafeBase64Unescape does.
+_WEB_SAFE = str.maketrans("-_+/", "+/!!")
 
 
 def _type_error(value: Any, dtype: int) -> InvalidArgumentError:

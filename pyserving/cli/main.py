@@ -103,11 +103,16 @@ def run_server(argv: list[str], defaults: dict[str, Any] | None,
         from pyserving.cli import workers
 
         if workers.worker_index() is None:
-            problem = workers.startup_error(settings)
-            if problem:
-                print(f"Failed to start server. Error: INVALID_ARGUMENT: {problem}", file=sys.stderr)
+            try:
+                held = workers.reserve_ports(settings)
+            except ServingError as exc:
+                print(f"Failed to start server. Error: INVALID_ARGUMENT: {exc.message}", file=sys.stderr)
                 return EXIT_FAILURE
-            return workers.supervise(argv, defaults is not None, settings.num_workers)
+            try:
+                return workers.supervise(argv, defaults is not None, settings.num_workers)
+            finally:
+                for sock in held:
+                    sock.close()
     from pyserving.backends.tensorflow.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly(settings.log_tensorflow)

@@ -7,8 +7,9 @@ The kernel spreads new connections over the workers' listening sockets. Each wor
 every model, polls the model folders and the config file, batches and keeps metrics on its
 own: what changes on disk reaches every worker, a ReloadConfig RPC would reach one (refused).
 
-The supervisor imports no TensorFlow. It checks that the ports are free (SO_REUSEPORT would
-otherwise let a second server share them silently), starts the workers in their own process
+The supervisor imports no TensorFlow. It reserves the ports before starting any worker and
+holds them until it exits (``protocols/sockets.reserve_port``): SO_REUSEPORT would otherwise
+let a second server share them silently. It starts the workers in their own process
 groups (a terminal's Ctrl-C reaches them once, through the supervisor), passes SIGTERM /
 SIGINT / SIGHUP on, replaces a worker that a signal killed (a crash in a backend, the OOM
 killer) while the others keep serving, and when one worker exits with a status of its own,
@@ -22,6 +23,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,7 +32,7 @@ from typing import Any
 
 from pyserving.config.settings import ServerSettings
 from pyserving.core.errors import InvalidArgumentError
-from pyserving.protocols.sockets import bind_socket
+from pyserving.protocols.sockets import reserve_port
 
 logger = logging.getLogger("pyserving")
 
@@ -45,17 +47,24 @@ def worker_index() -> int | None:
     return int(value) if value else None
 
 
-def startup_error(settings: ServerSettings) -> str | None:
-    """Why these settings cannot run as several workers, or None."""
+def reserve_ports(settings: ServerSettings) -> list[socket.socket]:
+    """The ports the workers will share, held for the supervisor's life; InvalidArgumentError if taken.
+
+    Only this supervisor's workers can then listen on them (see ``reserve_port``).
+    """
     if settings.grpc_socket_path:
-        return "--num_workers > 1 cannot share --grpc_socket_path (a UNIX socket has one listener)"
-    for flag, port in (("--port", settings.port), ("--rest_api_port", settings.rest_api_port)):
-        if port:
-            try:
-                bind_socket(settings.host, port, flag=flag).close()
-            except InvalidArgumentError as exc:
-                return exc.message
-    return None
+        raise InvalidArgumentError(
+            "--num_workers > 1 cannot share --grpc_socket_path (a UNIX socket has one listener)")
+    held: list[socket.socket] = []
+    try:
+        for flag, port in (("--port", settings.port), ("--rest_api_port", settings.rest_api_port)):
+            if port:
+                held.append(reserve_port(settings.host, port, flag=flag))
+    except InvalidArgumentError:
+        for sock in held:
+            sock.close()
+        raise
+    return held
 
 
 # A worker that crashes is replaced; one that crashes again within this long of its start waits

@@ -82,6 +82,12 @@ class ServerSettings:
     enable_grpc_healthcheck_service: bool = _opt(False, "Serve grpc.health.v1.Health.")
     enable_serialization_as_tensor_content: bool = _opt(False, "Predict outputs as tensor_content.")
     enable_grpc_reflection: bool = _opt(False, "pyserving: serve gRPC server reflection.")
+    enable_reload_config_rpc: bool = _opt(
+        True, "pyserving: serve ModelService.HandleReloadConfigRequest, which replaces the served models "
+        "(TF Serving always does); false answers PERMISSION_DENIED (docs/security.md).")
+    enable_config_endpoint: bool = _opt(
+        True, "pyserving: serve GET /v1/config on the REST port (the model config in force, base paths "
+        "included); false answers it as TF Serving does, 400 Malformed request (docs/security.md).")
     use_alts_credentials: bool = _opt(False, "Google ALTS credentials.", "unsupported")
     ssl_config_file: str = _opt("", "Text SSLConfig (PEM strings inline): TLS, optionally mutual, for gRPC.")
     grpc_max_message_bytes: int = _opt(
@@ -102,6 +108,22 @@ class ServerSettings:
         "and keep serving this long before closing the ports (lets load balancers drain).")
     rest_api_max_body_bytes: int = _opt(
         64 * 1024 * 1024, "pyserving: largest REST request body; larger ones get HTTP 413.")
+    rest_api_max_url_bytes: int = _opt(
+        16 * 1024, "pyserving: longest REST request URL (path and query); longer ones get HTTP 414.")
+    rest_api_max_header_bytes: int = _opt(
+        64 * 1024, "pyserving: most bytes of REST request header names and values together; more get "
+        "HTTP 431.")
+    rest_api_header_timeout_seconds: float = _opt(
+        10.0, "pyserving: a REST client must send a request's headers within this long of its first "
+        "byte (or of connecting); slower ones get HTTP 408 and are disconnected (0: no limit).")
+    rest_api_body_timeout_seconds: float = _opt(
+        60.0, "pyserving: a REST client must send a request's body within this long of its headers; "
+        "slower ones get HTTP 408 and are disconnected (0: no limit).")
+    rest_api_keep_alive_timeout_seconds: float = _opt(
+        5.0, "pyserving: an idle REST keep-alive connection is closed after this long (uvicorn's default).")
+    rest_api_max_connections: int = _opt(
+        10000, "pyserving: most open REST connections; one more gets HTTP 503 and is closed (0: no "
+        "limit; each takes a file descriptor).")
     max_tensor_rank: int = _opt(
         64, "pyserving: most dimensions an input tensor may have (at most 64, numpy's limit; string "
         "tensors at most 32, TensorFlow's); more get INVALID_ARGUMENT.")

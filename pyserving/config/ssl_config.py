@@ -8,6 +8,7 @@ gRPC (TCP and UNIX socket); REST has its own ``--rest_api_ssl_*`` flags.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,15 @@ def ssl_config_class() -> Any:
 def parse_ssl_config(text: str, source: str = "<text>") -> SslConfig:
     from pyserving.config._proto import parse_text
 
-    message = parse_text(ssl_config_class()(), text, source)
+    try:
+        message = parse_text(ssl_config_class()(), text, source)
+    except InvalidArgumentError as exc:
+        # protobuf's message quotes the token it could not parse, which may be key material.
+        where = re.search(r"from .*?: (\d+:\d+)", exc.message)
+        raise InvalidArgumentError(
+            f"Error parsing text-format SSLConfig from {source}"
+            f"{f' at line:column {where.group(1)}' if where else ''} (details not shown: the file holds "
+            "private keys)") from None
     if not message.server_key or not message.server_cert:
         raise InvalidArgumentError(f"{source}: SSLConfig needs both server_key and server_cert (PEM text)")
     if message.client_verify and not message.custom_ca:

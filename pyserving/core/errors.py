@@ -68,6 +68,10 @@ class FailedPreconditionError(ServingError):
     code = StatusCode.FAILED_PRECONDITION
 
 
+class PermissionDeniedError(ServingError):
+    code = StatusCode.PERMISSION_DENIED
+
+
 class UnimplementedError(ServingError):
     code = StatusCode.UNIMPLEMENTED
 

@@ -178,7 +178,7 @@ class SavedModelLoader:
             raise
         except Exception as exc:
             session.close()
-            raise ServingError(f"Failed to load SavedModel at {self.path}: {exc}",
+            raise ServingError(f"Failed to load SavedModel at {self.path}: {exc}{_unreadable_hint(self.path)}",
                                StatusCode.INVALID_ARGUMENT if isinstance(exc, (ValueError, TypeError))
                                else StatusCode.UNKNOWN) from exc
         logger.info("Loaded SavedModel %s from %s in %.0f ms",
@@ -206,3 +206,16 @@ class SavedModelLoader:
         if self.options.inter_op_parallelism:
             config.inter_op_parallelism_threads = self.options.inter_op_parallelism
         return config
+
+
+def _unreadable_hint(path: str) -> str:
+    """Names an unreadable file or folder under ``path``: TensorFlow's own message hides it
+    ("not a valid checkpoint")."""
+    for folder, dirs, files in os.walk(path, onerror=lambda error: None):
+        for name in [*dirs, *files]:
+            entry = os.path.join(folder, name)
+            if not os.access(entry, os.R_OK | (os.X_OK if os.path.isdir(entry) else 0)):
+                return f" ({entry} is not readable by the server)"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return f" ({path} is not readable by the server)"
+    return ""

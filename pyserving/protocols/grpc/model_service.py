@@ -14,7 +14,13 @@ import grpc
 from tensorflow_serving.apis import get_model_status_pb2, model_management_pb2, model_service_pb2_grpc
 
 from pyserving.config.model_config import models_from_proto
-from pyserving.core.errors import FailedPreconditionError, InvalidArgumentError, ServingError, StatusCode
+from pyserving.core.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    ServingError,
+    StatusCode,
+)
 from pyserving.protocols.grpc.errors import as_serving_error, grpc_status, rpc, truncate
 from pyserving.serving.model_status import model_status
 from pyserving.serving.server_core import ServerCore
@@ -25,9 +31,10 @@ logger = logging.getLogger("pyserving.grpc")
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     """One instance per server; every method runs on the event loop."""
 
-    def __init__(self, core: ServerCore, workers: int = 1) -> None:
+    def __init__(self, core: ServerCore, workers: int = 1, reload_config: bool = True) -> None:
         self.core = core
         self.workers = workers  # --num_workers: a ReloadConfig would reach one worker of them
+        self.reload_config = reload_config  # --enable_reload_config_rpc
 
     @rpc
     async def GetModelStatus(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -66,6 +73,9 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
     async def _reload(self, config: Any) -> None:
+        if not self.reload_config:
+            raise PermissionDeniedError(
+                "HandleReloadConfigRequest is turned off on this server (--enable_reload_config_rpc=false)")
         if self.workers > 1:
             raise FailedPreconditionError(
                 f"HandleReloadConfigRequest reaches one of the {self.workers} worker processes "

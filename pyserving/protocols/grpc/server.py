@@ -70,6 +70,7 @@ class GrpcOptions:
     use_tensor_content: bool = False
     max_message_bytes: int = MAX_MESSAGE_BYTES
     workers: int = 1  # --num_workers: processes sharing the port (SO_REUSEPORT)
+    reload_config: bool = True  # --enable_reload_config_rpc
 
     @classmethod
     def from_settings(cls, settings: Any) -> GrpcOptions:
@@ -80,6 +81,7 @@ class GrpcOptions:
             use_tensor_content=settings.enable_serialization_as_tensor_content,
             max_message_bytes=getattr(settings, "grpc_max_message_bytes", MAX_MESSAGE_BYTES),
             workers=getattr(settings, "num_workers", 1),
+            reload_config=getattr(settings, "enable_reload_config_rpc", True),
         )
 
     def server_options(self) -> list[ChannelArgument]:
@@ -88,8 +90,10 @@ class GrpcOptions:
             "grpc.max_send_message_length": self.max_message_bytes,
             "grpc.max_receive_message_length": self.max_message_bytes,
         }
-        if self.workers > 1:
-            merged["grpc.so_reuseport"] = 1  # grpcio's default on Linux; the workers rely on it
+        # grpcio sets SO_REUSEPORT by default on Linux, which lets a second server bind the same
+        # port and take part of the connections. Only --num_workers siblings may share it (their
+        # supervisor holds the port: cli/workers.py); a single process binds it alone.
+        merged["grpc.so_reuseport"] = 1 if self.workers > 1 else 0
         merged.update(self.channel_arguments)
         return list(merged.items())
 
@@ -220,7 +224,7 @@ def create_server(
     add_service(server, prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"],
                 PredictionService(core, options.use_tensor_content))
     add_service(server, model_service_pb2.DESCRIPTOR.services_by_name["ModelService"],
-                ModelService(core, options.workers))
+                ModelService(core, options.workers, options.reload_config))
     services = [PREDICTION_SERVICE, MODEL_SERVICE]
     if profiler is not None:
         server.add_generic_rpc_handlers((profiler_handler(ProfilerService(profiler)),))

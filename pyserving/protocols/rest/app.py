@@ -20,6 +20,7 @@ from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
 from pyserving.protocols.limits import InFlightLimit
 from pyserving.protocols.rest import handlers
 from pyserving.protocols.rest.errors import http_status
+from pyserving.protocols.rest.openapi import OPENAPI_PATH, openapi_route
 from pyserving.protocols.rest.routes import match
 from pyserving.serving.server_core import ServerCore
 
@@ -107,12 +108,12 @@ class RestApp:
     async def dispatch(
         self, method: str, path: str, body: bytes, scope: dict[str, Any]
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        extra = self.options.extra_routes.get(path)
+        extra = self.options.extra_routes.get(path) or (openapi_route if path == OPENAPI_PATH else None)
         if extra is not None:
             status, content_type, payload = await extra(method, body)
             return status, [(b"content-type", content_type)], payload
         if not path.lower().startswith("/v1/"):
-            return 404, [(b"content-type", b"text/plain")], b"404 Not Found"
+            return 404, JSON_HEADERS, error_body(f"Not found: {method} {_shown(path)}")
         if method == "OPTIONS":
             return _preflight(scope)
         try:
@@ -203,10 +204,17 @@ def _decompress(body: bytes, scope: dict[str, Any]) -> bytes:
 
 
 def _preflight(scope: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A CORS preflight: 200 with no body (as TF Serving), or a JSON 400 without an Origin."""
     for name, value in scope.get("headers", ()):
         if name == b"origin" and (value.startswith(b"http://") or value.startswith(b"https://")):
             return 200, [], b""
-    return 400, [], b""
+    return 400, JSON_HEADERS, error_body(
+        "OPTIONS is a CORS preflight and needs an Origin header (http:// or https://)")
+
+
+def _shown(path: str) -> str:
+    """A path for an error message: at most 256 characters of it."""
+    return path if len(path) <= 256 else f"{path[:256]}... ({len(path)} characters)"
 
 
 async def _lifespan(receive: Any, send: Any) -> None:

@@ -10,11 +10,11 @@ from pyserving.core.errors import InvalidArgumentError
 
 _POST = re.compile(
     r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # RE2's \d: ASCII digits only
 )
 _GET = re.compile(
     r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # RE2's \d: ASCII digits only
 )
 _INT64_MAX = 2**63 - 1
 
@@ -55,16 +55,21 @@ def match(method: str, path: str) -> Route:
 
 
 def _malformed(method: str, path: str) -> MalformedRequest:
-    return MalformedRequest(f"Malformed request: {method} {unquote(path)}")
+    shown = unquote(path)
+    if len(shown) > 256:
+        shown = f"{shown[:256]}... ({len(shown)} characters)"
+    return MalformedRequest(f"Malformed request: {method} {shown}")
 
 
 def _version(text: str | None) -> int | None:
     if text is None:
         return None
-    value = int(text)
-    if value > _INT64_MAX:
-        raise InvalidArgumentError(f"Failed to convert version: {text} to numeric.")
-    return value
+    # Checked before int(): Python refuses to convert more than 4,300 digits (a ValueError).
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(_INT64_MAX)) or int(digits) > _INT64_MAX:
+        shown = text if len(text) <= 64 else f"{text[:64]}... ({len(text)} digits)"
+        raise InvalidArgumentError(f"Failed to convert version: {shown} to numeric.")
+    return int(digits)
 
 
 def _label(text: str | None) -> str | None:
