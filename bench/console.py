@@ -63,8 +63,9 @@ class Watcher:
         last_config = 0.0
         with requests.Session() as session:
             while not self._stop.is_set():
-                doc = session.post(f"{self.base}/console/api/stats", timeout=10,
-                                   json={"after": after, "after_event": after_event}).json()
+                doc = session.post(
+                    f"{self.base}/console/api/stats", timeout=10, json={"after": after, "after_event": after_event}
+                ).json()
                 after, after_event = doc["seq"], doc["event_seq"]
                 self.polls += 1
                 if time.monotonic() - last_config > 10:
@@ -107,7 +108,9 @@ def overhead(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> dic
         off = make_server("pyserving", dirs, work / "off")
         rest = free_port()
         off.argv = [a for a in off.argv if not a.startswith("--rest_api_port")] + [
-            f"--rest_api_port={rest}", "--enable_console=false"]
+            f"--rest_api_port={rest}",
+            "--enable_console=false",
+        ]
         off.rest_port = rest
         off.log_path = work / "off.log"
         servers["off"] = off
@@ -118,8 +121,14 @@ def overhead(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> dic
             server.start()
         for server in servers.values():
             server.wait_ready(180)
-            run_http(f"http://127.0.0.1:{server.rest_port}/v1/models/half_plus_two:predict", TINY_BODY,
-                     args.connections, args.warmup, 0, args.generator)  # warm-up
+            run_http(
+                f"http://127.0.0.1:{server.rest_port}/v1/models/half_plus_two:predict",
+                TINY_BODY,
+                args.connections,
+                args.warmup,
+                0,
+                args.generator,
+            )  # warm-up
         kinds = ["unwatched", "watched"] + (["off"] if args.compare_off else [])
         for i in range(args.pairs):
             order = kinds if i % 2 == 0 else list(reversed(kinds))
@@ -141,8 +150,9 @@ def overhead(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> dic
         "cpu_us_per_request_unwatched": round(statistics.median(cpu["unwatched"]), 1),
         "cpu_us_per_request_watched": round(statistics.median(cpu["watched"]), 1),
         # Capacity lost: the extra server CPU per request, as a share of the unwatched cost.
-        "cpu_overhead_percent_per_pair": [round((w - u) / u * 100, 2)
-                                          for u, w in zip(cpu["unwatched"], cpu["watched"], strict=True)],
+        "cpu_overhead_percent_per_pair": [
+            round((w - u) / u * 100, 2) for u, w in zip(cpu["unwatched"], cpu["watched"], strict=True)
+        ],
     }
     summary["cpu_overhead_percent_median"] = round(statistics.median(summary["cpu_overhead_percent_per_pair"]), 2)
     if args.compare_off:
@@ -208,16 +218,18 @@ def first_paint(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> 
                 page.goto(f"http://127.0.0.1:{server.rest_port}/")
                 page.wait_for_selector('tr[data-state="AVAILABLE"]')
                 filled.append(page.evaluate("performance.now()"))
-                fcp.append(page.evaluate(
-                    "performance.getEntriesByName('first-contentful-paint')[0].startTime"))
+                fcp.append(page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime"))
                 context.close()
             browser.close()
     finally:
         server.stop()
-    return {"runs": args.paint_runs, "first_contentful_paint_ms_median": round(statistics.median(fcp), 1),
-            "first_contentful_paint_ms_max": round(max(fcp), 1),
-            "models_listed_ms_median": round(statistics.median(filled), 1),
-            "models_listed_ms_max": round(max(filled), 1)}
+    return {
+        "runs": args.paint_runs,
+        "first_contentful_paint_ms_median": round(statistics.median(fcp), 1),
+        "first_contentful_paint_ms_max": round(max(fcp), 1),
+        "models_listed_ms_median": round(statistics.median(filled), 1),
+        "models_listed_ms_max": round(max(filled), 1),
+    }
 
 
 def screenshots(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> list[str]:
@@ -228,22 +240,41 @@ def screenshots(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> 
     out = Path(args.screenshots)
     out.mkdir(parents=True, exist_ok=True)
     config = work / "shots.config"
-    config.write_text("model_config_list {\n"
-                      f'  config {{ name: "half_plus_two" base_path: "{dirs["tiny"]}" model_platform: "tensorflow" }}\n'
-                      f'  config {{ name: "lstm" base_path: "{REPO / "examples/models/lstm"}" '
-                      'model_platform: "tensorflow" }\n}\n')
+    config.write_text(
+        "model_config_list {\n"
+        f'  config {{ name: "half_plus_two" base_path: "{dirs["tiny"]}" model_platform: "tensorflow" }}\n'
+        f'  config {{ name: "lstm" base_path: "{REPO / "examples/models/lstm"}" '
+        'model_platform: "tensorflow" }\n}\n'
+    )
     rest = free_port()
-    server = Server("shots", [sys.executable, "-m", "pyserving", "serve", f"--model_config_file={config}",
-                              f"--rest_api_port={rest}", f"--port={free_port()}", "--host=127.0.0.1"],
-                    work / "shots.log", rest, None, ["half_plus_two", "lstm"])
+    server = Server(
+        "shots",
+        [
+            sys.executable,
+            "-m",
+            "pyserving",
+            "serve",
+            f"--model_config_file={config}",
+            f"--rest_api_port={rest}",
+            f"--port={free_port()}",
+            "--host=127.0.0.1",
+        ],
+        work / "shots.log",
+        rest,
+        None,
+        ["half_plus_two", "lstm"],
+    )
     base = f"http://127.0.0.1:{rest}"
     stop = threading.Event()
 
     def lstm_load() -> None:
         with requests.Session() as session:
             while not stop.is_set():
-                session.post(f"{base}/v1/models/lstm:predict", timeout=30,
-                             json={"instances": [{"words": ["很", "喜欢"], "nwords": 2}]})
+                session.post(
+                    f"{base}/v1/models/lstm:predict",
+                    timeout=30,
+                    json={"instances": [{"words": ["很", "喜欢"], "nwords": 2}]},
+                )
 
     written = []
     try:
@@ -257,8 +288,9 @@ def screenshots(args: argparse.Namespace, work: Path, dirs: dict[str, Path]) -> 
             for thread in threads:
                 thread.start()
             # The tiny model at 64 connections for ~25 s while the charts fill.
-            load = threading.Thread(target=run_http, args=(f"{base}/v1/models/half_plus_two:predict", TINY_BODY,
-                                                           64, 25, 0, args.generator))
+            load = threading.Thread(
+                target=run_http, args=(f"{base}/v1/models/half_plus_two:predict", TINY_BODY, 64, 25, 0, args.generator)
+            )
             load.start()
             time.sleep(22)
             path = out / "console-under-load.png"

@@ -62,8 +62,7 @@ class Row:
         return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
 
-async def drive(name: str, call: Callable[[int], Awaitable[bool]], total: int, connections: int,
-                warmup: int) -> Row:
+async def drive(name: str, call: Callable[[int], Awaitable[bool]], total: int, connections: int, warmup: int) -> Row:
     """``total`` calls, at most ``connections`` in flight; ``call(i)`` returns success."""
     for i in range(warmup):
         await call(i)
@@ -110,8 +109,9 @@ async def measured(pid: int, run: Awaitable[Row]) -> Row:
     return row
 
 
-def http_call(client: httpx.AsyncClient, url: str, headers: dict[str, str],
-              body: Callable[[int], object]) -> Callable[[int], Awaitable[bool]]:
+def http_call(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], body: Callable[[int], object]
+) -> Callable[[int], Awaitable[bool]]:
     async def call(i: int) -> bool:
         try:
             response = await client.post(url, json=body(i), headers=headers)
@@ -130,9 +130,11 @@ def grpc_call(target: str, model: str) -> tuple[Callable[[int], Awaitable[bool]]
     from pyserving.apis.tensor_proto import array_to_tensor
 
     channel = grpc.aio.insecure_channel(target)
-    predict = channel.unary_unary("/tensorflow.serving.PredictionService/Predict",
-                                  request_serializer=predict_pb2.PredictRequest.SerializeToString,
-                                  response_deserializer=predict_pb2.PredictResponse.FromString)
+    predict = channel.unary_unary(
+        "/tensorflow.serving.PredictionService/Predict",
+        request_serializer=predict_pb2.PredictRequest.SerializeToString,
+        response_deserializer=predict_pb2.PredictResponse.FromString,
+    )
     requests_ = []
     for tokens in TOKENS:
         req = predict_pb2.PredictRequest()
@@ -177,8 +179,13 @@ def wait_idle(pid: int, timeout: float = 60) -> None:
 
 def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
-                                env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
+        return subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),
+        )
 
 
 def model_base(tmp: Path) -> tuple[Path, str]:
@@ -193,15 +200,18 @@ def model_base(tmp: Path) -> tuple[Path, str]:
 def gateway_config(server: RunningServer, keys_file: Path) -> str:
     text = (REPO / "examples" / "sentiment" / "gateway.toml").read_text(encoding="utf-8")
     example = REPO / "examples" / "sentiment"
-    for old, new in [('"127.0.0.1:8500"', f'"{server.grpc_address}"'),
-                     ('keys_file = "keys.toml"', f'keys_file = "{keys_file}"'),
-                     ('python_path = ["."]', f'python_path = ["{example}"]')]:
+    for old, new in [
+        ('"127.0.0.1:8500"', f'"{server.grpc_address}"'),
+        ('keys_file = "keys.toml"', f'keys_file = "{keys_file}"'),
+        ('python_path = ["."]', f'python_path = ["{example}"]'),
+    ]:
         text = text.replace(old, new)
     return text.replace("[gateway]", "[gateway]\naccess_log = false", 1)
 
 
-async def run(args: argparse.Namespace, server: RunningServer, gateway_url: str, flask_url: str,
-              key: str, pids: dict[str, int]) -> list[Row]:
+async def run(
+    args: argparse.Namespace, server: RunningServer, gateway_url: str, flask_url: str, key: str, pids: dict[str, int]
+) -> list[Row]:
     rows: list[Row] = []
     limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
     auth = {"Authorization": f"Bearer {key}"}
@@ -211,43 +221,75 @@ async def run(args: argparse.Namespace, server: RunningServer, gateway_url: str,
         grpc_direct, close = grpc_call(server.grpc_address, "lstm")
         n, w = args.latency_requests, 30
         server_pid = server.process.pid
-        rows.append(await measured(server_pid, drive(
-            "model server REST, tokens (direct)",
-            http_call(client, f"{server.rest_url}/v1/models/lstm:predict", {}, token_body), n, 1, w)))
-        rows.append(await measured(server_pid, drive("model server gRPC, tokens (direct)", grpc_direct,
-                                                     n, 1, w)))
-        tiers = [("pyserving gateway /sentiment", gateway_url, auth, pids["gateway"]),
-                 ("flask+gevent /sentiment", flask_url, {}, pids["flask"])]
+        rows.append(
+            await measured(
+                server_pid,
+                drive(
+                    "model server REST, tokens (direct)",
+                    http_call(client, f"{server.rest_url}/v1/models/lstm:predict", {}, token_body),
+                    n,
+                    1,
+                    w,
+                ),
+            )
+        )
+        rows.append(await measured(server_pid, drive("model server gRPC, tokens (direct)", grpc_direct, n, 1, w)))
+        tiers = [
+            ("pyserving gateway /sentiment", gateway_url, auth, pids["gateway"]),
+            ("flask+gevent /sentiment", flask_url, {}, pids["flask"]),
+        ]
         for name, url, headers, pid in tiers:
-            rows.append(await measured(pid, drive(
-                name, http_call(client, f"{url}/sentiment", headers, text_body), n, 1, w)))
+            rows.append(
+                await measured(pid, drive(name, http_call(client, f"{url}/sentiment", headers, text_body), n, 1, w))
+            )
         for name, url, headers, pid in tiers:
-            rows.append(await measured(pid, drive(
-                name, http_call(client, f"{url}/sentiment", headers, text_body),
-                args.requests, args.connections, 100)))
+            rows.append(
+                await measured(
+                    pid,
+                    drive(
+                        name,
+                        http_call(client, f"{url}/sentiment", headers, text_body),
+                        args.requests,
+                        args.connections,
+                        100,
+                    ),
+                )
+            )
         await close()
     return rows
 
 
 def report(rows: list[Row], model: str, args: argparse.Namespace) -> None:
-    print(f"\nmodel: {model}; gateway workers: {args.gateway_workers}; flask peer: "
-          f"{'seed-faithful' if args.seed_faithful else 'shared channel + grpc gevent'}; "
-          f"CPUs: {os.cpu_count()}")
-    print(f"{'target':38} {'conns':>5} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'CPU ms/req':>10}")
+    print(
+        f"\nmodel: {model}; gateway workers: {args.gateway_workers}; flask peer: "
+        f"{'seed-faithful' if args.seed_faithful else 'shared channel + grpc gevent'}; "
+        f"CPUs: {os.cpu_count()}"
+    )
+    print(
+        f"{'target':38} {'conns':>5} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'CPU ms/req':>10}"
+    )
     for r in rows:
-        print(f"{r.target:38} {r.connections:>5} {r.requests:>8} {r.errors:>6} {r.req_s:>8.0f} "
-              f"{r.pct(0.5):>7.2f} {r.pct(0.99):>7.2f} {r.cpu_ms_per_request:>10.2f}")
+        print(
+            f"{r.target:38} {r.connections:>5} {r.requests:>8} {r.errors:>6} {r.req_s:>8.0f} "
+            f"{r.pct(0.5):>7.2f} {r.pct(0.99):>7.2f} {r.cpu_ms_per_request:>10.2f}"
+        )
     rest, grpc_, gw1, fl1, gwn, fln = rows
-    print(f"\nadded p50 latency, gateway vs direct gRPC: {gw1.pct(0.5) - grpc_.pct(0.5):+.2f} ms "
-          f"(vs direct REST: {gw1.pct(0.5) - rest.pct(0.5):+.2f} ms; includes jieba, auth, transform)")
+    print(
+        f"\nadded p50 latency, gateway vs direct gRPC: {gw1.pct(0.5) - grpc_.pct(0.5):+.2f} ms "
+        f"(vs direct REST: {gw1.pct(0.5) - rest.pct(0.5):+.2f} ms; includes jieba, auth, transform)"
+    )
     print(f"p50 at 1 connection, gateway / flask+gevent: {gw1.pct(0.5) / fl1.pct(0.5):.2f}x")
-    print(f"req/s at {args.connections} connections, gateway / flask+gevent: "
-          f"{gwn.req_s:.0f} / {fln.req_s:.0f} = {gwn.req_s / fln.req_s:.2f}x")
-    print(f"CPU per request at {args.connections} connections, gateway / flask+gevent: "
-          f"{gwn.cpu_ms_per_request:.2f} / {fln.cpu_ms_per_request:.2f} ms = "
-          f"{gwn.cpu_ms_per_request / fln.cpu_ms_per_request:.2f}x "
-          "(CPU ms/req of the model server row = the server alone)")
+    print(
+        f"req/s at {args.connections} connections, gateway / flask+gevent: "
+        f"{gwn.req_s:.0f} / {fln.req_s:.0f} = {gwn.req_s / fln.req_s:.2f}x"
+    )
+    print(
+        f"CPU per request at {args.connections} connections, gateway / flask+gevent: "
+        f"{gwn.cpu_ms_per_request:.2f} / {fln.cpu_ms_per_request:.2f} ms = "
+        f"{gwn.cpu_ms_per_request / fln.cpu_ms_per_request:.2f}x "
+        "(CPU ms/req of the model server row = the server alone)"
+    )
 
 
 def main() -> None:
@@ -272,20 +314,41 @@ def main() -> None:
         config = tmp / "gateway.toml"
         config.write_text(gateway_config(server, keys_file), encoding="utf-8")
         gateway_port, flask_port = free_port(), free_port()
-        procs.append(spawn([sys.executable, "-m", "pyserving.gateway", "--config", str(config),
-                            "--port", str(gateway_port), "--workers", str(args.gateway_workers),
-                            "--log-level", "warning"], tmp / "gateway.log"))
-        flask_argv = [sys.executable, str(REPO / "bench" / "peers" / "flask_gateway.py"),
-                      "--port", str(flask_port), "--grpc-target", server.grpc_address, "--model", "lstm"]
-        procs.append(spawn(flask_argv + (["--seed-faithful"] if args.seed_faithful else []),
-                           tmp / "flask.log"))
+        procs.append(
+            spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "pyserving.gateway",
+                    "--config",
+                    str(config),
+                    "--port",
+                    str(gateway_port),
+                    "--workers",
+                    str(args.gateway_workers),
+                    "--log-level",
+                    "warning",
+                ],
+                tmp / "gateway.log",
+            )
+        )
+        flask_argv = [
+            sys.executable,
+            str(REPO / "bench" / "peers" / "flask_gateway.py"),
+            "--port",
+            str(flask_port),
+            "--grpc-target",
+            server.grpc_address,
+            "--model",
+            "lstm",
+        ]
+        procs.append(spawn(flask_argv + (["--seed-faithful"] if args.seed_faithful else []), tmp / "flask.log"))
         gateway_url, flask_url = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{flask_port}"
         wait_http(f"{gateway_url}/readyz", procs[0], tmp / "gateway.log")
         wait_http(f"{flask_url}/sentiment?text=好", procs[1], tmp / "flask.log")
         for proc in procs:
             wait_idle(proc.pid)
-        coroutine = run(args, server, gateway_url, flask_url, key,
-                        {"gateway": procs[0].pid, "flask": procs[1].pid})
+        coroutine = run(args, server, gateway_url, flask_url, key, {"gateway": procs[0].pid, "flask": procs[1].pid})
         try:
             import uvloop
 

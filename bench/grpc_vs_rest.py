@@ -58,8 +58,10 @@ def report(label: str, seconds: float, latencies: list[float]) -> str:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-    return (f"{label:>5}: {len(ordered) / seconds:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
-            f"   ({len(ordered)} requests in {seconds:.2f} s)")
+    return (
+        f"{label:>5}: {len(ordered) / seconds:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+        f"   ({len(ordered)} requests in {seconds:.2f} s)"
+    )
 
 
 async def bench(grpc_address: str, rest_url: str, name: str, args: argparse.Namespace) -> list[str]:
@@ -109,8 +111,9 @@ async def bench(grpc_address: str, rest_url: str, name: str, args: argparse.Name
     idle: asyncio.Queue[RawHttpConnection] = asyncio.Queue()
     for connection in pool:
         idle.put_nowait(connection)
-    raw_request = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    raw_request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
     async def raw_call() -> None:
         connection = await idle.get()
@@ -181,14 +184,17 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(args.base_path) if args.base_path else export_model(Path(tmp))
-        server = start_server([f"--model_name={args.name}", f"--model_base_path={base}"], Path(tmp),
-                              wait_models=[args.name])
+        server = start_server(
+            [f"--model_name={args.name}", f"--model_base_path={base}"], Path(tmp), wait_models=[args.name]
+        )
         try:
             lines = asyncio.run(bench(server.grpc_address, server.rest_url, args.name, args))
         finally:
             server.stop()
-    print(f"model {args.name} at {base}; {args.clients} clients, {args.requests} requests, "
-          f"batch {args.batch}, REST client {args.rest_client}")
+    print(
+        f"model {args.name} at {base}; {args.clients} clients, {args.requests} requests, "
+        f"batch {args.batch}, REST client {args.rest_client}"
+    )
     for line in lines:
         print(line)
 

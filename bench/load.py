@@ -70,13 +70,22 @@ def _percentile(sorted_values, q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
 
-def _summarize(generator: str, connections: int, seconds: float, latencies: list[float],
-               errors: int, note: str = "") -> LoadResult:
+def _summarize(
+    generator: str, connections: int, seconds: float, latencies: list[float], errors: int, note: str = ""
+) -> LoadResult:
     latencies.sort()
     count = len(latencies)
-    return LoadResult(generator, connections, seconds, count, errors,
-                      count / seconds if seconds > 0 else 0.0,
-                      _percentile(latencies, 0.50) * 1000, _percentile(latencies, 0.99) * 1000, note)
+    return LoadResult(
+        generator,
+        connections,
+        seconds,
+        count,
+        errors,
+        count / seconds if seconds > 0 else 0.0,
+        _percentile(latencies, 0.50) * 1000,
+        _percentile(latencies, 0.99) * 1000,
+        note,
+    )
 
 
 def _child_env() -> dict[str, str]:
@@ -88,8 +97,13 @@ def _child_env() -> dict[str, str]:
 
 def _run_child(argv: list[str], timeout: float) -> LoadResult:
     """Runs ``python bench/load.py ...`` and parses its last JSON line."""
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), *argv], capture_output=True,
-                          text=True, timeout=timeout, env=_child_env())
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_child_env(),
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"load generator failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -133,13 +147,13 @@ def _parse_wrk_text(text: str) -> dict:
     out["status"] = int(m.group(1)) if m else 0
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if m:
-        out.update(connect=int(m.group(1)), read=int(m.group(2)), write=int(m.group(3)),
-                   timeout=int(m.group(4)))
+        out.update(connect=int(m.group(1)), read=int(m.group(2)), write=int(m.group(3)), timeout=int(m.group(4)))
     return out
 
 
-def run_wrk(url: str, body: bytes, connections: int, duration: float, warmup: float,
-            wrk: str = "wrk", timeout_s: int = 10) -> LoadResult:
+def run_wrk(
+    url: str, body: bytes, connections: int, duration: float, warmup: float, wrk: str = "wrk", timeout_s: int = 10
+) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         body_path = Path(tmp) / "body.json"
         body_path.write_bytes(body)
@@ -147,8 +161,17 @@ def run_wrk(url: str, body: bytes, connections: int, duration: float, warmup: fl
         script.write_text(WRK_LUA.format(path=json.dumps(str(body_path))))
 
         def once(seconds: float) -> str:
-            argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"--timeout={timeout_s}s",
-                    "--latency", "-s", str(script), url]
+            argv = [
+                wrk,
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                f"--timeout={timeout_s}s",
+                "--latency",
+                "-s",
+                str(script),
+                url,
+            ]
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + timeout_s + 30)
             if proc.returncode != 0:
                 raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr[-2000:]}{proc.stdout[-2000:]}")
@@ -158,7 +181,7 @@ def run_wrk(url: str, body: bytes, connections: int, duration: float, warmup: fl
             once(warmup)
         text = once(duration)
     line = next((ln for ln in text.splitlines() if ln.startswith("WRKJSON ")), None)
-    data = json.loads(line[len("WRKJSON "):]) if line else _parse_wrk_text(text)
+    data = json.loads(line[len("WRKJSON ") :]) if line else _parse_wrk_text(text)
     seconds = data["duration_us"] / 1e6
     socket_errors = sum(int(data.get(k, 0)) for k in ("connect", "read", "write", "timeout"))
     errors = int(data.get("status", 0)) + socket_errors
@@ -166,17 +189,26 @@ def run_wrk(url: str, body: bytes, connections: int, duration: float, warmup: fl
     note = ""
     if data.get("read") and not data.get("status"):
         note = "read errors: server closes connections"
-    return LoadResult("wrk", connections, seconds, requests, errors, requests / seconds,
-                      data["p50_us"] / 1000, data["p99_us"] / 1000, note)
+    return LoadResult(
+        "wrk",
+        connections,
+        seconds,
+        requests,
+        errors,
+        requests / seconds,
+        data["p50_us"] / 1000,
+        data["p99_us"] / 1000,
+        note,
+    )
 
 
 # --------------------------------------------------------------------------- REST: Python
 
+
 class _HttpLoad:
     """Shared state of the Python HTTP generator's connections."""
 
-    def __init__(self, host: str, port: int, request: bytes, warmup: float, duration: float,
-                 count: int | None) -> None:
+    def __init__(self, host: str, port: int, request: bytes, warmup: float, duration: float, count: int | None) -> None:
         self.host, self.port, self.request = host, port, request
         self.count = count
         now = time.perf_counter()
@@ -262,7 +294,7 @@ class _HttpConnection(asyncio.Protocol):
         idx = head.find(b"\r\ncontent-length:")
         if idx >= 0:
             stop = head.find(b"\r\n", idx + 2)
-            length = int(head[idx + 17: stop if stop >= 0 else None])
+            length = int(head[idx + 17 : stop if stop >= 0 else None])
             end = body_start + length
             if len(buf) < end:
                 return
@@ -304,8 +336,9 @@ class _HttpConnection(asyncio.Protocol):
             self.load.connect()
 
 
-async def _http_main(host: str, port: int, request: bytes, connections: int, duration: float,
-                     warmup: float, count: int | None) -> LoadResult:
+async def _http_main(
+    host: str, port: int, request: bytes, connections: int, duration: float, warmup: float, count: int | None
+) -> LoadResult:
     load = _HttpLoad(host, port, request, warmup, duration, count)
     for _ in range(connections):
         load.connect()
@@ -323,26 +356,42 @@ def http_request_bytes(url: str, body: bytes) -> tuple[str, int, bytes]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
     return host, port, head + body
 
 
-def run_python_http(url: str, body: bytes, connections: int, duration: float, warmup: float,
-                    count: int | None = None) -> LoadResult:
+def run_python_http(
+    url: str, body: bytes, connections: int, duration: float, warmup: float, count: int | None = None
+) -> LoadResult:
     """The Python generator, in a child process."""
     with tempfile.NamedTemporaryFile(prefix="bench-body-", suffix=".json") as f:
         f.write(body)
         f.flush()
-        argv = ["http", "--python", "--url", url, "--body-file", f.name, "-c", str(connections),
-                "-d", str(duration), "--warmup", str(warmup)]
+        argv = [
+            "http",
+            "--python",
+            "--url",
+            url,
+            "--body-file",
+            f.name,
+            "-c",
+            str(connections),
+            "-d",
+            str(duration),
+            "--warmup",
+            str(warmup),
+        ]
         if count:
             argv += ["-n", str(count)]
         return _run_child(argv, timeout=warmup + duration + 120 + (600 if count else 0))
 
 
-def run_http(url: str, body: bytes, connections: int, duration: float, warmup: float,
-             generator: str = "auto") -> LoadResult:
+def run_http(
+    url: str, body: bytes, connections: int, duration: float, warmup: float, generator: str = "auto"
+) -> LoadResult:
     """wrk when installed (or ``generator="wrk"``), otherwise the Python generator."""
     wrk = shutil.which("wrk")
     if generator == "wrk" or (generator == "auto" and wrk):
@@ -354,8 +403,10 @@ def run_http(url: str, body: bytes, connections: int, duration: float, warmup: f
 
 # --------------------------------------------------------------------------- gRPC
 
-def predict_request_bytes(model: str, rows: int, width: int, input_alias: str = "x",
-                          signature: str = "serving_default", seed: int = 0) -> bytes:
+
+def predict_request_bytes(
+    model: str, rows: int, width: int, input_alias: str = "x", signature: str = "serving_default", seed: int = 0
+) -> bytes:
     """A serialized PredictRequest with one float32 input of shape [rows, width]."""
     import numpy as np
     from tensorflow_serving.apis import predict_pb2
@@ -370,12 +421,15 @@ def predict_request_bytes(model: str, rows: int, width: int, input_alias: str = 
     return request.SerializeToString()
 
 
-async def _grpc_main(target: str, payload: bytes, connections: int, channels: int, duration: float,
-                     warmup: float) -> LoadResult:
+async def _grpc_main(
+    target: str, payload: bytes, connections: int, channels: int, duration: float, warmup: float
+) -> LoadResult:
     import grpc
 
-    chans = [grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
-             for _ in range(max(1, min(channels, connections)))]
+    chans = [
+        grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(max(1, min(channels, connections)))
+    ]
     calls = [ch.unary_unary(PREDICT_METHOD) for ch in chans]
     try:
         for ch in chans:
@@ -418,20 +472,33 @@ async def _grpc_main(target: str, payload: bytes, connections: int, channels: in
     return _summarize("grpc.aio", connections, duration, latencies, errors, note)
 
 
-def run_grpc(target: str, payload: bytes, connections: int, duration: float, warmup: float,
-             channels: int | None = None) -> LoadResult:
+def run_grpc(
+    target: str, payload: bytes, connections: int, duration: float, warmup: float, channels: int | None = None
+) -> LoadResult:
     """The gRPC generator, in a child process."""
     with tempfile.NamedTemporaryFile(prefix="bench-grpc-", suffix=".pb") as f:
         f.write(payload)
         f.flush()
-        argv = ["grpc", "--target", target, "--request-file", f.name, "-c", str(connections),
-                "-d", str(duration), "--warmup", str(warmup)]
+        argv = [
+            "grpc",
+            "--target",
+            target,
+            "--request-file",
+            f.name,
+            "-c",
+            str(connections),
+            "-d",
+            str(duration),
+            "--warmup",
+            str(warmup),
+        ]
         if channels:
             argv += ["--channels", str(channels)]
         return _run_child(argv, timeout=warmup + duration + 120)
 
 
 # --------------------------------------------------------------------------- CLI
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -467,16 +534,22 @@ def main(argv: list[str] | None = None) -> None:
             except ImportError:
                 pass
             host, port, request = http_request_bytes(args.url, body)
-            result = asyncio.run(_http_main(host, port, request, args.connections, args.duration,
-                                            args.warmup, args.count))
+            result = asyncio.run(
+                _http_main(host, port, request, args.connections, args.duration, args.warmup, args.count)
+            )
         else:
-            result = run_http(args.url, body, args.connections, args.duration, args.warmup,
-                              args.generator or "auto")
+            result = run_http(args.url, body, args.connections, args.duration, args.warmup, args.generator or "auto")
     else:
-        payload = (Path(args.request_file).read_bytes() if args.request_file
-                   else predict_request_bytes(args.model, args.rows, args.width, args.input))
-        result = asyncio.run(_grpc_main(args.target, payload, args.connections,
-                                        args.channels or args.connections, args.duration, args.warmup))
+        payload = (
+            Path(args.request_file).read_bytes()
+            if args.request_file
+            else predict_request_bytes(args.model, args.rows, args.width, args.input)
+        )
+        result = asyncio.run(
+            _grpc_main(
+                args.target, payload, args.connections, args.channels or args.connections, args.duration, args.warmup
+            )
+        )
     print(json.dumps(result.to_dict()))
 
 

@@ -82,9 +82,12 @@ class Model:
     platform: str = "tensorflow"
 
 
-MODELS = {"tiny": Model("tiny", "half_plus_two", 1, 1), "mlp": Model("mlp", "mlp", 512, 10),
-          "onnx-mlp": Model("onnx-mlp", "onnx_mlp", 512, 10, "onnx"),
-          "tinypy": Model("tinypy", "half_plus_two_py", 1, 1, "python")}
+MODELS = {
+    "tiny": Model("tiny", "half_plus_two", 1, 1),
+    "mlp": Model("mlp", "mlp", 512, 10),
+    "onnx-mlp": Model("onnx-mlp", "onnx_mlp", 512, 10, "onnx"),
+    "tinypy": Model("tinypy", "half_plus_two_py", 1, 1, "python"),
+}
 
 
 @dataclass(frozen=True)
@@ -100,28 +103,71 @@ class Scenario:
 
 
 SCENARIOS = (
-    Scenario("tiny-rest-1c", "tiny", "rest", 1, 1,
-             ("pyserving", "pyserving-batching", "pyserving-workers", "bare-uvicorn", "flask-gevent"),
-             ("pyserving", "pyserving-batching", "pyserving-workers"),
-             what="latency at one connection"),
-    Scenario("tiny-rest-64c", "tiny", "rest", 64, 1,
-             ("pyserving", "pyserving-batching", "pyserving-workers", "bare-uvicorn", "flask-gevent",
-              "gunicorn-flask"),
-             what="HTTP/JSON overhead at many connections"),
-    Scenario("tiny-grpc-16c", "tiny", "grpc", 16, 1,
-             ("pyserving", "pyserving-batching", "pyserving-workers", "bare-grpc"),
-             what="gRPC overhead"),
-    Scenario("tinypy-rest-64c", "tinypy", "rest", 64, 1, ("pyserving",),
-             what="a Python model (numpy y = 0.5x + 2) against the SavedModel in tiny-rest-64c"),
-    Scenario("mlp-rest-32x16c", "mlp", "rest", 16, 32,
-             ("pyserving", "pyserving-batching", "bare-uvicorn", "flask-gevent", "gunicorn-flask"),
-             ("pyserving", "pyserving-batching", "bare-uvicorn"),
-             what="compute-bound, batched requests"),
-    Scenario("mlp-rest-1x64c", "mlp", "rest", 64, 1,
-             ("pyserving", "pyserving-batching", "flask-gevent", "gunicorn-flask"),
-             what="compute-bound, one row per request: server-side batching"),
-    Scenario("onnx-mlp-rest-32x16c", "onnx-mlp", "rest", 16, 32, ("pyserving-batching",),
-             what="the MLP as ONNX (onnxruntime), batched requests"),
+    Scenario(
+        "tiny-rest-1c",
+        "tiny",
+        "rest",
+        1,
+        1,
+        ("pyserving", "pyserving-batching", "pyserving-workers", "bare-uvicorn", "flask-gevent"),
+        ("pyserving", "pyserving-batching", "pyserving-workers"),
+        what="latency at one connection",
+    ),
+    Scenario(
+        "tiny-rest-64c",
+        "tiny",
+        "rest",
+        64,
+        1,
+        ("pyserving", "pyserving-batching", "pyserving-workers", "bare-uvicorn", "flask-gevent", "gunicorn-flask"),
+        what="HTTP/JSON overhead at many connections",
+    ),
+    Scenario(
+        "tiny-grpc-16c",
+        "tiny",
+        "grpc",
+        16,
+        1,
+        ("pyserving", "pyserving-batching", "pyserving-workers", "bare-grpc"),
+        what="gRPC overhead",
+    ),
+    Scenario(
+        "tinypy-rest-64c",
+        "tinypy",
+        "rest",
+        64,
+        1,
+        ("pyserving",),
+        what="a Python model (numpy y = 0.5x + 2) against the SavedModel in tiny-rest-64c",
+    ),
+    Scenario(
+        "mlp-rest-32x16c",
+        "mlp",
+        "rest",
+        16,
+        32,
+        ("pyserving", "pyserving-batching", "bare-uvicorn", "flask-gevent", "gunicorn-flask"),
+        ("pyserving", "pyserving-batching", "bare-uvicorn"),
+        what="compute-bound, batched requests",
+    ),
+    Scenario(
+        "mlp-rest-1x64c",
+        "mlp",
+        "rest",
+        64,
+        1,
+        ("pyserving", "pyserving-batching", "flask-gevent", "gunicorn-flask"),
+        what="compute-bound, one row per request: server-side batching",
+    ),
+    Scenario(
+        "onnx-mlp-rest-32x16c",
+        "onnx-mlp",
+        "rest",
+        16,
+        32,
+        ("pyserving-batching",),
+        what="the MLP as ONNX (onnxruntime), batched requests",
+    ),
 )
 
 #: Python modules each server needs; a server whose modules are missing is skipped, not failed.
@@ -139,11 +185,19 @@ PAIRED_SERVER, PAIRED_SCENARIO = "pyserving-batching", "mlp-rest-32x16c"
 PAIRED_SCENARIOS = (PAIRED_SCENARIO, "onnx-mlp-rest-32x16c")
 PAIRED_LIMIT = "in-process best, paired"
 
-SERVER_ORDER = ("pyserving", "pyserving-batching", "pyserving-workers", "bare-uvicorn", "bare-grpc", "flask-gevent",
-                "gunicorn-flask")
+SERVER_ORDER = (
+    "pyserving",
+    "pyserving-batching",
+    "pyserving-workers",
+    "bare-uvicorn",
+    "bare-grpc",
+    "flask-gevent",
+    "gunicorn-flask",
+)
 
 
 # --------------------------------------------------------------------------- results
+
 
 @dataclass
 class Row:
@@ -182,39 +236,135 @@ class Target:
 def _targets() -> list[Target]:
     out: list[Target] = []
     on, off = "pyserving-batching", "pyserving"
-    out.append(Target("MLP 32 rows/req, REST 16c, batching on: rows/s vs in-process best batch, "
-                      "measured around it", "mlp-rest-32x16c", on, "rows_s", ">=", 0.90, "mlp-inprocess",
-                      PAIRED_LIMIT))
+    out.append(
+        Target(
+            "MLP 32 rows/req, REST 16c, batching on: rows/s vs in-process best batch, measured around it",
+            "mlp-rest-32x16c",
+            on,
+            "rows_s",
+            ">=",
+            0.90,
+            "mlp-inprocess",
+            PAIRED_LIMIT,
+        )
+    )
     for server in (on, off):
         tag = "batching on" if server == on else "batching off"
-        out.append(Target(f"MLP 32 rows/req, REST 16c, {tag} (info): rows/s vs in-process best batch, "
-                          "sweep", "mlp-rest-32x16c", server, "rows_s", ">=", 0.90, "mlp-inprocess",
-                          "in-process best", info=True))
+        out.append(
+            Target(
+                f"MLP 32 rows/req, REST 16c, {tag} (info): rows/s vs in-process best batch, sweep",
+                "mlp-rest-32x16c",
+                server,
+                "rows_s",
+                ">=",
+                0.90,
+                "mlp-inprocess",
+                "in-process best",
+                info=True,
+            )
+        )
     for server, info in ((on, False), (off, True)):
         tag = "batching on" if server == on else "batching off (info)"
-        out.append(Target(f"MLP 1 row/req, REST 64c, {tag}: rows/s vs flask+gevent",
-                          "mlp-rest-1x64c", server, "rows_s", ">=", 8.0, "mlp-rest-1x64c", "flask-gevent", info))
-        out.append(Target(f"MLP 1 row/req, REST 64c, {tag}: rows/s vs gunicorn+flask (4 workers)",
-                          "mlp-rest-1x64c", server, "rows_s", ">=", 6.0, "mlp-rest-1x64c", "gunicorn-flask",
-                          info))
-    out.append(Target("ONNX MLP 32 rows/req, REST 16c, batching on: rows/s vs in-process onnxruntime best "
-                      "batch, measured around it", "onnx-mlp-rest-32x16c", on, "rows_s", ">=", 0.90,
-                      "onnx-mlp-inprocess", PAIRED_LIMIT))
+        out.append(
+            Target(
+                f"MLP 1 row/req, REST 64c, {tag}: rows/s vs flask+gevent",
+                "mlp-rest-1x64c",
+                server,
+                "rows_s",
+                ">=",
+                8.0,
+                "mlp-rest-1x64c",
+                "flask-gevent",
+                info,
+            )
+        )
+        out.append(
+            Target(
+                f"MLP 1 row/req, REST 64c, {tag}: rows/s vs gunicorn+flask (4 workers)",
+                "mlp-rest-1x64c",
+                server,
+                "rows_s",
+                ">=",
+                6.0,
+                "mlp-rest-1x64c",
+                "gunicorn-flask",
+                info,
+            )
+        )
+    out.append(
+        Target(
+            "ONNX MLP 32 rows/req, REST 16c, batching on: rows/s vs in-process onnxruntime best "
+            "batch, measured around it",
+            "onnx-mlp-rest-32x16c",
+            on,
+            "rows_s",
+            ">=",
+            0.90,
+            "onnx-mlp-inprocess",
+            PAIRED_LIMIT,
+        )
+    )
     # The tiny model's targets are judged on its recommended setup, one serving process per core
     # without batching (the issue's worker-process option); one process, batching off and on, as info.
-    for server, tag, info in (("pyserving-workers", f"{WORKERS} workers", False),
-                              (off, "1 process, batching off (info)", True),
-                              (on, "1 process, batching on (info)", True)):
-        out.append(Target(f"tiny, REST 64c, {tag}: req/s vs bare uvicorn (no model)",
-                          "tiny-rest-64c", server, "req_s", ">=", 0.30, "tiny-rest-64c", "bare-uvicorn", info))
-        out.append(Target(f"tiny, REST 64c, {tag}: req/s vs flask+gevent",
-                          "tiny-rest-64c", server, "req_s", ">=", 8.0, "tiny-rest-64c", "flask-gevent", info))
-        out.append(Target(f"tiny, gRPC 16c, {tag}: req/s vs bare grpc.aio (no model)",
-                          "tiny-grpc-16c", server, "req_s", ">=", 0.60, "tiny-grpc-16c", "bare-grpc", info))
-        out.append(Target(f"tiny, REST 1c, {tag}: p50 latency (ms)",
-                          "tiny-rest-1c", server, "p50_ms", "<=", 0.35, info=info))
-    out.append(Target("Python model (numpy y = 0.5x + 2), REST 64c: req/s vs the SavedModel half_plus_two",
-                      "tinypy-rest-64c", off, "req_s", ">=", 0.80, "tiny-rest-64c", off))
+    for server, tag, info in (
+        ("pyserving-workers", f"{WORKERS} workers", False),
+        (off, "1 process, batching off (info)", True),
+        (on, "1 process, batching on (info)", True),
+    ):
+        out.append(
+            Target(
+                f"tiny, REST 64c, {tag}: req/s vs bare uvicorn (no model)",
+                "tiny-rest-64c",
+                server,
+                "req_s",
+                ">=",
+                0.30,
+                "tiny-rest-64c",
+                "bare-uvicorn",
+                info,
+            )
+        )
+        out.append(
+            Target(
+                f"tiny, REST 64c, {tag}: req/s vs flask+gevent",
+                "tiny-rest-64c",
+                server,
+                "req_s",
+                ">=",
+                8.0,
+                "tiny-rest-64c",
+                "flask-gevent",
+                info,
+            )
+        )
+        out.append(
+            Target(
+                f"tiny, gRPC 16c, {tag}: req/s vs bare grpc.aio (no model)",
+                "tiny-grpc-16c",
+                server,
+                "req_s",
+                ">=",
+                0.60,
+                "tiny-grpc-16c",
+                "bare-grpc",
+                info,
+            )
+        )
+        out.append(
+            Target(f"tiny, REST 1c, {tag}: p50 latency (ms)", "tiny-rest-1c", server, "p50_ms", "<=", 0.35, info=info)
+        )
+    out.append(
+        Target(
+            "Python model (numpy y = 0.5x + 2), REST 64c: req/s vs the SavedModel half_plus_two",
+            "tinypy-rest-64c",
+            off,
+            "req_s",
+            ">=",
+            0.80,
+            "tiny-rest-64c",
+            off,
+        )
+    )
     return out
 
 
@@ -252,13 +402,24 @@ def evaluate(targets: list[Target], rows: list[Row]) -> list[dict]:
         else:
             measured = value / ref if ref is not None else value
             verdict = _verdict(measured, t.op, t.threshold, t.info, _stalled(row))
-        out.append({"target": t.label, "scenario": t.scenario, "server": t.server,
-                    "reference": t.ref_server, "measured": measured, "op": t.op,
-                    "threshold": t.threshold, "result": verdict, "info": t.info})
+        out.append(
+            {
+                "target": t.label,
+                "scenario": t.scenario,
+                "server": t.server,
+                "reference": t.ref_server,
+                "measured": measured,
+                "op": t.op,
+                "threshold": t.threshold,
+                "result": verdict,
+                "info": t.info,
+            }
+        )
     return out
 
 
 # --------------------------------------------------------------------------- servers
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -269,8 +430,16 @@ def free_port() -> int:
 class Server:
     """A server subprocess in its own process group (gunicorn's workers go down with it)."""
 
-    def __init__(self, key: str, argv: list[str], log_path: Path, rest_port: int | None,
-                 grpc_port: int | None, models: list[str], workers: int = 1) -> None:
+    def __init__(
+        self,
+        key: str,
+        argv: list[str],
+        log_path: Path,
+        rest_port: int | None,
+        grpc_port: int | None,
+        models: list[str],
+        workers: int = 1,
+    ) -> None:
         self.key, self.argv, self.log_path = key, argv, log_path
         self.rest_port, self.grpc_port, self.models = rest_port, grpc_port, models
         self.workers = workers  # pyserving --num_workers: ready once each one listens
@@ -279,8 +448,9 @@ class Server:
     def start(self) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                            cwd=REPO, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True
+            )
 
     def log_tail(self, chars: int = 3000) -> str:
         try:
@@ -306,8 +476,9 @@ class Server:
         if self.rest_port is not None:
             for name in self.models:
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{self.rest_port}/v1/models/{name}",
-                                                timeout=2) as response:
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{self.rest_port}/v1/models/{name}", timeout=2
+                    ) as response:
                         if b'"AVAILABLE"' not in response.read():
                             return False
                 except (OSError, urllib.error.URLError):
@@ -345,11 +516,24 @@ def make_server(key: str, model_dirs: dict[str, Path], work: Path) -> Server:
     dirs = [str(d) for d in model_dirs.values()]
     if key in ("pyserving", "pyserving-batching", "pyserving-workers"):
         config = work / "models.config"
-        config.write_text("model_config_list {\n" + "".join(
-            f'  config {{ name: "{MODELS[k].name}" base_path: "{d}" model_platform: "{MODELS[k].platform}" }}\n'
-            for k, d in model_dirs.items()) + "}\n")
-        argv = [py, "-m", "pyserving", "serve", f"--model_config_file={config}", f"--rest_api_port={rest}",
-                f"--port={grpc_port}", "--host=127.0.0.1"]
+        config.write_text(
+            "model_config_list {\n"
+            + "".join(
+                f'  config {{ name: "{MODELS[k].name}" base_path: "{d}" model_platform: "{MODELS[k].platform}" }}\n'
+                for k, d in model_dirs.items()
+            )
+            + "}\n"
+        )
+        argv = [
+            py,
+            "-m",
+            "pyserving",
+            "serve",
+            f"--model_config_file={config}",
+            f"--rest_api_port={rest}",
+            f"--port={grpc_port}",
+            "--host=127.0.0.1",
+        ]
         if key == "pyserving-batching":
             params = work / f"{key}-batching_parameters.txt"
             params.write_text(BATCHING_PARAMETERS)
@@ -362,19 +546,26 @@ def make_server(key: str, model_dirs: dict[str, Path], work: Path) -> Server:
     if key == "bare-uvicorn":
         return Server(key, [py, str(PEERS / "bare_uvicorn.py"), f"--port={rest}", *widths], log, rest, None, names)
     if key == "bare-grpc":
-        return Server(key, [py, str(PEERS / "bare_grpc.py"), f"--port={grpc_port}", *widths], log, None,
-                      grpc_port, names)
+        return Server(
+            key, [py, str(PEERS / "bare_grpc.py"), f"--port={grpc_port}", *widths], log, None, grpc_port, names
+        )
     model_args = [a for d in dirs for a in ("--model-dir", d)]
     if key == "flask-gevent":
-        return Server(key, [py, str(PEERS / "flask_gevent.py"), f"--port={rest}", *model_args], log, rest, None,
-                      names)
+        return Server(key, [py, str(PEERS / "flask_gevent.py"), f"--port={rest}", *model_args], log, rest, None, names)
     if key == "gunicorn-flask":
-        return Server(key, [py, str(PEERS / "gunicorn_flask.py"), f"--port={rest}", "--workers=4", *model_args],
-                      log, rest, None, names)
+        return Server(
+            key,
+            [py, str(PEERS / "gunicorn_flask.py"), f"--port={rest}", "--workers=4", *model_args],
+            log,
+            rest,
+            None,
+            names,
+        )
     raise ValueError(key)
 
 
 # --------------------------------------------------------------------------- load
+
 
 def rest_body(model: Model, rows: int, seed: int = 0) -> bytes:
     import numpy as np
@@ -388,8 +579,10 @@ def check_answer(server: Server, scenario: Scenario, payload: bytes) -> None:
     model = MODELS[scenario.model]
     if scenario.protocol == "rest":
         request = urllib.request.Request(
-            f"http://127.0.0.1:{server.rest_port}/v1/models/{model.name}:predict", data=payload,
-            headers={"Content-Type": "application/json"})
+            f"http://127.0.0.1:{server.rest_port}/v1/models/{model.name}:predict",
+            data=payload,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=15) as response:
             predictions = json.loads(response.read())["predictions"]
         if len(predictions) != scenario.rows:
@@ -407,20 +600,42 @@ def check_answer(server: Server, scenario: Scenario, payload: bytes) -> None:
         raise RuntimeError(f"{server.key}: output shape {dims} for {scenario.rows} rows")
 
 
-def drive(server: Server, scenario: Scenario, payload: bytes, args: argparse.Namespace,
-          duration: float | None = None, warmup: float | None = None) -> Row:
-    row = Row(scenario.name, server.key, "REST" if scenario.protocol == "rest" else "gRPC",
-              scenario.connections, scenario.rows)
+def drive(
+    server: Server,
+    scenario: Scenario,
+    payload: bytes,
+    args: argparse.Namespace,
+    duration: float | None = None,
+    warmup: float | None = None,
+) -> Row:
+    row = Row(
+        scenario.name,
+        server.key,
+        "REST" if scenario.protocol == "rest" else "gRPC",
+        scenario.connections,
+        scenario.rows,
+    )
     try:
         check_answer(server, scenario, payload)
         if scenario.protocol == "rest":
             url = f"http://127.0.0.1:{server.rest_port}/v1/models/{MODELS[scenario.model].name}:predict"
-            result = load.run_http(url, payload, scenario.connections, duration or args.duration,
-                                   args.warmup if warmup is None else warmup, args.generator)
+            result = load.run_http(
+                url,
+                payload,
+                scenario.connections,
+                duration or args.duration,
+                args.warmup if warmup is None else warmup,
+                args.generator,
+            )
         else:
-            result = load.run_grpc(f"127.0.0.1:{server.grpc_port}", payload, scenario.connections,
-                                   duration or args.duration, args.warmup if warmup is None else warmup,
-                                   args.grpc_channels)
+            result = load.run_grpc(
+                f"127.0.0.1:{server.grpc_port}",
+                payload,
+                scenario.connections,
+                duration or args.duration,
+                args.warmup if warmup is None else warmup,
+                args.grpc_channels,
+            )
     except Exception as exc:  # noqa: BLE001 (one failed row must not stop the suite)
         row.error = f"{type(exc).__name__}: {exc}"
         return row
@@ -438,15 +653,31 @@ class InProcessLimit:
     """
 
     def __init__(self, model_dirs: dict[str, Path], args: argparse.Namespace, work: Path) -> None:
-        argv = [sys.executable, str(PEERS / "inprocess.py"), "--batch-sizes", args.batch_sizes,
-                "--seconds", str(args.inprocess_seconds), "--warmup", str(0.2 if args.quick else 0.5), "--stay"]
+        argv = [
+            sys.executable,
+            str(PEERS / "inprocess.py"),
+            "--batch-sizes",
+            args.batch_sizes,
+            "--seconds",
+            str(args.inprocess_seconds),
+            "--warmup",
+            str(0.2 if args.quick else 0.5),
+            "--stay",
+        ]
         for d in model_dirs.values():
             argv += ["--model-dir", str(d)]
         env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
         self.model_dirs = model_dirs
         self.log_path = work / "inprocess.log"
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self.log_path.open("w"), text=True, env=env, cwd=REPO)
+        self._proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log_path.open("w"),
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
 
     def _answer(self, timeout: float) -> dict:
         assert self._proc.stdout is not None
@@ -467,12 +698,40 @@ class InProcessLimit:
             per_batch = data[MODELS[key].name]
             best = per_batch.pop("best")
             for batch, r in sorted(per_batch.items(), key=lambda kv: int(kv[0])):
-                rows.append(Row(f"{key}-inprocess", f"in-process b={batch}", "call", 1, int(batch), r["calls_s"],
-                                r["rows_s"], r["p50_ms"], r["p99_ms"], r["calls"], 0, "1 thread"))
+                rows.append(
+                    Row(
+                        f"{key}-inprocess",
+                        f"in-process b={batch}",
+                        "call",
+                        1,
+                        int(batch),
+                        r["calls_s"],
+                        r["rows_s"],
+                        r["p50_ms"],
+                        r["p99_ms"],
+                        r["calls"],
+                        0,
+                        "1 thread",
+                    )
+                )
             b = str(best["batch"])
-            rows.append(Row(f"{key}-inprocess", "in-process best", "call", 1, best["batch"],
-                            per_batch[b]["calls_s"], best["rows_s"], per_batch[b]["p50_ms"], per_batch[b]["p99_ms"],
-                            per_batch[b]["calls"], 0, "1 thread", f"best batch {b}"))
+            rows.append(
+                Row(
+                    f"{key}-inprocess",
+                    "in-process best",
+                    "call",
+                    1,
+                    best["batch"],
+                    per_batch[b]["calls_s"],
+                    best["rows_s"],
+                    per_batch[b]["p50_ms"],
+                    per_batch[b]["p99_ms"],
+                    per_batch[b]["calls"],
+                    0,
+                    "1 thread",
+                    f"best batch {b}",
+                )
+            )
         return rows
 
     def measure(self, key: str, batch: int, seconds: float) -> dict:
@@ -492,8 +751,9 @@ class InProcessLimit:
                 self._proc.wait()
 
 
-def drive_paired(server: Server, scenario: Scenario, payload: bytes, args: argparse.Namespace,
-                 limit: InProcessLimit, best_batch: int) -> list[Row]:
+def drive_paired(
+    server: Server, scenario: Scenario, payload: bytes, args: argparse.Namespace, limit: InProcessLimit, best_batch: int
+) -> list[Row]:
     """The scenario's row and the limit's, measured half right before and half right after it."""
     if args.warmup > 0:  # warm the server first, then measure limit, server, limit back to back
         drive(server, scenario, payload, args, duration=args.warmup, warmup=0)
@@ -502,15 +762,27 @@ def drive_paired(server: Server, scenario: Scenario, payload: bytes, args: argpa
     row = drive(server, scenario, payload, args, warmup=0)
     after = limit.measure(scenario.model, best_batch, half)
     calls, seconds = before["calls"] + after["calls"], before["seconds"] + after["seconds"]
-    paired = Row(f"{scenario.model}-inprocess", PAIRED_LIMIT, "call", 1, best_batch, calls / seconds,
-                 calls * best_batch / seconds, max(before["p50_ms"], after["p50_ms"]),
-                 max(before["p99_ms"], after["p99_ms"]), calls, 0, "1 thread",
-                 f"b={best_batch}: {before['rows_s']:,.0f} rows/s before, {after['rows_s']:,.0f} after "
-                 f"{scenario.name}/{server.key}")
+    paired = Row(
+        f"{scenario.model}-inprocess",
+        PAIRED_LIMIT,
+        "call",
+        1,
+        best_batch,
+        calls / seconds,
+        calls * best_batch / seconds,
+        max(before["p50_ms"], after["p50_ms"]),
+        max(before["p99_ms"], after["p99_ms"]),
+        calls,
+        0,
+        "1 thread",
+        f"b={best_batch}: {before['rows_s']:,.0f} rows/s before, {after['rows_s']:,.0f} after "
+        f"{scenario.name}/{server.key}",
+    )
     return [row, paired]
 
 
 # --------------------------------------------------------------------------- output
+
 
 def _fmt(value: float, digits: int = 0) -> str:
     if value is None or value != value:  # NaN
@@ -533,22 +805,49 @@ def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
     lines = []
     for r in rows:
         if r.error:
-            lines.append((r.scenario, r.server, r.protocol, str(r.connections), str(r.rows),
-                          "SKIPPED" if r.error.startswith("skipped") else "FAILED", "-", "-", "-", "-"))
+            lines.append(
+                (
+                    r.scenario,
+                    r.server,
+                    r.protocol,
+                    str(r.connections),
+                    str(r.rows),
+                    "SKIPPED" if r.error.startswith("skipped") else "FAILED",
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                )
+            )
             continue
-        lines.append((r.scenario, r.server, r.protocol, str(r.connections), str(r.rows),
-                      _fmt(r.req_s, 1 if r.req_s < 10 else 0), _fmt(r.rows_s, 1 if r.rows_s < 10 else 0),
-                      _fmt(r.p50_ms, 3), _fmt(r.p99_ms, 3), str(r.errors)))
+        lines.append(
+            (
+                r.scenario,
+                r.server,
+                r.protocol,
+                str(r.connections),
+                str(r.rows),
+                _fmt(r.req_s, 1 if r.req_s < 10 else 0),
+                _fmt(r.rows_s, 1 if r.rows_s < 10 else 0),
+                _fmt(r.p50_ms, 3),
+                _fmt(r.p99_ms, 3),
+                str(r.errors),
+            )
+        )
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
     right = {3, 4, 5, 6, 7, 8, 9}
 
     def fmt(cols) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths, strict=False)))
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths, strict=False))
+        )
 
     print()
-    print(f"pyserving benchmark: {meta['cpus']} CPUs, REST load {meta['rest_generator']}, gRPC load grpc.aio "
-          f"({meta['grpc_channels']} channels), {meta['warmup_s']:g} s warm-up + {meta['duration_s']:g} s per row"
-          + (" [--quick]" if meta["quick"] else ""))
+    print(
+        f"pyserving benchmark: {meta['cpus']} CPUs, REST load {meta['rest_generator']}, gRPC load grpc.aio "
+        f"({meta['grpc_channels']} channels), {meta['warmup_s']:g} s warm-up + {meta['duration_s']:g} s per row"
+        + (" [--quick]" if meta["quick"] else "")
+    )
     print(fmt(header))
     print(fmt(["-" * w for w in widths]))
     previous = None
@@ -568,8 +867,10 @@ def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
         print()
         print("Rows with so few completed requests that the server looks stalled:")
         for r in stalled:
-            print(f"  {r.scenario} / {r.server}: {r.requests} requests in {meta['duration_s']:g} s "
-                  f"over {r.connections} connection(s)")
+            print(
+                f"  {r.scenario} / {r.server}: {r.requests} requests in {meta['duration_s']:g} s "
+                f"over {r.connections} connection(s)"
+            )
     erroneous = [r for r in rows if not r.error and not _valid(r)]
     if erroneous:
         print()
@@ -577,8 +878,11 @@ def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
         for r in erroneous:
             print(f"  {r.scenario} / {r.server}: {r.errors} errors, {r.requests} ok {r.note}")
     print()
-    print("Targets (ratios within one run" + (f"; the median over {meta['repeat']} runs, each ratio taken within "
-                                               "its run" if meta["repeat"] > 1 else "") + "):")
+    print(
+        "Targets (ratios within one run"
+        + (f"; the median over {meta['repeat']} runs, each ratio taken within its run" if meta["repeat"] > 1 else "")
+        + "):"
+    )
     if meta["only"]:  # a partial run: only the targets it measured
         targets = [t for t in targets if t["result"] != "n/a"]
         if not targets:
@@ -591,16 +895,21 @@ def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
             measured = f"{t['measured']:.2f}x" if t["threshold"] >= 1 else f"{t['measured'] * 100:.0f} %"
         else:
             measured = f"{t['measured']:.3f}"
-        wanted = (f"{t['threshold']:g}x" if t["threshold"] >= 1 else f"{t['threshold'] * 100:.0f} %") \
-            if t["metric_is_ratio"] else f"{t['threshold']:g}"
+        wanted = (
+            (f"{t['threshold']:g}x" if t["threshold"] >= 1 else f"{t['threshold'] * 100:.0f} %")
+            if t["metric_is_ratio"]
+            else f"{t['threshold']:g}"
+        )
         runs = ""
         if t.get("runs") and t["metric_is_ratio"]:
-            runs = "  runs: " + " ".join("-" if v is None else f"{v:.2f}x" if t["threshold"] >= 1
-                                         else f"{v * 100:.0f}%" for v in t["runs"])
+            runs = "  runs: " + " ".join(
+                "-" if v is None else f"{v:.2f}x" if t["threshold"] >= 1 else f"{v * 100:.0f}%" for v in t["runs"]
+            )
         print(f"  {t['target']:<{label_width}}  {measured:>8}  (want {t['op']} {wanted:>5})  {t['result']}{runs}")
 
 
 # --------------------------------------------------------------------------- main
+
 
 def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
     """``bench/models.py`` in a child process (its TensorFlow log lines go to ``root/export.log``)."""
@@ -657,8 +966,12 @@ def median_rows(runs: list[list[Row]]) -> list[Row]:
         ranked = sorted(candidates, key=lambda r: r.req_s)
         row = ranked[(len(ranked) - 1) // 2]
         if len(ranked) > 1:
-            row.note = (row.note + "; " if row.note else "") + "median of " + "/".join(
-                f"{r.req_s:,.0f}" for r in ranked) + " req/s"
+            row.note = (
+                (row.note + "; " if row.note else "")
+                + "median of "
+                + "/".join(f"{r.req_s:,.0f}" for r in ranked)
+                + " req/s"
+            )
         out.append(row)
     return out
 
@@ -687,20 +1000,32 @@ def _raise_exit(signum, frame) -> None:  # noqa: ARG001
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short runs, fewer peer rows (< 3 minutes)")
-    parser.add_argument("--only", nargs="+", metavar="NAME",
-                        help="scenarios or servers to run (patterns): " + ", ".join(
-                            [s.name for s in SCENARIOS] + list(SERVER_ORDER) + ["inprocess"]))
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="scenarios or servers to run (patterns): "
+        + ", ".join([s.name for s in SCENARIOS] + list(SERVER_ORDER) + ["inprocess"]),
+    )
     parser.add_argument("--json", type=Path, help="write the rows, targets and settings here")
-    parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto",
-                        help="REST load generator (auto: wrk when installed)")
+    parser.add_argument(
+        "--generator",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="REST load generator (auto: wrk when installed)",
+    )
     parser.add_argument("--duration", type=float, help="measured seconds per row (10; --quick 3)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per row (2; --quick 1)")
     parser.add_argument("--grpc-channels", type=int, default=4, help="channels (TCP connections) of the gRPC load")
     parser.add_argument("--batch-sizes", default="1,8,32,128,256", help="in-process batch sizes")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (models, server logs)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run everything N times; each row is the run with the median req/s "
-                             "(this machine's speed drifts between rows)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run everything N times; each row is the run with the median req/s "
+        "(this machine's speed drifts between rows)",
+    )
     args = parser.parse_args(argv)
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
@@ -722,11 +1047,15 @@ def main(argv: list[str] | None = None) -> int:
                 jobs[server].append(scenario)
     # the in-process limit also runs when the scenario compared with it is named
     inprocess_models: set[str] = set()
-    if any(_selected(name, server, args.only) for name, server in (
-            ("mlp-inprocess", "inprocess"), ("tiny-inprocess", "in-process"), ("mlp-rest-32x16c", "-"))):
+    if any(
+        _selected(name, server, args.only)
+        for name, server in (("mlp-inprocess", "inprocess"), ("tiny-inprocess", "in-process"), ("mlp-rest-32x16c", "-"))
+    ):
         inprocess_models |= {"tiny", "mlp"}
-    if any(_selected(name, server, args.only) for name, server in (
-            ("onnx-mlp-inprocess", "inprocess"), ("onnx-mlp-rest-32x16c", "-"))):
+    if any(
+        _selected(name, server, args.only)
+        for name, server in (("onnx-mlp-inprocess", "inprocess"), ("onnx-mlp-rest-32x16c", "-"))
+    ):
         inprocess_models.add("onnx-mlp")
     want_inprocess = bool(inprocess_models)
     needed = {s.model for scenarios in jobs.values() for s in scenarios} | inprocess_models
@@ -750,8 +1079,7 @@ def main(argv: list[str] | None = None) -> int:
                 if s.protocol == "rest":
                     payloads[(s.model, "rest", s.rows)] = rest_body(model, s.rows)
                 else:
-                    payloads[(s.model, "grpc", s.rows)] = load.predict_request_bytes(model.name, s.rows,
-                                                                                     model.in_width)
+                    payloads[(s.model, "grpc", s.rows)] = load.predict_request_bytes(model.name, s.rows, model.in_width)
         # The limit is measured right before the server of the headline target, which then runs
         # that scenario first: the two sides of the ratio are seconds apart, not minutes (this
         # machine's speed drifts by up to 20 % within minutes).
@@ -768,16 +1096,21 @@ def main(argv: list[str] | None = None) -> int:
                 if want_inprocess and key == inprocess_before:
                     print("in-process limit ...", end=" ", flush=True)
                     t0 = time.monotonic()
-                    limit = InProcessLimit({k: d for k, d in model_dirs.items() if k in inprocess_models},
-                                           args, work)
+                    limit = InProcessLimit({k: d for k, d in model_dirs.items() if k in inprocess_models}, args, work)
                     inproc = limit.sweep_rows()
                     print(f"{time.monotonic() - t0:.1f} s", flush=True)
                     failed |= any(r.error for r in inproc)
                     rows += inproc
-                    best_batches = {r.scenario.removesuffix("-inprocess"): r.rows for r in inproc
-                                    if r.server == "in-process best" and not r.error}
-                    paired_left = {s.name for s in jobs[key] if s.name in PAIRED_SCENARIOS
-                                   and best_batches.get(s.model)} if key == PAIRED_SERVER else set()
+                    best_batches = {
+                        r.scenario.removesuffix("-inprocess"): r.rows
+                        for r in inproc
+                        if r.server == "in-process best" and not r.error
+                    }
+                    paired_left = (
+                        {s.name for s in jobs[key] if s.name in PAIRED_SCENARIOS and best_batches.get(s.model)}
+                        if key == PAIRED_SERVER
+                        else set()
+                    )
                     if not paired_left:
                         limit.close()
                         limit = None
@@ -786,12 +1119,23 @@ def main(argv: list[str] | None = None) -> int:
                     scenarios = sorted(scenarios, key=lambda s: s.name not in PAIRED_SCENARIOS)
                 if not scenarios:
                     continue
-                served = {k: model_dirs[k] for k in keys if k in {s.model for s in scenarios} or key.startswith("pyserv")}
+                served = {
+                    k: model_dirs[k] for k in keys if k in {s.model for s in scenarios} or key.startswith("pyserv")
+                }
                 missing = [m for m in REQUIRES.get(key, ()) if importlib.util.find_spec(m) is None]
                 if missing:
                     print(f"{key}: skipped ({', '.join(missing)} not installed)", flush=True)
-                    rows += [Row(s.name, key, s.protocol, s.connections, s.rows,
-                                 error=f"skipped: {', '.join(missing)} not installed") for s in scenarios]
+                    rows += [
+                        Row(
+                            s.name,
+                            key,
+                            s.protocol,
+                            s.connections,
+                            s.rows,
+                            error=f"skipped: {', '.join(missing)} not installed",
+                        )
+                        for s in scenarios
+                    ]
                     continue
                 server = make_server(key, served, work)
                 print(f"{key}: starting ...", end=" ", flush=True)
@@ -803,8 +1147,9 @@ def main(argv: list[str] | None = None) -> int:
                     for scenario in scenarios:
                         payload = payloads[(scenario.model, scenario.protocol, scenario.rows)]
                         if limit is not None and key == PAIRED_SERVER and scenario.name in paired_left:
-                            row, paired = drive_paired(server, scenario, payload, args, limit,
-                                                       best_batches[scenario.model])
+                            row, paired = drive_paired(
+                                server, scenario, payload, args, limit, best_batches[scenario.model]
+                            )
                             paired_left.discard(scenario.name)
                             if not paired_left:
                                 limit.close()
@@ -815,16 +1160,22 @@ def main(argv: list[str] | None = None) -> int:
                             row = drive(server, scenario, payload, args)
                         failed |= bool(row.error)
                         rows.append(row)
-                        status = _short_error(row.error) if row.error else \
-                            f"{row.req_s:,.0f} req/s, p50 {row.p50_ms:.3f} ms, {row.errors} errors"
+                        status = (
+                            _short_error(row.error)
+                            if row.error
+                            else f"{row.req_s:,.0f} req/s, p50 {row.p50_ms:.3f} ms, {row.errors} errors"
+                        )
                         print(f"  {scenario.name:<16} {status}", flush=True)
                 except Exception as exc:  # noqa: BLE001
                     failed = True
                     message = f"{type(exc).__name__}: {exc}"
                     print(f"  {key} failed: {message}", file=sys.stderr, flush=True)
                     done = {(r.scenario, r.server) for r in rows}
-                    rows += [Row(s.name, key, s.protocol, s.connections, s.rows, error=message)
-                             for s in scenarios if (s.name, key) not in done]
+                    rows += [
+                        Row(s.name, key, s.protocol, s.connections, s.rows, error=message)
+                        for s in scenarios
+                        if (s.name, key) not in done
+                    ]
                 finally:
                     server.stop()
                     if limit is not None and key == PAIRED_SERVER:
@@ -839,25 +1190,39 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     order = {s.name: i for i, s in enumerate(SCENARIOS)}
-    order.update({"tiny-inprocess": len(order), "mlp-inprocess": len(order) + 1,
-                  "onnx-mlp-inprocess": len(order) + 2})
+    order.update({"tiny-inprocess": len(order), "mlp-inprocess": len(order) + 1, "onnx-mlp-inprocess": len(order) + 2})
     server_rank = {k: i for i, k in enumerate(SERVER_ORDER)}
-    rows.sort(key=lambda r: (order.get(r.scenario, 99), server_rank.get(r.server, 98 if r.server != "in-process best"
-                                                                          else 99), r.rows))
+    rows.sort(
+        key=lambda r: (
+            order.get(r.scenario, 99),
+            server_rank.get(r.server, 98 if r.server != "in-process best" else 99),
+            r.rows,
+        )
+    )
     for t in targets:
         t["metric_is_ratio"] = t["reference"] is not None
-    rest_generator = ("wrk -t1" if args.generator != "python" and shutil.which("wrk")
-                      else "python (bench/load.py)")
-    meta = {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-            "rest_generator": rest_generator, "grpc_channels": args.grpc_channels, "quick": args.quick,
-            "duration_s": args.duration, "warmup_s": args.warmup, "only": args.only, "repeat": args.repeat,
-            "batching_parameters": BATCHING_PARAMETERS, "elapsed_s": round(time.monotonic() - started, 1),
-            "load_average": os.getloadavg()}
+    rest_generator = "wrk -t1" if args.generator != "python" and shutil.which("wrk") else "python (bench/load.py)"
+    meta = {
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "rest_generator": rest_generator,
+        "grpc_channels": args.grpc_channels,
+        "quick": args.quick,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "only": args.only,
+        "repeat": args.repeat,
+        "batching_parameters": BATCHING_PARAMETERS,
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "load_average": os.getloadavg(),
+    }
     print_table(rows, targets, meta)
     print(f"\n({meta['elapsed_s']:.0f} s; load average at the end {meta['load_average'][0]:.2f})")
     if args.json:
-        args.json.write_text(json.dumps(_json_safe({"meta": meta, "rows": [r.to_dict() for r in rows],
-                                                    "targets": targets}), indent=2))
+        args.json.write_text(
+            json.dumps(_json_safe({"meta": meta, "rows": [r.to_dict() for r in rows], "targets": targets}), indent=2)
+        )
     return 1 if failed else 0
 
 

@@ -48,8 +48,11 @@ def free_port() -> int:
 def server_figures(pid: int) -> dict[str, int]:
     status = Path(f"/proc/{pid}/status").read_text()
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    return {"rss_kib": int(fields["VmRSS"].split()[0]), "threads": int(fields["Threads"]),
-            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+    return {
+        "rss_kib": int(fields["VmRSS"].split()[0]),
+        "threads": int(fields["Threads"]),
+        "fds": len(os.listdir(f"/proc/{pid}/fd")),
+    }
 
 
 # -- the requests ------------------------------------------------------------------------------------
@@ -69,8 +72,9 @@ INVALID_REST = [
 
 
 def http_request(path: str, body: bytes) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: soak\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: soak\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 @dataclass
@@ -119,10 +123,17 @@ class Soak:
             return
         figures = server_figures(self.pid)
         p99 = float(np.percentile(window.latencies, 99)) * 1000
-        entry = {"requests": sum(r["window"] for r in self.reports) + window.valid + window.invalid,
-                 "window": window.valid + window.invalid, "valid": window.valid, "invalid": window.invalid,
-                 "p99_ms": round(p99, 2), "p50_ms": round(float(np.percentile(window.latencies, 50)) * 1000, 2),
-                 **figures, "failures": len(self.failures), "elapsed_s": round(time.monotonic() - self.started, 1)}
+        entry = {
+            "requests": sum(r["window"] for r in self.reports) + window.valid + window.invalid,
+            "window": window.valid + window.invalid,
+            "valid": window.valid,
+            "invalid": window.invalid,
+            "p99_ms": round(p99, 2),
+            "p50_ms": round(float(np.percentile(window.latencies, 50)) * 1000, 2),
+            **figures,
+            "failures": len(self.failures),
+            "elapsed_s": round(time.monotonic() - self.started, 1),
+        }
         self.reports.append(entry)
         print(json.dumps(entry), flush=True)
 
@@ -214,8 +225,9 @@ async def swapper(base: Path, sources: list[Path], seconds: float, soak: Soak) -
     return swaps
 
 
-async def drive(args: argparse.Namespace, soak: Soak, rest_port: int, grpc_port: int, base_a: Path,
-                sources: list[Path]) -> list[int]:
+async def drive(
+    args: argparse.Namespace, soak: Soak, rest_port: int, grpc_port: int, base_a: Path, sources: list[Path]
+) -> list[int]:
     import grpc
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
@@ -259,20 +271,40 @@ def main() -> int:
     from tests.helpers import models
 
     tmp = Path(tempfile.mkdtemp(prefix="pyserving-soak-"))
-    sources = [models.export_half_plus_two(tmp / "src" / "hp3", b=3.0),
-               models.export_half_plus_two(tmp / "src" / "hp2")]
+    sources = [
+        models.export_half_plus_two(tmp / "src" / "hp3", b=3.0),
+        models.export_half_plus_two(tmp / "src" / "hp2"),
+    ]
     base_a, base_b = tmp / "a", tmp / "b"
     models.copy_version(sources[1], base_a / "1")
     models.copy_version(sources[1], base_b / "1")
     config = tmp / "models.config"
-    config.write_text("model_config_list {\n" + "".join(
-        f'  config {{ name: "{n}" base_path: "{p}" model_platform: "tensorflow" }}\n'
-        for n, p in (("a", base_a), ("b", base_b))) + "}\n")
+    config.write_text(
+        "model_config_list {\n"
+        + "".join(
+            f'  config {{ name: "{n}" base_path: "{p}" model_platform: "tensorflow" }}\n'
+            for n, p in (("a", base_a), ("b", base_b))
+        )
+        + "}\n"
+    )
     rest_port, grpc_port = free_port(), free_port()
     log = open(tmp / "server.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "pyserving", "serve", f"--model_config_file={config}",
-                               "--host=127.0.0.1", f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-                               "--file_system_settle_seconds=2"], stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pyserving",
+            "serve",
+            f"--model_config_file={config}",
+            "--host=127.0.0.1",
+            f"--port={grpc_port}",
+            f"--rest_api_port={rest_port}",
+            "--file_system_settle_seconds=2",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
     status = 1
     try:
         import requests
@@ -298,19 +330,23 @@ def main() -> int:
         swaps = runner(drive(args, soak, rest_port, grpc_port, base_a, sources))
         alive = server.poll() is None
         result = verdict(soak.reports, len(soak.failures))
-        result.update({"swaps": len(swaps), "server_alive": alive,
-                       "elapsed_s": round(time.monotonic() - soak.started, 1)})
-        checks = {"rss growth < 5 %": result["rss_growth_after_warmup_pct"] < 5,
-                  "fds flat": result["fds_first_last"][1] <= result["fds_first_last"][0] + 5,
-                  "threads flat": result["threads_first_last"][1] <= result["threads_first_last"][0] + 2,
-                  "p99 last <= 1.5x first": result["p99_ratio"] <= 1.5}
+        result.update(
+            {"swaps": len(swaps), "server_alive": alive, "elapsed_s": round(time.monotonic() - soak.started, 1)}
+        )
+        checks = {
+            "rss growth < 5 %": result["rss_growth_after_warmup_pct"] < 5,
+            "fds flat": result["fds_first_last"][1] <= result["fds_first_last"][0] + 5,
+            "threads flat": result["threads_first_last"][1] <= result["threads_first_last"][0] + 2,
+            "p99 last <= 1.5x first": result["p99_ratio"] <= 1.5,
+        }
         result["targets"] = {name: "PASS" if ok else "MISS" for name, ok in checks.items()}
         print(json.dumps({"verdict": result}), flush=True)
         for problem in soak.failures[:20]:
             print("FAILED:", problem, flush=True)
         if args.json:
-            Path(args.json).write_text(json.dumps({"reports": soak.reports, "verdict": result,
-                                                   "failures": soak.failures[:100]}, indent=2))
+            Path(args.json).write_text(
+                json.dumps({"reports": soak.reports, "verdict": result, "failures": soak.failures[:100]}, indent=2)
+            )
         status = 0 if alive and not soak.failures else 1
     finally:
         server.terminate()

@@ -35,9 +35,21 @@ def measure(base_path: str, name: str, width: int = 0) -> dict[str, float]:
     port = free_port()
     with tempfile.TemporaryFile() as log:
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "pyserving", "serve", f"--model_name={name}",
-                                 f"--model_base_path={base_path}", f"--rest_api_port={port}", "--port=0",
-                                 "--host=127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pyserving",
+                "serve",
+                f"--model_name={name}",
+                f"--model_base_path={base_path}",
+                f"--rest_api_port={port}",
+                "--port=0",
+                "--host=127.0.0.1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}/v1/models/{name}"
         port_open = available = None
         try:
@@ -58,8 +70,12 @@ def measure(base_path: str, name: str, width: int = 0) -> dict[str, float]:
             with requests.Session() as session:
                 for _ in range(200):
                     session.post(url + ":predict", data=json.dumps(body), timeout=10).raise_for_status()
-            return {"port_open_s": port_open or 0.0, "available_s": available,
-                    "rss_available_mib": rss_ready, "rss_after_200_mib": rss_mib(proc.pid)}
+            return {
+                "port_open_s": port_open or 0.0,
+                "available_s": available,
+                "rss_available_mib": rss_ready,
+                "rss_after_200_mib": rss_mib(proc.pid),
+            }
         finally:
             proc.terminate()
             proc.wait(30)
@@ -71,8 +87,9 @@ def main() -> None:
     parser.add_argument("base_path", nargs="?", default=str(default))
     parser.add_argument("--name", default="lstm")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--width", type=int, default=0,
-                        help="predict with one row of this many floats (e.g. 512 for bench's MLPs)")
+    parser.add_argument(
+        "--width", type=int, default=0, help="predict with one row of this many floats (e.g. 512 for bench's MLPs)"
+    )
     args = parser.parse_args()
     rows = [measure(args.base_path, args.name, args.width) for _ in range(args.runs)]
     for key in rows[0]:

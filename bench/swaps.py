@@ -97,8 +97,14 @@ def main() -> None:
             new = current + 1
             shutil.copytree(staging / str(1 + i % 2), base / f".incoming-{new}")
             os.rename(base / f".incoming-{new}", base / str(new))
-            server.wait_for(lambda: server.version_states("m").get(current) == "END"
-                            and server.version_states("m").get(new) == "AVAILABLE", 120, f"swap to {new}")
+            server.wait_for(
+                lambda: (
+                    server.version_states("m").get(current) == "END"
+                    and server.version_states("m").get(new) == "AVAILABLE"
+                ),
+                120,
+                f"swap to {new}",
+            )
             shutil.rmtree(base / str(current))
             current = new
         swap_end = time.perf_counter()
@@ -112,15 +118,20 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     steady = np.array([d for s, d in latencies if s < swap_start]) * 1000
     during = np.array([d for s, d in latencies if swap_start <= s < swap_end]) * 1000
-    print(f"model={args.model} clients={args.clients} swaps={args.swaps} "
-          f"requests={len(latencies)} failed={len(failures)}")
+    print(
+        f"model={args.model} clients={args.clients} swaps={args.swaps} requests={len(latencies)} failed={len(failures)}"
+    )
     print(f"{'window':>8} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for name, values in (("steady", steady), ("swapping", during)):
-        print(f"{name:>8} {len(values):>9} {np.percentile(values, 50):>8.2f} "
-              f"{np.percentile(values, 99):>8.2f} {values.max():>8.2f}")
+        print(
+            f"{name:>8} {len(values):>9} {np.percentile(values, 50):>8.2f} "
+            f"{np.percentile(values, 99):>8.2f} {values.max():>8.2f}"
+        )
     print(f"p99 ratio swapping/steady: {np.percentile(during, 99) / np.percentile(steady, 99):.2f}")
-    print(f"RSS before swaps {rss_before:.0f} MiB, after {args.swaps} swaps {rss_after:.0f} MiB "
-          f"({rss_after - rss_before:+.0f} MiB)")
+    print(
+        f"RSS before swaps {rss_before:.0f} MiB, after {args.swaps} swaps {rss_after:.0f} MiB "
+        f"({rss_after - rss_before:+.0f} MiB)"
+    )
     if failures:
         print("first failures:", failures[:3])
 

@@ -111,8 +111,7 @@ def read_saved_model(saved_model_dir: str | os.PathLike[str]) -> Any:
     if not os.path.isfile(path_pb) and not os.path.isfile(path_pbtxt):
         shown = directory.rstrip("/\\") or directory
         raise FileNotFoundError(
-            f"SavedModel file does not exist at: {shown}/"
-            f"{{{SAVED_MODEL_FILENAME_PBTXT}|{SAVED_MODEL_FILENAME_PB}}}"
+            f"SavedModel file does not exist at: {shown}/{{{SAVED_MODEL_FILENAME_PBTXT}|{SAVED_MODEL_FILENAME_PB}}}"
         )
 
     from google.protobuf import message, text_format
@@ -418,19 +417,31 @@ def inspect_onnx_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     signature, _ = signature_of(session)
 
     def tensors(specs: dict[str, Any]) -> dict[str, Any]:
-        return {alias: {"dtype": enum_name(spec.dtype), "shape": None if spec.shape is None else list(spec.shape),
-                        "name": spec.name} for alias, spec in sorted(specs.items())}
+        return {
+            alias: {
+                "dtype": enum_name(spec.dtype),
+                "shape": None if spec.shape is None else list(spec.shape),
+                "name": spec.name,
+            }
+            for alias, spec in sorted(specs.items())
+        }
 
     return {
         "saved_model_dir": os.fspath(path),
         "onnx_model": model_path,
-        "tag_sets": {"serve": {
-            "tags": ["serve"],
-            "signature_defs": {signature.name: {"method_name": signature.method_name,
-                                                "inputs": tensors(signature.inputs),
-                                                "outputs": tensors(signature.outputs)}},
-            "ops": op_types(model_path),
-        }},
+        "tag_sets": {
+            "serve": {
+                "tags": ["serve"],
+                "signature_defs": {
+                    signature.name: {
+                        "method_name": signature.method_name,
+                        "inputs": tensors(signature.inputs),
+                        "outputs": tensors(signature.outputs),
+                    }
+                },
+                "ops": op_types(model_path),
+            }
+        },
         "concrete_functions": None,
     }
 
@@ -439,7 +450,8 @@ def inspect_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     """:func:`inspect_saved_model`, or :func:`inspect_onnx_model` for a folder holding only a model.onnx."""
     directory = os.fspath(path)
     if os.path.isfile(os.path.join(directory, "model.onnx")) and not any(
-            os.path.isfile(os.path.join(directory, name)) for name in ("saved_model.pb", "saved_model.pbtxt")):
+        os.path.isfile(os.path.join(directory, name)) for name in ("saved_model.pb", "saved_model.pbtxt")
+    ):
         return inspect_onnx_model(directory)
     return inspect_saved_model(directory)
 
@@ -472,9 +484,7 @@ def select(info: dict[str, Any], tag_set: str | None = None, signature_def: str 
     if signature_def is not None:
         sigs = entry["signature_defs"]
         if signature_def not in sigs:
-            raise InspectError(
-                f'Could not find signature "{signature_def}". Please choose from: {", ".join(sigs)}'
-            )
+            raise InspectError(f'Could not find signature "{signature_def}". Please choose from: {", ".join(sigs)}')
         entry["signature_defs"] = {signature_def: sigs[signature_def]}
     out = {"saved_model_dir": info["saved_model_dir"], "tag_sets": {key: entry}}
     if "onnx_model" in info:
@@ -561,9 +571,7 @@ def format_show_all(info: dict[str, Any]) -> str:
     lines: list[str] = []
     for entry in info["tag_sets"].values():
         lines.append("")
-        lines.append(
-            "MetaGraphDef with tag-set: '%s' contains the following SignatureDefs:" % ", ".join(entry["tags"])
-        )
+        lines.append("MetaGraphDef with tag-set: '%s' contains the following SignatureDefs:" % ", ".join(entry["tags"]))
         for name, sig in entry["signature_defs"].items():
             lines.append("")
             lines.append(f"signature_def['{name}']:")
@@ -605,8 +613,11 @@ def _parser() -> argparse.ArgumentParser:
             "(tag-set defaults to 'serve') shows one signature's inputs and outputs."
         ),
     )
-    parser.add_argument("dir", help="SavedModel directory (a version folder such as models/foo/1); a folder "
-                        "holding a model.onnx shows the signature the server gives it")
+    parser.add_argument(
+        "dir",
+        help="SavedModel directory (a version folder such as models/foo/1); a folder "
+        "holding a model.onnx shows the signature the server gives it",
+    )
     parser.add_argument("--json", action="store_true", help="print the structured description as JSON")
     parser.add_argument("--tag_set", "--tag-set", dest="tag_set", default=None, help="comma-separated tags")
     parser.add_argument("--signature_def", "--signature-def", dest="signature_def", default=None)

@@ -66,47 +66,59 @@ def check_settings(settings: ServerSettings) -> None:
     """Startup errors TF Serving reports before doing anything (same texts)."""
     if not settings.model_base_path and not settings.model_config_file:
         raise InvalidArgumentError(
-            "Both server_options.model_base_path and server_options.model_config_file are empty!")
+            "Both server_options.model_base_path and server_options.model_config_file are empty!"
+        )
     if settings.batching_parameters_file and not settings.enable_batching:
         raise InvalidArgumentError(
-            "server_options.batching_parameters_file is set without setting "
-            "server_options.enable_batching to true.")
+            "server_options.batching_parameters_file is set without setting server_options.enable_batching to true."
+        )
     if not 1 <= settings.max_tensor_rank <= NUMPY_MAX_RANK:
         raise InvalidArgumentError(f"--max_tensor_rank must be between 1 and {NUMPY_MAX_RANK}")
     if settings.max_tensor_elements < 1 or settings.max_tensor_bytes < 1:
         raise InvalidArgumentError("--max_tensor_elements and --max_tensor_bytes must be positive")
     if settings.aspired_version_policy not in POLICIES:
-        raise InvalidArgumentError(
-            f"--aspired_version_policy must be one of {', '.join(sorted(POLICIES))}")
+        raise InvalidArgumentError(f"--aspired_version_policy must be one of {', '.join(sorted(POLICIES))}")
     if settings.port == 0 and not settings.grpc_socket_path and settings.rest_api_port == 0:
         raise InvalidArgumentError(
-            "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set.")
+            "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set."
+        )
     if settings.tensorflow_session_parallelism > 0 and (
         settings.tensorflow_intra_op_parallelism > 0 and settings.tensorflow_inter_op_parallelism > 0
     ):
         raise InvalidArgumentError(
             "Either configure server_options.tensorflow_session_parallelism or "
             "(server_options.tensorflow_intra_op_parallelism, "
-            "server_options.tensorflow_inter_op_parallelism) separately. You cannot configure all.")
+            "server_options.tensorflow_inter_op_parallelism) separately. You cannot configure all."
+        )
     if settings.use_alts_credentials and settings.ssl_config_file:
-        raise InvalidArgumentError(
-            "Either use_alts_credentials must be false or ssl_config_file must be empty.")
+        raise InvalidArgumentError("Either use_alts_credentials must be false or ssl_config_file must be empty.")
     if settings.log_format not in ("text", "json"):
         raise InvalidArgumentError(f"--log_format must be text or json, not {settings.log_format!r}")
-    for name in ("shutdown_grace_period_seconds", "shutdown_delay_seconds", "rest_api_max_body_bytes",
-                 "max_concurrent_requests_per_model", "rest_api_max_url_bytes", "rest_api_max_header_bytes",
-                 "rest_api_header_timeout_seconds", "rest_api_body_timeout_seconds",
-                 "rest_api_keep_alive_timeout_seconds", "rest_api_max_connections"):
+    for name in (
+        "shutdown_grace_period_seconds",
+        "shutdown_delay_seconds",
+        "rest_api_max_body_bytes",
+        "max_concurrent_requests_per_model",
+        "rest_api_max_url_bytes",
+        "rest_api_max_header_bytes",
+        "rest_api_header_timeout_seconds",
+        "rest_api_body_timeout_seconds",
+        "rest_api_keep_alive_timeout_seconds",
+        "rest_api_max_connections",
+    ):
         if getattr(settings, name) < 0:
             raise InvalidArgumentError(f"--{name} must not be negative")
     if settings.grpc_max_message_bytes <= 0:
         raise InvalidArgumentError("--grpc_max_message_bytes must be positive")
     if settings.num_workers < 1:
         raise InvalidArgumentError("--num_workers must be positive")
-    if (settings.rest_api_ssl_keyfile or settings.rest_api_ssl_ca_certs
-            or settings.rest_api_ssl_client_verify) and not settings.rest_api_ssl_certfile:
-        raise InvalidArgumentError("--rest_api_ssl_keyfile, --rest_api_ssl_ca_certs and "
-                                   "--rest_api_ssl_client_verify need --rest_api_ssl_certfile")
+    if (
+        settings.rest_api_ssl_keyfile or settings.rest_api_ssl_ca_certs or settings.rest_api_ssl_client_verify
+    ) and not settings.rest_api_ssl_certfile:
+        raise InvalidArgumentError(
+            "--rest_api_ssl_keyfile, --rest_api_ssl_ca_certs and "
+            "--rest_api_ssl_client_verify need --rest_api_ssl_certfile"
+        )
     if settings.rest_api_ssl_client_verify and not settings.rest_api_ssl_ca_certs:
         raise InvalidArgumentError("--rest_api_ssl_client_verify needs --rest_api_ssl_ca_certs")
 
@@ -135,8 +147,7 @@ def core_options(settings: ServerSettings, warmup_listener: WarmupListener | Non
         file_system_poll_wait_seconds=settings.file_system_poll_wait_seconds,
         file_system_settle_seconds=settings.file_system_settle_seconds,
         allow_version_labels_for_unavailable_models=settings.allow_version_labels_for_unavailable_models,
-        tensor_limits=TensorLimits(settings.max_tensor_rank, settings.max_tensor_elements,
-                                   settings.max_tensor_bytes),
+        tensor_limits=TensorLimits(settings.max_tensor_rank, settings.max_tensor_elements, settings.max_tensor_bytes),
         backend_settings=settings,
         warmup=WarmupOptions(
             enabled=settings.enable_model_warmup,
@@ -169,23 +180,31 @@ class Server:
     def __init__(self, settings: ServerSettings) -> None:
         check_settings(settings)
         self.settings = settings
-        self.monitoring = (read_monitoring_config_file(settings.monitoring_config_file)
-                           if settings.monitoring_config_file else MonitoringConfig())
+        self.monitoring = (
+            read_monitoring_config_file(settings.monitoring_config_file)
+            if settings.monitoring_config_file
+            else MonitoringConfig()
+        )
         self.metrics: Metrics | None = None
         if self.monitoring.prometheus_enabled:
             if settings.rest_api_port:
                 self.metrics = Metrics()
             else:
-                logger.warning("--monitoring_config_file enables Prometheus, but metrics are served on the "
-                               "REST port and --rest_api_port is 0: metrics are off")
+                logger.warning(
+                    "--monitoring_config_file enables Prometheus, but metrics are served on the "
+                    "REST port and --rest_api_port is 0: metrics are off"
+                )
         self.ssl_config = read_ssl_config_file(settings.ssl_config_file) if settings.ssl_config_file else None
         warmup_listener = WarmupMetrics(self.metrics) if self.metrics is not None else None
         self.core = ServerCore(core_options(settings, warmup_listener))
         self._shutting_down = False
         self._lifecycle_log = LifecycleLog(self.core.bus)
         # Before the first loads, so its version history sees them.
-        self.console = Console(self.core, self.metrics, self._rest_in_flight, settings.port) \
-            if settings.enable_console and settings.rest_api_port else None
+        self.console = (
+            Console(self.core, self.metrics, self._rest_in_flight, settings.port)
+            if settings.enable_console and settings.rest_api_port
+            else None
+        )
         observers: list[Any] = []
         if self.metrics is not None:
             StateMetrics(self.metrics, self.core.bus, self._model_path)
@@ -197,8 +216,11 @@ class Server:
         if observers:
             self.core.run_listeners.insert(0, on_run)
         self._observers = observers
-        self.limit = (InFlightLimit(settings.max_concurrent_requests_per_model)
-                      if settings.max_concurrent_requests_per_model > 0 else None)
+        self.limit = (
+            InFlightLimit(settings.max_concurrent_requests_per_model)
+            if settings.max_concurrent_requests_per_model > 0
+            else None
+        )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._uvicorn: Any = None
@@ -218,19 +240,29 @@ class Server:
         # The ports open once the first loads are done, as TF Serving's (clients, scripts and
         # probes take "port open" for "models loaded"). Workers always wait: the kernel hands
         # connections to every listening worker, and one still loading would answer 404.
-        if (settings.num_workers > 1 or not settings.open_ports_before_load) and \
-                not await self._wait_first_loads([m.name for m in models]):
+        if (settings.num_workers > 1 or not settings.open_ports_before_load) and not await self._wait_first_loads(
+            [m.name for m in models]
+        ):
             return  # stopped while loading
         if settings.model_config_file and settings.model_config_file_poll_wait_seconds > 0:
-            self._tasks.append(asyncio.get_running_loop().create_task(poll_model_config_file(
-                settings.model_config_file, settings.model_config_file_poll_wait_seconds,
-                models, self.core.apply_config)))
+            self._tasks.append(
+                asyncio.get_running_loop().create_task(
+                    poll_model_config_file(
+                        settings.model_config_file,
+                        settings.model_config_file_poll_wait_seconds,
+                        models,
+                        self.core.apply_config,
+                    )
+                )
+            )
         if settings.port or settings.grpc_socket_path:
             await self._start_grpc()
         if settings.rest_api_port:
             if settings.rest_api_port == settings.port:
-                logger.error("server_options.http_port cannot be same as grpc_port. "
-                             "Please use a different port for HTTP/REST API. Skipped exporting HTTP/REST API.")
+                logger.error(
+                    "server_options.http_port cannot be same as grpc_port. "
+                    "Please use a different port for HTTP/REST API. Skipped exporting HTTP/REST API."
+                )
             else:
                 await self._start_rest()
 
@@ -241,8 +273,9 @@ class Server:
         which exits): it is logged here, and its status and /readyz say why.
         """
         started = asyncio.get_running_loop().time()
-        settling = asyncio.ensure_future(self.core.wait_settled(
-            names, FIRST_LOADS_TIMEOUT_SECONDS, pending_folders=False))
+        settling = asyncio.ensure_future(
+            self.core.wait_settled(names, FIRST_LOADS_TIMEOUT_SECONDS, pending_folders=False)
+        )
         stopping = asyncio.ensure_future(self._stop.wait())
         await asyncio.wait({settling, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -250,11 +283,15 @@ class Server:
             settling.cancel()
             return False
         for name, error in settling.result().items():
-            logger.error("Model %s has no AVAILABLE version (%s: %s); opening the ports anyway: the other "
-                         "models are served, and GET /v1/models/%s reports the error", name, error.code.name,
-                         error.message, name)
-        logger.info("Initial models settled in %.2f s; opening the ports",
-                    asyncio.get_running_loop().time() - started)
+            logger.error(
+                "Model %s has no AVAILABLE version (%s: %s); opening the ports anyway: the other "
+                "models are served, and GET /v1/models/%s reports the error",
+                name,
+                error.code.name,
+                error.message,
+                name,
+            )
+        logger.info("Initial models settled in %.2f s; opening the ports", asyncio.get_running_loop().time() - started)
         return True
 
     # -- health --------------------------------------------------------------------------
@@ -272,8 +309,10 @@ class Server:
                 continue
             states = self.core.monitor.versions(name)
             if not states:
-                waiting[name] = {"state": "NO_VERSION", "reason": self.core.source_problem(name)
-                                 or f"no version found under {model.base_path} yet"}
+                waiting[name] = {
+                    "state": "NO_VERSION",
+                    "reason": self.core.source_problem(name) or f"no version found under {model.base_path} yet",
+                }
                 continue
             latest = states[0]
             entry: dict[str, Any] = {"version": latest.id.version, "state": latest.state.name}
@@ -325,8 +364,7 @@ class Server:
             from pyserving.backends.tensorflow.profiler import ProfilerSession
 
             profiler = ProfilerSession
-        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings), interceptors, self._health,
-                                   profiler)
+        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings), interceptors, self._health, profiler)
         credentials = self.ssl_config.grpc_credentials() if self.ssl_config is not None else None
         addresses = []
         if settings.port:
@@ -345,8 +383,12 @@ class Server:
                 hint = " (check the PEM texts in --ssl_config_file)" if credentials is not None else ""
                 raise InvalidArgumentError(f"Failed to bind gRPC port {address}{hint}")
         await self._grpc.start()
-        logger.info("Running gRPC ModelServer at %s:%d%s ...", settings.host, settings.port,
-                    " (TLS)" if credentials is not None else "")
+        logger.info(
+            "Running gRPC ModelServer at %s:%d%s ...",
+            settings.host,
+            settings.port,
+            " (TLS)" if credentials is not None else "",
+        )
 
     async def _start_rest(self) -> None:
         import uvicorn
@@ -364,22 +406,31 @@ class Server:
             extra_routes[self.monitoring.prometheus_path] = self._prometheus
         if self.console is not None:
             extra_routes.update(self.console.routes())
-        app: Any = create_app(self.core, RestOptions(
-            rest_api_timeout_in_ms=settings.rest_api_timeout_in_ms,
-            rest_api_enable_cors_support=settings.rest_api_enable_cors_support,
-            extra_routes=extra_routes,
-            max_body_bytes=settings.rest_api_max_body_bytes,
-            limit=self.limit,
-        ))
+        app: Any = create_app(
+            self.core,
+            RestOptions(
+                rest_api_timeout_in_ms=settings.rest_api_timeout_in_ms,
+                rest_api_enable_cors_support=settings.rest_api_enable_cors_support,
+                extra_routes=extra_routes,
+                max_body_bytes=settings.rest_api_max_body_bytes,
+                limit=self.limit,
+            ),
+        )
         if self._observers:
             app = RestInstrumentation(app, self._observers)
-        config = uvicorn.Config(app, loop="none", http=http_protocol(HttpLimits.from_settings(settings)),
-                                timeout_keep_alive=settings.rest_api_keep_alive_timeout_seconds,  # type: ignore[arg-type]
-                                lifespan="off",
-                                access_log=False, log_level="warning", ws="none",
-                                # uvicorn hands it to asyncio.wait_for: fractions of a second work.
-                                timeout_graceful_shutdown=settings.shutdown_grace_period_seconds,  # type: ignore[arg-type]
-                                **self._rest_ssl_options())
+        config = uvicorn.Config(
+            app,
+            loop="none",
+            http=http_protocol(HttpLimits.from_settings(settings)),
+            timeout_keep_alive=settings.rest_api_keep_alive_timeout_seconds,  # type: ignore[arg-type]
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            ws="none",
+            # uvicorn hands it to asyncio.wait_for: fractions of a second work.
+            timeout_graceful_shutdown=settings.shutdown_grace_period_seconds,  # type: ignore[arg-type]
+            **self._rest_ssl_options(),
+        )
         self._uvicorn = _EmbeddedUvicorn(config)
         self._rest_task = asyncio.get_running_loop().create_task(self._uvicorn.serve([sock]))
         while not self._uvicorn.started:
@@ -387,8 +438,11 @@ class Server:
                 error = None if self._rest_task.cancelled() else self._rest_task.exception()
                 raise InvalidArgumentError(f"The REST server stopped while starting: {error}")
             await asyncio.sleep(0.01)
-        logger.info("Exporting HTTP/REST API at:localhost:%d ...%s", settings.rest_api_port,
-                    " (HTTPS)" if settings.rest_api_ssl_certfile else "")
+        logger.info(
+            "Exporting HTTP/REST API at:localhost:%d ...%s",
+            settings.rest_api_port,
+            " (HTTPS)" if settings.rest_api_ssl_certfile else "",
+        )
 
     def _rest_ssl_options(self) -> dict[str, Any]:
         settings = self.settings
@@ -400,7 +454,8 @@ class Server:
                 raise InvalidArgumentError(f"--{flag}: no such file: {path}")
         try:  # fail at startup with the reason, not inside uvicorn
             ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
-                settings.rest_api_ssl_certfile, settings.rest_api_ssl_keyfile or None)
+                settings.rest_api_ssl_certfile, settings.rest_api_ssl_keyfile or None
+            )
             if settings.rest_api_ssl_ca_certs:
                 ssl.create_default_context(cafile=settings.rest_api_ssl_ca_certs)
         except (ssl.SSLError, OSError) as exc:
@@ -484,8 +539,10 @@ async def serve(settings: ServerSettings) -> None:
         for sig in signals:
             # A second signal ends the process at once.
             loop.add_signal_handler(sig, _exit_now)
-        logger.info("Shutting down: readiness off, draining in-flight requests (grace period %.1f s)",
-                    settings.shutdown_grace_period_seconds)
+        logger.info(
+            "Shutting down: readiness off, draining in-flight requests (grace period %.1f s)",
+            settings.shutdown_grace_period_seconds,
+        )
         server.begin_shutdown()
         if settings.shutdown_delay_seconds > 0:
             await asyncio.sleep(settings.shutdown_delay_seconds)

@@ -35,23 +35,42 @@ MAX_RECORDS = 1000
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pyserving warmup",
-        description="Write a TF Serving warmup file (TFRecord of PredictionLog) from example requests.")
-    parser.add_argument("--output", required=True,
-                        help="file to write, normally <version dir>/assets.extra/tf_serving_warmup_requests")
+        description="Write a TF Serving warmup file (TFRecord of PredictionLog) from example requests.",
+    )
+    parser.add_argument(
+        "--output", required=True, help="file to write, normally <version dir>/assets.extra/tf_serving_warmup_requests"
+    )
     parser.add_argument("--model", default="", help="model name put in each request's model_spec")
-    parser.add_argument("--api", choices=("predict", "classify", "regress"), default="predict",
-                        help="request kind (default predict)")
-    parser.add_argument("--signature_name", default=None,
-                        help="signature to call (default: the body's signature_name, else serving_default)")
-    parser.add_argument("--request", action="append", default=[], metavar="JSON",
-                        help="a REST JSON request body; repeatable")
-    parser.add_argument("--request_file", action="append", default=[], metavar="FILE",
-                        help="a file of REST JSON bodies, one per line; repeatable")
-    parser.add_argument("--grpc_request", action="append", default=[], metavar="TEXT_PROTO",
-                        help="a text-format PredictRequest / ClassificationRequest / RegressionRequest "
-                        "(per --api); repeatable")
-    parser.add_argument("--saved_model_dir", default=None,
-                        help="SavedModel (or model.onnx) version folder (default: derived from --output)")
+    parser.add_argument(
+        "--api", choices=("predict", "classify", "regress"), default="predict", help="request kind (default predict)"
+    )
+    parser.add_argument(
+        "--signature_name",
+        default=None,
+        help="signature to call (default: the body's signature_name, else serving_default)",
+    )
+    parser.add_argument(
+        "--request", action="append", default=[], metavar="JSON", help="a REST JSON request body; repeatable"
+    )
+    parser.add_argument(
+        "--request_file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a file of REST JSON bodies, one per line; repeatable",
+    )
+    parser.add_argument(
+        "--grpc_request",
+        action="append",
+        default=[],
+        metavar="TEXT_PROTO",
+        help="a text-format PredictRequest / ClassificationRequest / RegressionRequest (per --api); repeatable",
+    )
+    parser.add_argument(
+        "--saved_model_dir",
+        default=None,
+        help="SavedModel (or model.onnx) version folder (default: derived from --output)",
+    )
     parser.add_argument("--tag_set", default="serve", help="MetaGraph tags, comma-separated (default serve)")
     parser.add_argument("--repeat", type=int, default=1, help="write every request this many times")
     return parser
@@ -98,8 +117,10 @@ def _saved_model_dir(args: argparse.Namespace) -> str:
     output = os.path.normpath(str(args.output))
     if output.endswith(os.sep + ASSETS_SUFFIX):
         return output[: -len(ASSETS_SUFFIX) - 1]
-    raise ValueError("JSON requests need the model's signatures: give --saved_model_dir, or an --output "
-                     f"ending in {ASSETS_SUFFIX} inside the version folder")
+    raise ValueError(
+        "JSON requests need the model's signatures: give --saved_model_dir, or an --output "
+        f"ending in {ASSETS_SUFFIX} inside the version folder"
+    )
 
 
 def _signatures(saved_model_dir: str, tag_set: str) -> dict[str, Any]:
@@ -124,8 +145,9 @@ def _onnx_signatures(version_dir: str) -> dict[str, Any]:
     ort = import_onnxruntime()
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(os.path.join(version_dir, MODEL_FILE), sess_options=options,
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        os.path.join(version_dir, MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
+    )
     signature, _ = signature_of(session)
     return {signature.name: signature}
 
@@ -170,8 +192,9 @@ def _from_json(args: argparse.Namespace, body: bytes, signatures: dict[str, Any]
     if args.api == "predict":
         signature = signatures.get(name or "serving_default")
         if signature is None:
-            raise ValueError(f'signature "{name or "serving_default"}" not found; the model has '
-                             f"{', '.join(sorted(signatures))}")
+            raise ValueError(
+                f'signature "{name or "serving_default"}" not found; the model has {", ".join(sorted(signatures))}'
+            )
         for alias, array in predict_inputs(doc, signature).inputs.items():
             array_to_tensor(array, out=request.inputs[alias])
         return log

@@ -28,8 +28,11 @@ def write_model_config(path: Path, entries: list[dict]) -> Path:
     """Writes a TF Serving ModelServerConfig text file from simple dicts."""
     blocks = []
     for entry in entries:
-        lines = [f'name: "{entry["name"]}"', f'base_path: "{entry["base_path"]}"',
-                 f'model_platform: "{entry.get("platform", "tensorflow")}"']
+        lines = [
+            f'name: "{entry["name"]}"',
+            f'base_path: "{entry["base_path"]}"',
+            f'model_platform: "{entry.get("platform", "tensorflow")}"',
+        ]
         if "policy" in entry:
             lines.append(f"model_version_policy {{ {entry['policy']} }}")
         for label, version in entry.get("labels", {}).items():

@@ -19,33 +19,43 @@ from tests.helpers.shared import TFSERVING_TESTDATA, requires_shared
 BIN = Path(sys.executable).parent
 
 
-def run_cli(*args: str, binary: str = "tensorflow_model_server", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, binary: str = "tensorflow_model_server", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / binary), *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_flag_syntax_matches_tf_serving() -> None:
-    settings, given = parse_flags(["--port=9000", "--enable_batching", "--rest_api_enable_cors_support=false",
-                                   "--model_name", "m", "--port=9001"])
+    settings, given = parse_flags(
+        ["--port=9000", "--enable_batching", "--rest_api_enable_cors_support=false", "--model_name", "m", "--port=9001"]
+    )
     assert settings.port == 9001  # the last occurrence wins
     assert settings.enable_batching is True and settings.rest_api_enable_cors_support is False
     assert settings.model_name == "m"
     assert given == {"port", "enable_batching", "rest_api_enable_cors_support", "model_name"}
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--enable_batching=1"], "Illegal value '1' specified for bool flag 'enable_batching'"),
-    (["--port=80x"], "Illegal value '80x' specified for int flag 'port'"),
-    (["--no_such_flag=1"], "unknown argument: --no_such_flag=1"),
-    (["positional"], "unknown argument: positional"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--enable_batching=1"], "Illegal value '1' specified for bool flag 'enable_batching'"),
+        (["--port=80x"], "Illegal value '80x' specified for int flag 'port'"),
+        (["--no_such_flag=1"], "unknown argument: --no_such_flag=1"),
+        (["positional"], "unknown argument: positional"),
+    ],
+)
 def test_bad_flags_are_errors(argv: list[str], message: str) -> None:
     with pytest.raises(FlagError, match=message.replace("(", r"\(")):
         parse_flags(argv)
 
 
 def test_docker_defaults_follow_the_image() -> None:
-    assert docker_defaults({}) == {"port": 8500, "rest_api_port": 8501, "model_name": "model",
-                                   "model_base_path": "/models/model"}
+    assert docker_defaults({}) == {
+        "port": 8500,
+        "rest_api_port": 8501,
+        "model_name": "model",
+        "model_base_path": "/models/model",
+    }
     assert docker_defaults({"MODEL_NAME": "lstm", "MODEL_BASE_PATH": "/srv"})["model_base_path"] == "/srv/lstm"
 
 
@@ -74,12 +84,18 @@ def test_typo_names_the_closest_flag_on_the_last_line() -> None:
 
 def test_serve_help_shows_serves_defaults() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("MODEL_NAME", "MODEL_BASE_PATH")}
-    result = subprocess.run([str(BIN / "pyserving"), "serve", "--help"], capture_output=True, text=True,
-                            timeout=60, env=env)
+    result = subprocess.run(
+        [str(BIN / "pyserving"), "serve", "--help"], capture_output=True, text=True, timeout=60, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: pyserving serve")
-    for flag in ("--model_name=model\t", "--model_base_path=/models/model\t", "--rest_api_port=8501\t",
-                 "--port=8500\t", "--enable_batching=false\t"):
+    for flag in (
+        "--model_name=model\t",
+        "--model_base_path=/models/model\t",
+        "--rest_api_port=8501\t",
+        "--port=8500\t",
+        "--enable_batching=false\t",
+    ):
         assert flag in result.stdout, flag
 
 
@@ -90,8 +106,9 @@ def test_binary_help_shows_the_binarys_defaults() -> None:
     assert "--model_name=default\t" in result.stdout and "--rest_api_port=0\t" in result.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["config"], ["gateway"], ["gateway", "keygen"],
-                                     ["inspect"], ["warmup"]])
+@pytest.mark.parametrize(
+    "command", [[], ["serve"], ["config"], ["gateway"], ["gateway", "keygen"], ["inspect"], ["warmup"]]
+)
 def test_every_command_has_help(command: list[str]) -> None:
     result = run_cli(*command, "--help", binary="pyserving")
     assert result.returncode == 0, result.stderr
@@ -104,13 +121,18 @@ def test_unknown_command_suggests_the_closest() -> None:
     assert result.stderr.strip().splitlines()[-1].endswith("unknown command 'serv' (did you mean 'serve'?)")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ([], "Both server_options.model_base_path and server_options.model_config_file are empty!"),
-    (["--model_base_path=relative/path"], "Expected model default to have an absolute path or URI"),
-    (["--model_base_path=/x", "--batching_parameters_file=/b.txt"],
-     "batching_parameters_file is set without setting server_options.enable_batching to true."),
-    (["--model_config_file=/does/not/exist"], "Failed to read ModelServerConfig file"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "Both server_options.model_base_path and server_options.model_config_file are empty!"),
+        (["--model_base_path=relative/path"], "Expected model default to have an absolute path or URI"),
+        (
+            ["--model_base_path=/x", "--batching_parameters_file=/b.txt"],
+            "batching_parameters_file is set without setting server_options.enable_batching to true.",
+        ),
+        (["--model_config_file=/does/not/exist"], "Failed to read ModelServerConfig file"),
+    ],
+)
 def test_startup_errors_exit_255(args: list[str], message: str) -> None:
     result = run_cli(*args)
     assert result.returncode == 255, result.stderr
@@ -146,9 +168,13 @@ def test_tensorflow_model_server_serves_tf_servings_good_config(tmp_path: Path) 
     text = text.replace("${TEST_HALF_PLUS_THREE_DIR}", str(TFSERVING_TESTDATA / "saved_model_half_plus_three"))
     config = tmp_path / "good.config"
     config.write_text(text)
-    server = start_server([f"--model_config_file={config}"], tmp_path, grpc=False,
-                          wait_models=["half_plus_two", "half_plus_three"],
-                          command=[str(BIN / "tensorflow_model_server")])
+    server = start_server(
+        [f"--model_config_file={config}"],
+        tmp_path,
+        grpc=False,
+        wait_models=["half_plus_two", "half_plus_three"],
+        command=[str(BIN / "tensorflow_model_server")],
+    )
     try:
         for name, expected in (("half_plus_two", 3.0), ("half_plus_three", 4.0)):
             r = requests.post(f"{server.rest_url}/v1/models/{name}:predict", json={"instances": [2.0]}, timeout=30)

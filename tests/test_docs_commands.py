@@ -82,8 +82,9 @@ def blocks() -> list[Block]:
             previous = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
             mark = MARK.match(previous)
             if language in ("sh", "bash", "python"):
-                found.append(Block(path, start + 1, language, "\n".join(lines[start + 1:i]),
-                                   mark.group(1) if mark else None))
+                found.append(
+                    Block(path, start + 1, language, "\n".join(lines[start + 1 : i]), mark.group(1) if mark else None)
+                )
             i += 1
     return found
 
@@ -133,11 +134,17 @@ def same(expected: Any, got: Any) -> bool:
     if isinstance(expected, float) or isinstance(got, float):
         return isinstance(got, (int, float)) and math.isclose(expected, got, rel_tol=1e-5, abs_tol=1e-7)
     if isinstance(expected, dict):
-        return isinstance(got, dict) and expected.keys() == got.keys() and all(
-            same(v, got[k]) for k, v in expected.items())
+        return (
+            isinstance(got, dict)
+            and expected.keys() == got.keys()
+            and all(same(v, got[k]) for k, v in expected.items())
+        )
     if isinstance(expected, list):
-        return isinstance(got, list) and len(expected) == len(got) and all(
-            same(a, b) for a, b in zip(expected, got, strict=False))
+        return (
+            isinstance(got, list)
+            and len(expected) == len(got)
+            and all(same(a, b) for a, b in zip(expected, got, strict=False))
+        )
     return bool(expected == got)
 
 
@@ -159,13 +166,19 @@ def check_server_start(command: str) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("docs")
     models = REPO / "examples" / "models"
-    config = write_model_config(tmp / "models.config", [
-        {"name": "half_plus_two", "base_path": models / "half_plus_two"},
-        {"name": "lstm", "base_path": models / "lstm"},
-        {"name": "iris", "base_path": REPO / "examples" / "sklearn_iris" / "models" / "iris", "platform": "python"}])
-    running = start_server([f"--model_config_file={config}",
-                            f"--monitoring_config_file={REPO / 'examples' / 'monitoring.txt'}"],
-                           tmp, wait_models=("half_plus_two", "lstm", "iris"))
+    config = write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "half_plus_two", "base_path": models / "half_plus_two"},
+            {"name": "lstm", "base_path": models / "lstm"},
+            {"name": "iris", "base_path": REPO / "examples" / "sklearn_iris" / "models" / "iris", "platform": "python"},
+        ],
+    )
+    running = start_server(
+        [f"--model_config_file={config}", f"--monitoring_config_file={REPO / 'examples' / 'monitoring.txt'}"],
+        tmp,
+        wait_models=("half_plus_two", "lstm", "iris"),
+    )
     yield running
     running.stop()
 
@@ -187,8 +200,9 @@ def test_block_runs_as_documented(block: Block, server: RunningServer) -> None:
         if SERVER_START.match(command.text):
             check_server_start(command.text)
             continue
-        result = subprocess.run(["bash", "-c", for_server(command.text, server)], cwd=REPO,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            ["bash", "-c", for_server(command.text, server)], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
         where = f"{block.id}: {command.text}"
         assert result.returncode == 0, f"{where}\n{result.stderr}"
         if command.expected:

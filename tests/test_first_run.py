@@ -27,8 +27,9 @@ OWN_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [DIWEC] pyserving
 
 
 def test_clean_start_prints_only_pyserving_lines(tmp_path: Path) -> None:
-    server = start_server(["--model_name=half_plus_two", f"--model_base_path={HALF_PLUS_TWO}"], tmp_path,
-                          wait_models=("half_plus_two",))
+    server = start_server(
+        ["--model_name=half_plus_two", f"--model_base_path={HALF_PLUS_TWO}"], tmp_path, wait_models=("half_plus_two",)
+    )
     assert server.stop() == 0
     lines = [line for line in server.log().splitlines() if line.strip()]
     strangers = [line for line in lines if not OWN_LINE.match(line)]
@@ -37,16 +38,20 @@ def test_clean_start_prints_only_pyserving_lines(tmp_path: Path) -> None:
 
 
 def test_log_tensorflow_lets_tensorflows_lines_through(tmp_path: Path) -> None:
-    server = start_server(["--model_name=half_plus_two", f"--model_base_path={HALF_PLUS_TWO}",
-                           "--log_tensorflow"], tmp_path, wait_models=("half_plus_two",))
+    server = start_server(
+        ["--model_name=half_plus_two", f"--model_base_path={HALF_PLUS_TWO}", "--log_tensorflow"],
+        tmp_path,
+        wait_models=("half_plus_two",),
+    )
     server.stop()
     assert "I tensorflow] Restoring parameters from" in server.log()
 
 
 def test_missing_base_path_is_shown_in_status_and_readyz_until_it_appears(tmp_path: Path) -> None:
     base = tmp_path / "late"
-    server = start_server(["--model_name=late", f"--model_base_path={base}",
-                           "--file_system_poll_wait_seconds=1"], tmp_path)
+    server = start_server(
+        ["--model_name=late", f"--model_base_path={base}", "--file_system_poll_wait_seconds=1"], tmp_path
+    )
     try:
         problem = f"Could not find base path {base} for servable late"
 
@@ -60,8 +65,7 @@ def test_missing_base_path_is_shown_in_status_and_readyz_until_it_appears(tmp_pa
         assert status.json()["error"].startswith(f"Could not find any versions of model late. {problem}")
 
         base.mkdir()
-        server.wait_for(lambda: "No versions of servable late found" in server.log(),
-                        what="the empty-folder warning")
+        server.wait_for(lambda: "No versions of servable late found" in server.log(), what="the empty-folder warning")
         shutil.copytree(HALF_PLUS_TWO / "1", base / "1")
         server.wait_available("late")
     finally:
@@ -72,13 +76,16 @@ def test_missing_base_path_is_shown_in_status_and_readyz_until_it_appears(tmp_pa
     assert log.count("Found versions of servable late") == 1, log
 
 
-def test_source_reports_a_problem_once_and_again_when_it_changes(tmp_path: Path,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_source_reports_a_problem_once_and_again_when_it_changes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     base = tmp_path / "m"
     source = FileSystemSource(
         ServableSourceConfig("m", str(base), VersionPolicy()),
         lambda servable_id, path: AspiredVersion(servable_id, None, InvalidArgumentError("not loaded in this test")),
-        lambda name, versions: None, poll_wait_seconds=0)
+        lambda name, versions: None,
+        poll_wait_seconds=0,
+    )
 
     async def polls(n: int) -> None:
         for _ in range(n):

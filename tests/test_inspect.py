@@ -193,7 +193,9 @@ def test_missing_saved_model(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert captured.err.count("\n") == 1 and "SavedModel file does not exist at:" in captured.err
 
 
-def test_bad_model_and_bad_selection(tmp_path: Path, exported: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_model_and_bad_selection(
+    tmp_path: Path, exported: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     garbage = models.write_broken_version(tmp_path / "m" / "1", "garbage")
     with pytest.raises(sm_inspect.InspectError, match="Cannot parse proto file"):
         sm_inspect.inspect_saved_model(garbage)

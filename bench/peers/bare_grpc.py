@@ -24,8 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.peers.bare_uvicorn import parse_models  # noqa: E402
 
 # DataType enum value -> (numpy dtype, TensorProto field holding typed values)
-_DTYPES = {1: (np.float32, "float_val"), 2: (np.float64, "double_val"), 3: (np.int32, "int_val"),
-           9: (np.int64, "int64_val"), 10: (np.bool_, "bool_val")}
+_DTYPES = {
+    1: (np.float32, "float_val"),
+    2: (np.float64, "double_val"),
+    3: (np.int32, "int_val"),
+    9: (np.int64, "int64_val"),
+    10: (np.bool_, "bool_val"),
+}
 
 
 def decode(proto) -> np.ndarray:
@@ -95,8 +100,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--model", action="append", default=[], metavar="NAME:WIDTH")
     parser.add_argument("--model-dir", action="append", default=[])
-    parser.add_argument("--executor-threads", type=int, default=0,
-                        help="diagnostic: decode in a thread pool of this size (0: on the event loop)")
+    parser.add_argument(
+        "--executor-threads",
+        type=int,
+        default=0,
+        help="diagnostic: decode in a thread pool of this size (0: on the event loop)",
+    )
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -48,7 +48,7 @@ def create_app(widths: dict[str, int]):
         status, payload = 404, b'{"error": "not found"}'
         if path.startswith(PREFIX):
             if scope["method"] == "POST" and path.endswith(":predict"):
-                name = path[len(PREFIX):-len(":predict")]
+                name = path[len(PREFIX) : -len(":predict")]
                 try:
                     instances = orjson.loads(body)["instances"]
                     status, payload = 200, answer(widths.get(name, 1), len(instances))
@@ -56,8 +56,13 @@ def create_app(widths: dict[str, int]):
                     status, payload = 400, b'{"error": "bad request"}'
             elif scope["method"] == "GET":
                 status, payload = 200, STATUS
-        await send({"type": "http.response.start", "status": status,
-                    "headers": JSON_HEADERS + [(b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": JSON_HEADERS + [(b"content-length", str(len(payload)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     return app
@@ -85,8 +90,16 @@ def main() -> None:
     parser.add_argument("--model-dir", action="append", default=[])
     args = parser.parse_args()
     app = create_app(parse_models(args.model, args.model_dir))
-    uvicorn.run(app, host=args.host, port=args.port, http="httptools", loop="uvloop",
-                lifespan="off", access_log=False, log_level="warning")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        http="httptools",
+        loop="uvloop",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":

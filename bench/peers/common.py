@@ -48,7 +48,7 @@ def read_signature(model_dir: str | os.PathLike[str], signature: str = "serving_
     proto = saved_model_pb2.SavedModel()
     proto.ParseFromString((version_dir(model_dir) / "saved_model.pb").read_bytes())
     sig = proto.meta_graphs[0].signature_def[signature]
-    (in_alias, in_info), = sig.inputs.items()
+    ((in_alias, in_info),) = sig.inputs.items()
     out_alias, out_info = sorted(sig.outputs.items())[0]
 
     def width(info) -> int:
@@ -60,5 +60,8 @@ def read_signature(model_dir: str | os.PathLike[str], signature: str = "serving_
 
 def status_body(version: int = 1) -> dict:
     """TF Serving's GET /v1/models/NAME answer for one AVAILABLE version (readiness probe)."""
-    return {"model_version_status": [{"version": str(version), "state": "AVAILABLE",
-                                      "status": {"error_code": "OK", "error_message": ""}}]}
+    return {
+        "model_version_status": [
+            {"version": str(version), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        ]
+    }

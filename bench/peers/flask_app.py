@@ -40,7 +40,7 @@ def _load(model_dir: str):
 
 def create_app(model_dirs: list[str], names: list[str] | None = None) -> Flask:
     """One Flask app serving each model (a session per model) under its folder's name."""
-    names = list(names or []) + [model_name(d) for d in model_dirs[len(names or []):]]
+    names = list(names or []) + [model_name(d) for d in model_dirs[len(names or []) :]]
     models = {name: _load(model_dir) for name, model_dir in zip(names, model_dirs, strict=False)}
 
     app = Flask(__name__)

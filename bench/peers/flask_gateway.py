@@ -48,10 +48,15 @@ CLASSES = ("NEG", "POS")
 
 def create_app(target: str, model: str, seed_faithful: bool) -> Flask:
     app = Flask(__name__)
-    options = [("grpc.max_send_message_length", 10 * 1024 * 1024),
-               ("grpc.max_receive_message_length", 10 * 1024 * 1024)]
-    shared_stub = None if seed_faithful else prediction_service_pb2_grpc.PredictionServiceStub(
-        grpc.insecure_channel(target, options=options))
+    options = [
+        ("grpc.max_send_message_length", 10 * 1024 * 1024),
+        ("grpc.max_receive_message_length", 10 * 1024 * 1024),
+    ]
+    shared_stub = (
+        None
+        if seed_faithful
+        else prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(target, options=options))
+    )
 
     def predict(tokens: list[str]) -> predict_pb2.PredictResponse:
         req = predict_pb2.PredictRequest()
@@ -78,8 +83,13 @@ def create_app(target: str, model: str, seed_faithful: bool) -> Flask:
         label = result.outputs["labels"].string_val[0].decode()
         softmax = list(result.outputs["softmax"].float_val)
         index = CLASSES.index(label) if label in CLASSES else 0
-        return jsonify({"label": label, "confidence": round(softmax[index], 6),
-                        "scores": {c: round(softmax[i], 6) for i, c in enumerate(CLASSES)}})
+        return jsonify(
+            {
+                "label": label,
+                "confidence": round(softmax[index], 6),
+                "scores": {c: round(softmax[i], 6) for i, c in enumerate(CLASSES)},
+            }
+        )
 
     return app
 
@@ -98,8 +108,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--grpc-target", default="127.0.0.1:8500")
     parser.add_argument("--model", default="lstm")
-    parser.add_argument("--seed-faithful", action="store_true",
-                        help="a channel per request and no grpc gevent integration, as in the seed")
+    parser.add_argument(
+        "--seed-faithful",
+        action="store_true",
+        help="a channel per request and no grpc gevent integration, as in the seed",
+    )
     args = parser.parse_args()
     jieba.setLogLevel(30)
     jieba.initialize()

@@ -30,8 +30,20 @@ def main() -> None:
     os.environ["BENCH_MODEL_DIRS"] = os.pathsep.join(str(Path(d).resolve()) for d in args.model_dir)
     os.environ["BENCH_MODEL_NAMES"] = ",".join(args.model_name)
     os.chdir(REPO)
-    argv = [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"{args.host}:{args.port}",
-            "--timeout", "120", "--log-level", "warning", "bench.peers.gunicorn_flask:app"]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        str(args.workers),
+        "-b",
+        f"{args.host}:{args.port}",
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
+        "bench.peers.gunicorn_flask:app",
+    ]
     os.execv(sys.executable, argv)
 
 

@@ -99,11 +99,9 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
     # ONNX models (a model.onnx in the folder) are run by onnxruntime itself (inprocess_onnx.py)
-    limits = [OrtLimit(model_dir) if onnx_version_dir(model_dir) else Limit(model_dir)
-              for model_dir in args.model_dir]
+    limits = [OrtLimit(model_dir) if onnx_version_dir(model_dir) else Limit(model_dir) for model_dir in args.model_dir]
     try:
-        print(json.dumps({limit.name: limit.sweep(sizes, args.seconds, args.warmup) for limit in limits}),
-              flush=True)
+        print(json.dumps({limit.name: limit.sweep(sizes, args.seconds, args.warmup) for limit in limits}), flush=True)
         by_name = {limit.name: limit for limit in limits}
         for line in sys.stdin if args.stay else ():
             name, batch, seconds = line.split()

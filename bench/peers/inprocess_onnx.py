@@ -49,14 +49,16 @@ class OrtLimit:
         if version is None:
             raise SystemExit(f"{model_dir}: no {MODEL_FILE}")
         # the name TF Serving would use: the base folder's
-        self.name = version.parent.name if version == Path(model_dir) and version.name.isdigit() \
-            else Path(model_dir).name
+        self.name = (
+            version.parent.name if version == Path(model_dir) and version.name.isdigit() else Path(model_dir).name
+        )
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if intra_op_threads:
             options.intra_op_num_threads = intra_op_threads
-        self._session = ort.InferenceSession(str(version / MODEL_FILE), sess_options=options,
-                                             providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(
+            str(version / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
+        )
         [self._input] = self._session.get_inputs()
         self._output = self._session.get_outputs()[0].name
         width = self._input.shape[-1] if isinstance(self._input.shape[-1], int) else 1
@@ -80,9 +82,14 @@ class OrtLimit:
             now = t
         elapsed = now - started
         latencies.sort()
-        return {"calls": len(latencies), "seconds": elapsed, "calls_s": len(latencies) / elapsed,
-                "rows_s": len(latencies) * batch / elapsed, "p50_ms": percentile(latencies, 0.5) * 1000,
-                "p99_ms": percentile(latencies, 0.99) * 1000}
+        return {
+            "calls": len(latencies),
+            "seconds": elapsed,
+            "calls_s": len(latencies) / elapsed,
+            "rows_s": len(latencies) * batch / elapsed,
+            "p50_ms": percentile(latencies, 0.5) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
+        }
 
     def sweep(self, batch_sizes: list[int], seconds: float, warmup: float) -> dict:
         results = {str(batch): self.measure(batch, seconds, warmup) for batch in batch_sizes}

@@ -66,12 +66,14 @@ class SentimentTransform:
         _, single = self._texts(payload)
         labels, softmax = outputs["labels"], outputs["softmax"]
         results = []
-        for label, scores in zip(labels, softmax):
+        for label, scores in zip(labels, softmax, strict=False):
             name = label.decode() if isinstance(label, bytes) else str(label)
             index = CLASSES.index(name) if name in CLASSES else int(np.argmax(scores))
-            results.append({
-                "label": name,
-                "confidence": round(float(scores[index]), 6),
-                "scores": {cls: round(float(scores[i]), 6) for i, cls in enumerate(CLASSES)},
-            })
+            results.append(
+                {
+                    "label": name,
+                    "confidence": round(float(scores[index]), 6),
+                    "scores": {cls: round(float(scores[i]), 6) for i, cls in enumerate(CLASSES)},
+                }
+            )
         return results[0] if single else results

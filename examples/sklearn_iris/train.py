@@ -25,8 +25,10 @@ def main() -> None:
     pipeline.fit(data.data, data.target)
     VERSION_DIR.mkdir(parents=True, exist_ok=True)
     joblib.dump({"pipeline": pipeline, "classes": list(data.target_names)}, VERSION_DIR / "model.joblib")
-    print(f"accuracy on the training set: {pipeline.score(data.data, data.target):.3f}; "
-          f"wrote {VERSION_DIR / 'model.joblib'}")
+    print(
+        f"accuracy on the training set: {pipeline.score(data.data, data.target):.3f}; "
+        f"wrote {VERSION_DIR / 'model.joblib'}"
+    )
 
 
 if __name__ == "__main__":

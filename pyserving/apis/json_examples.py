@@ -18,8 +18,8 @@ def examples_from_body(doc: dict[str, Any], method: str) -> list[bytes]:
     """The serialized examples of a classify/regress body, context merged into each."""
     if "examples" not in doc:
         raise InvalidArgumentError(
-            f"JSON Value: {render(doc)} When method is classify, key 'examples' is expected "
-            "and was not found")
+            f"JSON Value: {render(doc)} When method is classify, key 'examples' is expected and was not found"
+        )
     examples = doc["examples"]
     if not isinstance(examples, list):
         raise InvalidArgumentError(f"JSON Value: {render(doc)} Expecting 'examples' value to be an list/array")
@@ -56,8 +56,7 @@ def _feature_values(name: str, values: list[Any]) -> tuple[str | None, list[Any]
             this, item = "int64", int(value)
         elif isinstance(value, int):
             if value >= 2**63:
-                raise InvalidArgumentError(
-                    f"Feature: {name} has uint64_t element. Only int64_t is supported.")
+                raise InvalidArgumentError(f"Feature: {name} has uint64_t element. Only int64_t is supported.")
             this, item = "int64", value
         elif isinstance(value, float):
             this, item = "float", value
@@ -67,7 +66,8 @@ def _feature_values(name: str, values: list[Any]) -> tuple[str | None, list[Any]
             this, item = "bytes", decode_b64(value)
         else:
             raise InvalidArgumentError(
-                f"Feature: {name} has element with unexpected JSON type: {json_type_name(value)}")
+                f"Feature: {name} has element with unexpected JSON type: {json_type_name(value)}"
+            )
         if kind is None:
             kind = this
         elif this != kind:
@@ -75,7 +75,6 @@ def _feature_values(name: str, values: list[Any]) -> tuple[str | None, list[Any]
             if kind == "float" and this == "int64":
                 item = float(item)
             else:
-                raise InvalidArgumentError(
-                    f"Unexpected element type in feature: {name} expecting type: {kind}")
+                raise InvalidArgumentError(f"Unexpected element type in feature: {name} expecting type: {kind}")
         converted.append(item)
     return kind, converted

@@ -39,10 +39,12 @@ def parse_json(body: bytes) -> Any:
         reason = str(exc)
         if "depth limit" in reason:  # orjson's 1024 levels; json's decoder would recurse past Python's stack
             raise InvalidArgumentError(
-                f"JSON Parse error: Nesting too deep. at offset: {exc.pos} (at most 1024 levels)") from None
+                f"JSON Parse error: Nesting too deep. at offset: {exc.pos} (at most 1024 levels)"
+            ) from None
         if "surrogate" in reason:  # a lone UTF-16 half: no string can hold it
             raise InvalidArgumentError(
-                f"JSON Parse error: The surrogate pair in string is invalid. at offset: {exc.pos}") from None
+                f"JSON Parse error: The surrogate pair in string is invalid. at offset: {exc.pos}"
+            ) from None
         return _parse_leniently(body, exc.pos)
     if isinstance(doc, (dict, list)) and _keys_may_repeat(body, doc):
         return _parse_leniently(body, 0)
@@ -95,8 +97,7 @@ def _parse_leniently(body: bytes, error_offset: int) -> Any:
         text = body.decode("utf-8")
         return decoder.raw_decode(text, len(text) - len(text.lstrip(" \t\n\r")))[0]
     except (ValueError, KeyError, RecursionError):
-        raise InvalidArgumentError(
-            f"JSON Parse error: Invalid value. at offset: {error_offset}") from None
+        raise InvalidArgumentError(f"JSON Parse error: Invalid value. at offset: {error_offset}") from None
 
 
 def _first_value(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -118,8 +119,8 @@ def signature_name_of(doc: dict[str, Any]) -> str:
     name = doc.get("signature_name", "")
     if not isinstance(name, str):
         raise InvalidArgumentError(
-            f"JSON Value: {render(doc)} not formatted correctly. "
-            "'signature_name' key must be a string value.")
+            f"JSON Value: {render(doc)} not formatted correctly. 'signature_name' key must be a string value."
+        )
     return name
 
 
@@ -140,8 +141,9 @@ class PredictBody:
         self._body = body
         self._numeric = numeric_body(body) if len(body) >= NUMERIC_MIN_BYTES else None
         self._doc = None if self._numeric else parse_object(body)
-        self.signature_name = (self._numeric.signature_name if self._numeric is not None
-                               else signature_name_of(self._doc))  # type: ignore[arg-type]
+        self.signature_name = (
+            self._numeric.signature_name if self._numeric is not None else signature_name_of(self._doc)
+        )  # type: ignore[arg-type]
 
     def tensors(self, signature: Signature) -> PredictTensors:
         numeric, self._numeric = self._numeric, None  # its parser's buffers go now, not after the run
@@ -158,7 +160,8 @@ def predict_inputs(doc: dict[str, Any], signature: Signature) -> PredictTensors:
     if has_instances and has_inputs:
         raise InvalidArgumentError(
             f"JSON Value: {render(doc)} Not formatted correctly expecting only one of "
-            "'inputs' or 'instances' keys to exist ")
+            "'inputs' or 'instances' keys to exist "
+        )
     if has_instances:
         return PredictTensors(_row_inputs(doc["instances"], doc, signature), True)
     if has_inputs:
@@ -177,9 +180,10 @@ def _row_inputs(instances: Any, doc: dict[str, Any], signature: Signature) -> di
     if len(specs) > 1 and not named:
         raise InvalidArgumentError(
             "instances is a plain list, but expecting list of objects as multiple input "
-            "tensors required as per tensorinfo_map")
+            "tensors required as per tensorinfo_map"
+        )
     if not named:
-        (alias, spec), = specs.items()
+        ((alias, spec),) = specs.items()
         for i, item in enumerate(instances):
             if isinstance(item, dict) and not is_b64(item):
                 raise InvalidArgumentError(f"Expecting value/list but got object at item {i} of input list")
@@ -194,11 +198,13 @@ def _row_inputs(instances: Any, doc: dict[str, Any], signature: Signature) -> di
             if key not in specs:
                 raise InvalidArgumentError(
                     f"Failed to process element: {i} key: {key} of 'instances' list. "
-                    f"Error: INVALID_ARGUMENT: JSON object: does not have named input: {key}")
+                    f"Error: INVALID_ARGUMENT: JSON object: does not have named input: {key}"
+                )
         if len(item) != len(specs):
             raise InvalidArgumentError(
                 f"Failed to process element: {i} of 'instances' list. JSON object: "
-                f"{render(item)} keys must be equal to: {','.join(expected)}")
+                f"{render(item)} keys must be equal to: {','.join(expected)}"
+            )
         for alias, column in columns.items():
             column.append(item[alias])
     return {alias: _batch(columns[alias], alias, specs[alias].dtype) for alias in specs}
@@ -219,8 +225,8 @@ def _batch(values: list[Any], alias: str, dtype: int) -> np.ndarray:
             element = to_array(value, dtype)
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(
-                f"Failed to process element: {i} of 'instances' list. "
-                f"Error: INVALID_ARGUMENT: {exc.message}") from None
+                f"Failed to process element: {i} of 'instances' list. Error: INVALID_ARGUMENT: {exc.message}"
+            ) from None
         if first_shape is None:
             first_shape = element.shape
         elif element.shape != first_shape:
@@ -229,8 +235,8 @@ def _batch(values: list[Any], alias: str, dtype: int) -> np.ndarray:
             else:
                 detail = f"Expecting shape {_dims(first_shape)} but got: {_dims(element.shape)}"
             raise InvalidArgumentError(
-                f"Failed to process element: {i} of 'instances' list. "
-                f"Error: INVALID_ARGUMENT: {detail}")
+                f"Failed to process element: {i} of 'instances' list. Error: INVALID_ARGUMENT: {detail}"
+            )
     raise InvalidArgumentError(f"Failed to process 'instances' for input: {alias}")
 
 
@@ -244,8 +250,9 @@ def _columnar_inputs(value: Any, signature: Signature) -> dict[str, np.ndarray]:
         if len(specs) != 1:
             raise InvalidArgumentError(
                 "inputs is a plain value/list, but expecting an object as multiple input "
-                "tensors required as per tensorinfo_map")
-        (alias, spec), = specs.items()
+                "tensors required as per tensorinfo_map"
+            )
+        ((alias, spec),) = specs.items()
         return {alias: to_array(value, spec.dtype)}
     tensors = {}
     for alias, spec in specs.items():
@@ -268,17 +275,16 @@ def predict_response(outputs: dict[str, Any], row_format: bool) -> bytes:
                 batch = shape[0]
             elif shape[0] != batch:
                 raise InvalidArgumentError(
-                    f"Tensor name: {alias} has inconsistent batch size: {shape[0]} expecting: {batch}")
+                    f"Tensor name: {alias} has inconsistent batch size: {shape[0]} expecting: {batch}"
+                )
         if len(outputs) == 1:
-            (alias, array), = outputs.items()
+            ((alias, array),) = outputs.items()
             body: Any = {"predictions": jsonable(array, alias)}
         else:
             columns = {alias: jsonable(array, alias) for alias, array in outputs.items()}
-            body = {"predictions": [
-                {alias: column[i] for alias, column in columns.items()} for i in range(batch or 0)
-            ]}
+            body = {"predictions": [{alias: column[i] for alias, column in columns.items()} for i in range(batch or 0)]}
     elif len(outputs) == 1:
-        (alias, array), = outputs.items()
+        ((alias, array),) = outputs.items()
         body = {"outputs": jsonable(array, alias)}
     else:
         body = {"outputs": {alias: jsonable(array, alias) for alias, array in outputs.items()}}

@@ -23,8 +23,14 @@ from pyserving.tensors.limits import NUMPY_MAX_RANK
 
 _FLOAT_TYPES = {DataType.DT_FLOAT, DataType.DT_DOUBLE}
 _INT_TYPES = {
-    DataType.DT_INT8, DataType.DT_INT16, DataType.DT_INT32, DataType.DT_UINT8,
-    DataType.DT_INT64, DataType.DT_UINT16, DataType.DT_UINT32, DataType.DT_UINT64,
+    DataType.DT_INT8,
+    DataType.DT_INT16,
+    DataType.DT_INT32,
+    DataType.DT_UINT8,
+    DataType.DT_INT64,
+    DataType.DT_UINT16,
+    DataType.DT_UINT32,
+    DataType.DT_UINT64,
 }
 INT_RANGES = {
     # TF Serving range-checks int32/int64/uint32/uint64; 8/16-bit values are truncated later.
@@ -144,8 +150,7 @@ _WEB_SAFE = str.maketrans("-_+/", "+/!!")
 
 def _type_error(value: Any, dtype: int) -> InvalidArgumentError:
     return InvalidArgumentError(
-        f"JSON Value: {render(value)} Type: {json_type_name(value)} "
-        f"is not of expected type: {short_name(dtype)}"
+        f"JSON Value: {render(value)} Type: {json_type_name(value)} is not of expected type: {short_name(dtype)}"
     )
 
 
@@ -168,8 +173,8 @@ def convert_leaf(value: Any, dtype: int) -> Any:
                 return value.encode("utf-8")
             except UnicodeEncodeError:  # a lone surrogate that the NaN-tolerant parser let through
                 raise InvalidArgumentError(
-                    f"JSON Value: {render(value)} is not valid Unicode: a UTF-16 surrogate without "
-                    "its pair") from None
+                    f"JSON Value: {render(value)} is not valid Unicode: a UTF-16 surrogate without its pair"
+                ) from None
         if is_b64(value):
             return decode_b64(value)
     else:
@@ -190,19 +195,19 @@ def _shape_of(value: Any) -> list[int]:
 def _walk(value: Any, shape: list[int], level: int, dtype: int, out: list[Any]) -> None:
     if isinstance(value, list):
         if level >= len(shape):
-            raise InvalidArgumentError(
-                f"Encountered list at unexpected level: {level} expected < {len(shape)}")
+            raise InvalidArgumentError(f"Encountered list at unexpected level: {level} expected < {len(shape)}")
         if len(value) != shape[level]:
             raise InvalidArgumentError(
-                f"Encountered list at unexpected size: {len(value)} at level: {level} "
-                f"expected size: {shape[level]}")
+                f"Encountered list at unexpected size: {len(value)} at level: {level} expected size: {shape[level]}"
+            )
         for item in value:
             _walk(item, shape, level + 1, dtype, out)
         return
     if level != len(shape):
         raise InvalidArgumentError(
             f"JSON Value: {render(value)} found at incorrect level: {level + 1} in the JSON DOM. "
-            f"Expected at level: {len(shape)}")
+            f"Expected at level: {len(shape)}"
+        )
     out.append(convert_leaf(value, dtype))
 
 
@@ -216,7 +221,8 @@ def to_array(value: Any, dtype: int) -> np.ndarray:
     if len(shape) > NUMPY_MAX_RANK:
         raise InvalidArgumentError(
             f"JSON Value: {render(value)} is nested {len(shape)} levels deep; a tensor has at most "
-            f"{NUMPY_MAX_RANK} dimensions")
+            f"{NUMPY_MAX_RANK} dimensions"
+        )
     flat: list[Any] = []
     _walk(value, shape, 0, dtype, flat)
     np_dtype = to_numpy(dtype)

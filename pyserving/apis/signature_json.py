@@ -10,7 +10,6 @@ from google.protobuf import json_format
 
 def signature_defs_json(signature_defs: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        key: json_format.MessageToDict(
-            sig, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+        key: json_format.MessageToDict(sig, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
         for key, sig in sorted(signature_defs.items())
     }

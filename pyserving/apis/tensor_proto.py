@@ -101,9 +101,7 @@ def _codecs() -> dict[int, _Codec]:
 
 
 _CODECS = _codecs()
-_BY_NUMPY: dict[np.dtype, int] = {
-    codec.numpy: dtype for dtype, codec in _CODECS.items() if dtype != DataType.DT_STRING
-}
+_BY_NUMPY: dict[np.dtype, int] = {codec.numpy: dtype for dtype, codec in _CODECS.items() if dtype != DataType.DT_STRING}
 _FIELD_NUMBERS = {f.name: f.number for f in TensorProto.DESCRIPTOR.fields}
 
 
@@ -143,7 +141,8 @@ def tensor_to_array(proto: Any, limits: TensorLimits = DEFAULT_LIMITS) -> np.nda
         if len(content) != count * codec.numpy.itemsize:
             raise TensorProtoError(
                 f"tensor_content holds {len(content)} bytes; shape {list(shape)} of "
-                f"{enum_name(proto.dtype)} needs {count * codec.numpy.itemsize}")
+                f"{enum_name(proto.dtype)} needs {count * codec.numpy.itemsize}"
+            )
         return np.frombuffer(content, dtype=codec.numpy).reshape(shape)
     if count == 0:
         return np.empty(shape, dtype=codec.numpy)
@@ -234,7 +233,7 @@ def _decode_string_list(content: bytes, count: int) -> np.ndarray:
     out = np.empty(count, dtype=object)
     view = memoryview(content)
     for i, length in enumerate(lengths):
-        out[i] = bytes(view[pos:pos + length])
+        out[i] = bytes(view[pos : pos + length])
         pos += length
     return out
 

@@ -25,8 +25,9 @@ class Platform:
 
 
 BUILTIN_PLATFORMS: dict[str, Platform] = {
-    "tensorflow": Platform("pyserving.backends.tensorflow:create_backend",
-                           ("saved_model.pb", "saved_model.pbtxt", "model.tflite")),
+    "tensorflow": Platform(
+        "pyserving.backends.tensorflow:create_backend", ("saved_model.pb", "saved_model.pbtxt", "model.tflite")
+    ),
     "onnx": Platform("pyserving.backends.onnx:create_backend", ("model.onnx",)),
     "python": Platform("pyserving.backends.python:create_backend", ("model.py",)),
 }

@@ -65,6 +65,6 @@ def split(outputs: Mapping[str, np.ndarray], sizes: Sequence[int]) -> list[dict[
     for key, array in outputs.items():
         start = 0
         for i, size in enumerate(sizes):
-            results[i][key] = array[start:start + size]
+            results[i][key] = array[start : start + size]
             start += size
     return results

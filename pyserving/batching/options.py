@@ -29,7 +29,8 @@ class BatchingOptions:
             if sizes[-1] != self.max_batch_size:
                 raise ValueError(
                     "Last entry in allowed_batch_sizes must match max_batch_size; last entry was "
-                    f"{sizes[-1]}; expected {self.max_batch_size}")
+                    f"{sizes[-1]}; expected {self.max_batch_size}"
+                )
 
     @property
     def execution_batch_size(self) -> int:

@@ -62,8 +62,15 @@ class _Batch:
 
 
 class _Queue:
-    def __init__(self, key: tuple[Any, ...], servable: Any, model: str, version: int,
-                 signature: str, output_keys: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        key: tuple[Any, ...],
+        servable: Any,
+        model: str,
+        version: int,
+        signature: str,
+        output_keys: tuple[str, ...],
+    ) -> None:
         self.key = key
         self.servable = servable
         self.model = model
@@ -76,8 +83,9 @@ class _Queue:
 class BatchScheduler:
     """Event-loop only; batches run on ``executor``."""
 
-    def __init__(self, options: BatchingOptions, executor: Executor,
-                 on_batch: Callable[[BatchStats], None] | None = None) -> None:
+    def __init__(
+        self, options: BatchingOptions, executor: Executor, on_batch: Callable[[BatchStats], None] | None = None
+    ) -> None:
         self.options = options
         self._executor = executor
         self._on_batch = on_batch
@@ -105,23 +113,35 @@ class BatchScheduler:
         loop = asyncio.get_running_loop()
         if not rows:
             return await loop.run_in_executor(
-                self._executor, servable.run, signature_name, inputs, list(output_keys), timeout_in_ms)
+                self._executor, servable.run, signature_name, inputs, list(output_keys), timeout_in_ms
+            )
         deadline = loop.time() + timeout_in_ms / 1000 if timeout_in_ms > 0 else None
         limit = self.options.execution_batch_size
         if rows > self.options.max_batch_size and not self.options.enable_large_batch_splitting:
             raise InvalidArgumentError(
-                f"Task size {rows} is larger than maximum input batch size {self.options.max_batch_size}")
+                f"Task size {rows} is larger than maximum input batch size {self.options.max_batch_size}"
+            )
         if rows > limit:
-            chunks = [{k: v[i:i + limit] for k, v in inputs.items()} for i in range(0, rows, limit)]
-            parts = await asyncio.gather(*(
-                self._submit(servable, model, version, signature_name, chunk, output_keys, deadline)
-                for chunk in chunks))
+            chunks = [{k: v[i : i + limit] for k, v in inputs.items()} for i in range(0, rows, limit)]
+            parts = await asyncio.gather(
+                *(
+                    self._submit(servable, model, version, signature_name, chunk, output_keys, deadline)
+                    for chunk in chunks
+                )
+            )
             return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         return await self._submit(servable, model, version, signature_name, inputs, output_keys, deadline)
 
-    async def _submit(self, servable: Any, model: str, version: int, signature_name: str,
-                      inputs: Mapping[str, np.ndarray], output_keys: Sequence[str],
-                      deadline: float | None) -> dict[str, np.ndarray]:
+    async def _submit(
+        self,
+        servable: Any,
+        model: str,
+        version: int,
+        signature_name: str,
+        inputs: Mapping[str, np.ndarray],
+        output_keys: Sequence[str],
+        deadline: float | None,
+    ) -> dict[str, np.ndarray]:
         if not self._workers:
             self._start_workers()
         loop = asyncio.get_running_loop()
@@ -129,16 +149,14 @@ class BatchScheduler:
         key = (id(servable), signature_name, tuple(output_keys), shapes)
         queue = self._queues.get(key)
         if queue is None:
-            queue = self._queues[key] = _Queue(key, servable, model, version, signature_name,
-                                               tuple(output_keys))
+            queue = self._queues[key] = _Queue(key, servable, model, version, signature_name, tuple(output_keys))
         rows = next(iter(inputs.values())).shape[0]
         now = loop.time()
         task = _Task(inputs, rows, loop.create_future(), now, deadline)
         batch = queue.batches[-1] if queue.batches else None
         if batch is None or batch.rows + rows > self.options.execution_batch_size:
             if len(queue.batches) >= self.options.max_enqueued_batches:
-                raise UnavailableError(
-                    "The batch scheduling queue to which this task was submitted is full")
+                raise UnavailableError("The batch scheduling queue to which this task was submitted is full")
             batch = _Batch(opened=now)
             queue.batches.append(batch)
         batch.tasks.append(task)
@@ -197,8 +215,7 @@ class BatchScheduler:
             if task.future.done():
                 continue  # the caller went away
             if task.deadline is not None and now >= task.deadline:
-                task.future.set_exception(DeadlineExceededError(
-                    "Deadline exceeded before the batch was run"))
+                task.future.set_exception(DeadlineExceededError("Deadline exceeded before the batch was run"))
                 continue
             live.append(task)
         if not live:
@@ -210,7 +227,8 @@ class BatchScheduler:
         timeout_ms = max(1, int(max(remaining) * 1000)) if len(remaining) == len(live) else 0
         try:
             results = await loop.run_in_executor(
-                self._executor, self._run_batch, queue, [t.inputs for t in live], sizes, padded, timeout_ms)
+                self._executor, self._run_batch, queue, [t.inputs for t in live], sizes, padded, timeout_ms
+            )
         except Exception as exc:  # noqa: BLE001 - every caller gets the batch's error
             for task in live:
                 if not task.future.done():
@@ -220,8 +238,11 @@ class BatchScheduler:
             if not task.future.done():
                 task.future.set_result(result)
         if self._on_batch is not None:
-            self._on_batch(BatchStats(queue.model, queue.version, queue.signature, total, padded,
-                                      tuple(now - t.enqueued for t in live)))
+            self._on_batch(
+                BatchStats(
+                    queue.model, queue.version, queue.signature, total, padded, tuple(now - t.enqueued for t in live)
+                )
+            )
 
     def _padded_size(self, total: int) -> int:
         for size in self.options.allowed_batch_sizes:
@@ -229,8 +250,9 @@ class BatchScheduler:
                 return size
         return total
 
-    def _run_batch(self, queue: _Queue, parts: list[Mapping[str, np.ndarray]], sizes: list[int],
-                   padded: int, timeout_ms: int) -> list[dict[str, np.ndarray]]:
+    def _run_batch(
+        self, queue: _Queue, parts: list[Mapping[str, np.ndarray]], sizes: list[int], padded: int, timeout_ms: int
+    ) -> list[dict[str, np.ndarray]]:
         inputs = concatenate(parts, padded, self.options.pad_variable_length_inputs)
         outputs = queue.servable.run(queue.signature, inputs, list(queue.output_keys), timeout_ms)
         for key, array in outputs.items():
@@ -239,7 +261,8 @@ class BatchScheduler:
                     return [outputs]
                 raise InternalError(
                     f"Batched output tensor '{key}' has 0th dimension {np.shape(array)[:1]}, expected "
-                    f"the batch size {padded}: this signature's outputs cannot be batched")
+                    f"the batch size {padded}: this signature's outputs cannot be batched"
+                )
         return split(outputs, sizes)
 
     async def stop(self) -> None:
@@ -247,5 +270,3 @@ class BatchScheduler:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
-
-

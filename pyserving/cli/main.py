@@ -30,24 +30,31 @@ def _configure_logging(level: str, log_format: str = "text") -> None:
 
 def _warn_ignored(settings: ServerSettings, given: set[str]) -> None:
     for name, spec in setting_fields().items():
-        if name in given and spec.metadata.get("status") == "ignored" \
-                and getattr(settings, name) != spec.default:
-            logger.warning("Flag --%s is accepted for compatibility with TF Serving and ignored "
-                           "by this version of pyserving", name)
+        if name in given and spec.metadata.get("status") == "ignored" and getattr(settings, name) != spec.default:
+            logger.warning(
+                "Flag --%s is accepted for compatibility with TF Serving and ignored by this version of pyserving", name
+            )
 
 
 def _hint_first_run(base_path: str, given: bool) -> None:
     """``pyserving serve`` with no model folder: say in one line how to serve the bundled example."""
     if given or os.path.isdir(base_path):
         return
-    example = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                           "examples", "models", "half_plus_two")
+    example = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        "examples",
+        "models",
+        "half_plus_two",
+    )
     if os.path.isdir(example):
         how = f"pyserving serve --model_name=half_plus_two --model_base_path={example}"
     else:
         how = "pyserving serve --model_name=NAME --model_base_path=/abs/path/to/NAME"
-    logger.warning("No model folder at %s (the default $MODEL_BASE_PATH/$MODEL_NAME); to serve the "
-                   "bundled example: %s", base_path, how)
+    logger.warning(
+        "No model folder at %s (the default $MODEL_BASE_PATH/$MODEL_NAME); to serve the bundled example: %s",
+        base_path,
+        how,
+    )
 
 
 def _print_version() -> None:
@@ -72,16 +79,17 @@ def _loop_factory() -> Any:
     return None
 
 
-SERVE_INTRO = ("Runs the model server with the defaults of TF Serving's Docker image: gRPC on 8500,\n"
-               "REST on 8501, model $MODEL_NAME (default model) at $MODEL_BASE_PATH/$MODEL_NAME\n"
-               "(default /models/model); the flags below override them. From the repository root:\n"
-               "  pyserving serve --model_name=half_plus_two "
-               "--model_base_path=$PWD/examples/models/half_plus_two")
+SERVE_INTRO = (
+    "Runs the model server with the defaults of TF Serving's Docker image: gRPC on 8500,\n"
+    "REST on 8501, model $MODEL_NAME (default model) at $MODEL_BASE_PATH/$MODEL_NAME\n"
+    "(default /models/model); the flags below override them. From the repository root:\n"
+    "  pyserving serve --model_name=half_plus_two "
+    "--model_base_path=$PWD/examples/models/half_plus_two"
+)
 BINARY_INTRO = "TF Serving's binary and its defaults (no REST unless --rest_api_port)."
 
 
-def run_server(argv: list[str], defaults: dict[str, Any] | None,
-               program: str = "tensorflow_model_server") -> int:
+def run_server(argv: list[str], defaults: dict[str, Any] | None, program: str = "tensorflow_model_server") -> int:
     if "--help" in argv or "-h" in argv or "--helpfull" in argv:
         print(usage(program, defaults, SERVE_INTRO if defaults is not None else BINARY_INTRO))
         return 0
@@ -140,9 +148,11 @@ def show_config(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="pyserving config",
         description="Print the model config a running server has in force (GET /v1/config), "
-                    "as ModelServerConfig text (what --model_config_file takes) or as JSON.")
-    parser.add_argument("--server", default="http://localhost:8501",
-                        help="the server's REST address (default http://localhost:8501)")
+        "as ModelServerConfig text (what --model_config_file takes) or as JSON.",
+    )
+    parser.add_argument(
+        "--server", default="http://localhost:8501", help="the server's REST address (default http://localhost:8501)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text proto")
     try:
         args = parser.parse_args(argv)
@@ -172,11 +182,13 @@ def tensorflow_model_server(argv: list[str] | None = None) -> None:
 
 COMMANDS = ("serve", "config", "gateway", "inspect", "warmup")
 MAIN_USAGE = "usage: pyserving {serve,config,gateway,inspect,warmup} ...  (`pyserving COMMAND --help`)"
-MAIN_COMMANDS = ("\n  serve    run the model server (TF Serving flags; Docker image defaults)"
-                 "\n  config   print a running server's model config (--server=URL, --json)"
-                 "\n  gateway  run the pre/post-processing gateway (see docs/gateway.md)"
-                 "\n  inspect  show a SavedModel's signatures, like saved_model_cli show --all"
-                 "\n  warmup   write assets.extra/tf_serving_warmup_requests from example requests")
+MAIN_COMMANDS = (
+    "\n  serve    run the model server (TF Serving flags; Docker image defaults)"
+    "\n  config   print a running server's model config (--server=URL, --json)"
+    "\n  gateway  run the pre/post-processing gateway (see docs/gateway.md)"
+    "\n  inspect  show a SavedModel's signatures, like saved_model_cli show --all"
+    "\n  warmup   write assets.extra/tf_serving_warmup_requests from example requests"
+)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -53,8 +53,7 @@ def reserve_ports(settings: ServerSettings) -> list[socket.socket]:
     Only this supervisor's workers can then listen on them (see ``reserve_port``).
     """
     if settings.grpc_socket_path:
-        raise InvalidArgumentError(
-            "--num_workers > 1 cannot share --grpc_socket_path (a UNIX socket has one listener)")
+        raise InvalidArgumentError("--num_workers > 1 cannot share --grpc_socket_path (a UNIX socket has one listener)")
     held: list[socket.socket] = []
     try:
         for flag, port in (("--port", settings.port), ("--rest_api_port", settings.rest_api_port)):
@@ -98,7 +97,9 @@ def supervise(argv: list[str], docker: bool, workers: int) -> int:
     def start(index: int, quick_deaths: int = 0) -> int:
         child = subprocess.Popen(
             [sys.executable, "-m", "pyserving.cli.workers", mode, *argv],
-            env={**os.environ, WORKER_ENV: str(index)}, process_group=0)
+            env={**os.environ, WORKER_ENV: str(index)},
+            process_group=0,
+        )
         children[child.pid] = _Worker(index, child, time.monotonic(), quick_deaths)
         return child.pid
 
@@ -144,12 +145,18 @@ def supervise(argv: list[str], docker: bool, workers: int) -> int:
                 quick = time.monotonic() - worker.started < QUICK_DEATH_SECONDS
                 deaths = worker.quick_deaths + 1 if quick else 0
                 delay = min(MAX_RESTART_DELAY_SECONDS, RESTART_DELAY_SECONDS * 2 ** (deaths - 1)) if deaths else 0.0
-                logger.error("Worker %d (pid %d) was killed by signal %d; starting a new one in %.0f s",
-                             worker.index, pid, -code, delay)
+                logger.error(
+                    "Worker %d (pid %d) was killed by signal %d; starting a new one in %.0f s",
+                    worker.index,
+                    pid,
+                    -code,
+                    delay,
+                )
                 restarts.append((time.monotonic() + delay, worker.index, deaths))
                 continue
-            logger.error("Worker %d (pid %d) exited with status %d: stopping the other workers",
-                         worker.index, pid, code)
+            logger.error(
+                "Worker %d (pid %d) exited with status %d: stopping the other workers", worker.index, pid, code
+            )
             stopping = True
             restarts.clear()
             for other in children.values():

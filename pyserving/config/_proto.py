@@ -32,8 +32,7 @@ def message_class(file_name: str, messages: dict[str, list[tuple[str, int, str]]
         try:
             pool.FindFileByName(file_name)
         except KeyError:
-            proto = descriptor_pb2.FileDescriptorProto(name=file_name, package="tensorflow.serving",
-                                                       syntax="proto3")
+            proto = descriptor_pb2.FileDescriptorProto(name=file_name, package="tensorflow.serving", syntax="proto3")
             for message_name, fields in messages.items():
                 message = proto.message_type.add(name=message_name)
                 for field_name, number, kind in fields:
@@ -57,7 +56,8 @@ def parse_text(message: Any, text: str, source: str) -> Any:
         text_format.Parse(text, message)
     except text_format.ParseError as exc:
         raise InvalidArgumentError(
-            f"Error parsing text-format {message.DESCRIPTOR.full_name} from {source}: {exc}") from None
+            f"Error parsing text-format {message.DESCRIPTOR.full_name} from {source}: {exc}"
+        ) from None
     return message
 
 

@@ -34,13 +34,17 @@ def batching_parameters_class() -> Any:
     pool = descriptor_pool.DescriptorPool()
     pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
     file_proto = descriptor_pb2.FileDescriptorProto(
-        name="pyserving/batching_parameters.proto", package="tensorflow.serving", syntax="proto3",
-        dependency=["google/protobuf/wrappers.proto"])
+        name="pyserving/batching_parameters.proto",
+        package="tensorflow.serving",
+        syntax="proto3",
+        dependency=["google/protobuf/wrappers.proto"],
+    )
     message = file_proto.message_type.add(name="BatchingParameters")
     kinds = descriptor_pb2.FieldDescriptorProto
     for name, number, kind, repeated in _FIELDS:
-        field = message.field.add(name=name, number=number,
-                                  label=kinds.LABEL_REPEATED if repeated else kinds.LABEL_OPTIONAL)
+        field = message.field.add(
+            name=name, number=number, label=kinds.LABEL_REPEATED if repeated else kinds.LABEL_OPTIONAL
+        )
         if kind == "int64":
             field.type = kinds.TYPE_INT64
         elif kind == "bool":

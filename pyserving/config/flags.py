@@ -78,8 +78,7 @@ def short_usage(program: str) -> str:
     return f"usage: {program} [--flag=value ...]  (`{program} --help` lists every flag and its default)"
 
 
-def usage(program: str = "tensorflow_model_server", defaults: dict[str, Any] | None = None,
-          intro: str = "") -> str:
+def usage(program: str = "tensorflow_model_server", defaults: dict[str, Any] | None = None, intro: str = "") -> str:
     """Every flag with the default ``program`` applies (``defaults`` override the fields')."""
     lines = [f"usage: {program} [--flag=value ...]"]
     if intro:
@@ -93,6 +92,7 @@ def usage(program: str = "tensorflow_model_server", defaults: dict[str, Any] | N
             default = "true" if default else "false"  # the flag syntax, as TF Serving prints it
         kind = spec.type if isinstance(spec.type, str) else spec.type.__name__
         note = {"ignored": " (accepted, ignored)", "unsupported": " (not supported)"}.get(
-            spec.metadata.get("status", ""), "")
+            spec.metadata.get("status", ""), ""
+        )
         lines.append(f"\t--{name}={default!s}\t{kind}\t{spec.metadata.get('help', '')}{note}")
     return "\n".join(lines)

@@ -48,7 +48,8 @@ def _model(config: Any) -> ModelConfig:
     if config.model_type and platform:
         raise InvalidArgumentError(
             "Illegal setting both ModelServerConfig::model_type (deprecated) and "
-            f"ModelServerConfig::model_platform, model name is {config.name}")
+            f"ModelServerConfig::model_platform, model name is {config.name}"
+        )
     if not platform:
         if config.model_type == _MODEL_TYPE_TENSORFLOW:
             logger.warning("ModelServerConfig::model_type is deprecated; use model_platform")
@@ -79,7 +80,8 @@ def platform_of(name: str, base_path: str, default: str | None = None) -> str:
     raise InvalidArgumentError(
         "Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
         f"ModelServerConfig::model_platform, model name is {name} (no version folder under {base_path} "
-        f"shows the platform yet: set model_platform to one of {', '.join(sorted(BUILTIN_PLATFORMS))})")
+        f"shows the platform yet: set model_platform to one of {', '.join(sorted(BUILTIN_PLATFORMS))})"
+    )
 
 
 def _policy(policy: Any) -> VersionPolicy:
@@ -100,8 +102,7 @@ def models_to_proto(models: list[ModelConfig]) -> Any:
     message = model_server_config_pb2.ModelServerConfig()
     entries = message.model_config_list.config
     for model in models:
-        entry = entries.add(name=model.name, base_path=model.base_path,
-                            model_platform=model.model_platform)
+        entry = entries.add(name=model.name, base_path=model.base_path, model_platform=model.model_platform)
         policy = model.version_policy
         if policy.kind == "all":
             entry.model_version_policy.all.SetInParent()

@@ -16,8 +16,12 @@ from pyserving.core.errors import InvalidArgumentError
 
 _FILE = "tensorflow_serving/config/ssl_config.proto"
 _MESSAGES = {
-    "SSLConfig": [("server_key", 1, "string"), ("server_cert", 2, "string"),
-                  ("custom_ca", 3, "string"), ("client_verify", 4, "bool")],
+    "SSLConfig": [
+        ("server_key", 1, "string"),
+        ("server_cert", 2, "string"),
+        ("custom_ca", 3, "string"),
+        ("client_verify", 4, "bool"),
+    ],
 }
 
 
@@ -56,12 +60,14 @@ def parse_ssl_config(text: str, source: str = "<text>") -> SslConfig:
         raise InvalidArgumentError(
             f"Error parsing text-format SSLConfig from {source}"
             f"{f' at line:column {where.group(1)}' if where else ''} (details not shown: the file holds "
-            "private keys)") from None
+            "private keys)"
+        ) from None
     if not message.server_key or not message.server_cert:
         raise InvalidArgumentError(f"{source}: SSLConfig needs both server_key and server_cert (PEM text)")
     if message.client_verify and not message.custom_ca:
         raise InvalidArgumentError(
-            f"{source}: SSLConfig client_verify: true needs custom_ca to verify client certificates")
+            f"{source}: SSLConfig client_verify: true needs custom_ca to verify client certificates"
+        )
     return SslConfig(message.server_key, message.server_cert, message.custom_ca, message.client_verify)
 
 

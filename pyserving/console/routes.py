@@ -26,8 +26,12 @@ from pyserving.serving.server_core import ServerCore
 PREFIX = "/console/"
 STATS_PATH = PREFIX + "api/stats"
 JSON = b"application/json"
-_TYPES = {".html": b"text/html; charset=utf-8", ".js": b"text/javascript; charset=utf-8",
-          ".css": b"text/css; charset=utf-8", "": b"text/plain; charset=utf-8"}
+_TYPES = {
+    ".html": b"text/html; charset=utf-8",
+    ".js": b"text/javascript; charset=utf-8",
+    ".css": b"text/css; charset=utf-8",
+    "": b"text/plain; charset=utf-8",
+}
 # URL path -> file under static/
 FILES = {
     "/": "index.html",
@@ -45,15 +49,21 @@ Route = Callable[[str, bytes], Any]
 class Console:
     """Event-loop only. Create it before the models load, so the history sees every event."""
 
-    def __init__(self, core: ServerCore, metrics: Metrics | None,
-                 in_flight: Callable[[], int] | None = None, grpc_port: int = 0) -> None:
+    def __init__(
+        self, core: ServerCore, metrics: Metrics | None, in_flight: Callable[[], int] | None = None, grpc_port: int = 0
+    ) -> None:
         self.core = core
         self.history = VersionHistory(core.bus)
         self.stats = LiveStats(core, metrics, in_flight)
         self._files = {path: _asset(name) for path, name in FILES.items()}
-        self._server = {"version": __version__, "pid": os.getpid(), "interval_seconds": INTERVAL_SECONDS,
-                        "prometheus": metrics is not None, "stats_from": self.stats.source,
-                        "grpc_port": grpc_port}
+        self._server = {
+            "version": __version__,
+            "pid": os.getpid(),
+            "interval_seconds": INTERVAL_SECONDS,
+            "prometheus": metrics is not None,
+            "stats_from": self.stats.source,
+            "grpc_port": grpc_port,
+        }
 
     def routes(self) -> dict[str, Route]:
         """Path -> handler, for ``RestOptions.extra_routes``."""
@@ -86,13 +96,19 @@ class Console:
         elif method != "GET":
             return 405, JSON, error_body(f"Method {method} not allowed on {STATS_PATH}")
         self.stats.touch()
-        return 200, JSON, orjson.dumps({
-            "server": self._server,
-            "seq": self.stats.seq,
-            "points": self.stats.after(after),
-            "event_seq": self.history.seq,
-            "events": self.history.after(after_event),
-        })
+        return (
+            200,
+            JSON,
+            orjson.dumps(
+                {
+                    "server": self._server,
+                    "seq": self.stats.seq,
+                    "points": self.stats.after(after),
+                    "event_seq": self.history.seq,
+                    "events": self.history.after(after_event),
+                }
+            ),
+        )
 
 
 def _asset(name: str) -> tuple[bytes, bytes]:

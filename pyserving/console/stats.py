@@ -50,8 +50,7 @@ class _Totals:
 class LiveStats:
     """Event-loop only. ``in_flight`` counts REST requests when Prometheus is off (no gRPC count then)."""
 
-    def __init__(self, core: ServerCore, metrics: Metrics | None,
-                 in_flight: Callable[[], int] | None = None) -> None:
+    def __init__(self, core: ServerCore, metrics: Metrics | None, in_flight: Callable[[], int] | None = None) -> None:
         self.core = core
         self.shared = metrics is not None
         self.metrics = metrics if metrics is not None else Metrics(process_metrics=False)
@@ -98,8 +97,14 @@ class LiveStats:
         if self._batch_listener is not None:
             self.core.batch_listeners.remove(self._batch_listener)
 
-    def _on_run(self, servable_id: ServableId, signature_name: str, inputs: Mapping[str, Any],
-                seconds: float, error: BaseException | None) -> None:
+    def _on_run(
+        self,
+        servable_id: ServableId,
+        signature_name: str,
+        inputs: Mapping[str, Any],
+        seconds: float,
+        error: BaseException | None,
+    ) -> None:
         """The two tables the charts read, keyed by model only: a watched request pays ~1 µs."""
         name = servable_id.name
         if error is None:
@@ -172,14 +177,16 @@ class LiveStats:
                 "queue_ms": _ms((now.queue_seconds - before.queue_seconds) / queued) if queued else None,
             }
         self.seq += 1
-        self.points.append({
-            "seq": self.seq,
-            "time": round(time.time(), 3),
-            "models": models,
-            "in_flight": self._in_flight(),
-            "rss_bytes": rss_bytes(),
-            "cpu_percent": _round((current["cpu"] - previous["cpu"]) / dt * 100),
-        })
+        self.points.append(
+            {
+                "seq": self.seq,
+                "time": round(time.time(), 3),
+                "models": models,
+                "in_flight": self._in_flight(),
+                "rss_bytes": rss_bytes(),
+                "cpu_percent": _round((current["cpu"] - previous["cpu"]) / dt * 100),
+            }
+        )
 
     def _in_flight(self) -> int | None:
         if self.shared:

@@ -50,8 +50,9 @@ class Servable(Protocol):
         is not bounded by its input sizes (loops, waits, arbitrary Python)."""
         ...
 
-    def run(self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str],
-            timeout_in_ms: int = 0) -> dict[str, Any]: ...
+    def run(
+        self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str], timeout_in_ms: int = 0
+    ) -> dict[str, Any]: ...
 
     def metadata(self) -> Mapping[str, Any] | None:
         """The backend's own SignatureDef protos by key (TensorFlow's, exactly as exported), or

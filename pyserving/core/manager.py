@@ -118,9 +118,7 @@ class AspiredVersionsManager:
         self._streams: dict[str, dict[int, _Harness]] = {}
         self._available: dict[str, dict[int, _Harness]] = {}
         self._latest: dict[str, int] = {}
-        self._load_pool = ThreadPoolExecutor(
-            max(1, options.num_load_threads), thread_name_prefix="pyserving-load"
-        )
+        self._load_pool = ThreadPoolExecutor(max(1, options.num_load_threads), thread_name_prefix="pyserving-load")
         self._unload_pool = ThreadPoolExecutor(
             max(1, options.num_unload_threads), thread_name_prefix="pyserving-unload"
         )
@@ -169,8 +167,9 @@ class AspiredVersionsManager:
 
     def is_settled(self, name: str) -> bool:
         """No version of ``name`` is waiting to load or loading."""
-        return not any(h.state in (ManagerState.START, ManagerState.LOADING)
-                       for h in self._streams.get(name, {}).values())
+        return not any(
+            h.state in (ManagerState.START, ManagerState.LOADING) for h in self._streams.get(name, {}).values()
+        )
 
     def available_versions(self, name: str) -> list[int]:
         return sorted(self._available.get(name, ()), reverse=True)
@@ -206,16 +205,20 @@ class AspiredVersionsManager:
                 break
             except Exception as exc:  # noqa: BLE001 - any loader failure is data here
                 error = as_serving_error(exc)
-                logger.error("Loading servable %s failed (attempt %d of %d): %s",
-                             harness.id, attempt + 1, attempts, error.message)
+                logger.error(
+                    "Loading servable %s failed (attempt %d of %d): %s",
+                    harness.id,
+                    attempt + 1,
+                    attempts,
+                    error.message,
+                )
             if attempt + 1 >= attempts or not harness.is_aspired:
                 break
             # Keep the last error visible while retrying.
             harness.error = error
             self._publish(harness, ManagerState.LOADING)
             try:
-                await asyncio.wait_for(harness.unaspired.wait(),
-                                       self._options.load_retry_interval_seconds)
+                await asyncio.wait_for(harness.unaspired.wait(), self._options.load_retry_interval_seconds)
                 break  # un-aspired while waiting: stop retrying
             except TimeoutError:
                 pass

@@ -32,9 +32,7 @@ _PENDING = (ManagerState.START, ManagerState.LOADING)
 
 def availability_preserving(snapshots: Sequence[VersionSnapshot]) -> tuple[Action, int] | None:
     aspired = [s for s in snapshots if s.is_aspired]
-    unaspired_serving = [
-        s for s in snapshots if not s.is_aspired and s.state is ManagerState.AVAILABLE
-    ]
+    unaspired_serving = [s for s in snapshots if not s.is_aspired and s.state is ManagerState.AVAILABLE]
     if unaspired_serving:
         aspired_serving = any(s.state is ManagerState.AVAILABLE for s in aspired)
         if aspired_serving or not aspired:
@@ -51,9 +49,7 @@ def resource_preserving(snapshots: Sequence[VersionSnapshot]) -> tuple[Action, i
     return _next_load([s for s in snapshots if s.is_aspired], snapshots)
 
 
-def _next_load(
-    aspired: Sequence[VersionSnapshot], snapshots: Sequence[VersionSnapshot]
-) -> tuple[Action, int] | None:
+def _next_load(aspired: Sequence[VersionSnapshot], snapshots: Sequence[VersionSnapshot]) -> tuple[Action, int] | None:
     # One load at a time per stream, highest version first.
     if any(s.state is ManagerState.LOADING for s in snapshots):
         return None

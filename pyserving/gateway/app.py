@@ -58,10 +58,8 @@ class GatewayApp:
         for folder in reversed(config.server.python_path):
             if str(folder) not in sys.path:
                 sys.path.insert(0, str(folder))
-        self.executor = ThreadPoolExecutor(config.server.transform_threads,
-                                           thread_name_prefix="gateway-transform")
-        self.upstreams = {name: Upstream(u, config.models_of(name))
-                          for name, u in config.upstreams.items()}
+        self.executor = ThreadPoolExecutor(config.server.transform_threads, thread_name_prefix="gateway-transform")
+        self.upstreams = {name: Upstream(u, config.models_of(name)) for name, u in config.upstreams.items()}
         self.auth = Authenticator(config.auth) if config.auth.enabled else None
         self.routes: RouteTable = build_routes(config.routes, self.upstreams, self.executor)
         self.limiter = RateLimiter()
@@ -82,9 +80,12 @@ class GatewayApp:
             if self.auth is not None:
                 self._tasks.append(asyncio.create_task(self._reload_keys(), name="gateway-keys"))
             self._started = True
-            logger.info("Gateway ready: %d routes, %d upstreams, auth %s",
-                        len(list(self.routes)), len(self.upstreams),
-                        "on" if self.auth else "OFF (auth = \"none\")")
+            logger.info(
+                "Gateway ready: %d routes, %d upstreams, auth %s",
+                len(list(self.routes)),
+                len(self.upstreams),
+                "on" if self.auth else 'OFF (auth = "none")',
+            )
 
     async def aclose(self) -> None:
         for task in self._tasks:
@@ -154,8 +155,9 @@ class GatewayApp:
         await send({"type": "http.response.body", "body": body})
         self._log(scope, status, began, request_id, access)
 
-    async def _dispatch(self, scope: dict[str, Any], receive: Any, headers: dict[bytes, bytes],
-                        request_id: str, access: dict[str, str]) -> tuple[int, bytes]:
+    async def _dispatch(
+        self, scope: dict[str, Any], receive: Any, headers: dict[bytes, bytes], request_id: str, access: dict[str, str]
+    ) -> tuple[int, bytes]:
         path: str = scope["path"]
         method: str = scope["method"]
         if path in ("/healthz", "/readyz"):
@@ -168,16 +170,22 @@ class GatewayApp:
         if route is None:
             raise GatewayError(404, "not_found", f"no route for {path}")
         if method not in route.config.methods:
-            raise GatewayError(405, "method_not_allowed",
-                               f"{method} is not allowed on {route.config.path}",
-                               {"Allow": ", ".join(route.config.methods)})
+            raise GatewayError(
+                405,
+                "method_not_allowed",
+                f"{method} is not allowed on {route.config.path}",
+                {"Allow": ", ".join(route.config.methods)},
+            )
         if entry is not None:
             self.auth.authorize(entry, route.config.path)  # type: ignore[union-attr]
             wait = self.limiter.check(entry.id, entry.rate_per_s, entry.burst)
             if wait:
-                raise GatewayError(429, "rate_limited",
-                                   f"rate limit of {entry.rate_per_s:g}/s for key {entry.id!r} exceeded",
-                                   {"Retry-After": retry_after_header(wait)})
+                raise GatewayError(
+                    429,
+                    "rate_limited",
+                    f"rate limit of {entry.rate_per_s:g}/s for key {entry.id!r} exceeded",
+                    {"Retry-After": retry_after_header(wait)},
+                )
         body = b""
         if method == "POST":
             body = await _read_body(receive, headers, self.config.server.max_body_bytes)
@@ -186,24 +194,29 @@ class GatewayApp:
 
     def _health(self, path: str, method: str) -> tuple[int, bytes]:
         if method not in ("GET", "HEAD"):
-            raise GatewayError(405, "method_not_allowed", f"{method} is not allowed on {path}",
-                               {"Allow": "GET, HEAD"})
+            raise GatewayError(405, "method_not_allowed", f"{method} is not allowed on {path}", {"Allow": "GET, HEAD"})
         if path == "/healthz":
             return 200, b'{"status":"ok"}'
         upstreams = {name: u.health() for name, u in self.upstreams.items()}
         ready = all(u.ready for u in self.upstreams.values())
         return (200 if ready else 503), orjson.dumps(
-            {"status": "ready" if ready else "unavailable", "upstreams": upstreams})
+            {"status": "ready" if ready else "unavailable", "upstreams": upstreams}
+        )
 
-    def _log(self, scope: dict[str, Any], status: int, began: float, request_id: str,
-             access: dict[str, str]) -> None:
+    def _log(self, scope: dict[str, Any], status: int, began: float, request_id: str, access: dict[str, str]) -> None:
         if not self.config.server.access_log:
             return
         client = scope.get("client")
-        access_logger.info('%s "%s %s" %d %.2fms request_id=%s key=%s',
-                           f"{client[0]}:{client[1]}" if client else "-", scope["method"],
-                           scope["path"], status, (time.perf_counter() - began) * 1000,
-                           request_id, access["key"])
+        access_logger.info(
+            '%s "%s %s" %d %.2fms request_id=%s key=%s',
+            f"{client[0]}:{client[1]}" if client else "-",
+            scope["method"],
+            scope["path"],
+            status,
+            (time.perf_counter() - began) * 1000,
+            request_id,
+            access["key"],
+        )
 
 
 async def _read_body(receive: Any, headers: dict[bytes, bytes], limit: int) -> bytes:

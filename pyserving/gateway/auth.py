@@ -87,9 +87,12 @@ class Authenticator:
     async def authenticate(self, headers: Mapping[bytes, bytes]) -> KeyEntry:
         key = presented_key(headers)
         if key is None:
-            raise GatewayError(401, "unauthenticated",
-                               "missing API key (send 'Authorization: Bearer <key>' or 'X-API-Key')",
-                               _CHALLENGE)
+            raise GatewayError(
+                401,
+                "unauthenticated",
+                "missing API key (send 'Authorization: Bearer <key>' or 'X-API-Key')",
+                _CHALLENGE,
+            )
         key_id = key_id_of(key)
         entry = self._keys.get(key_id) if key_id else None
         if entry is None or not await self._verify(key, entry):
@@ -112,5 +115,4 @@ class Authenticator:
     @staticmethod
     def authorize(entry: KeyEntry, route_path: str) -> None:
         if not entry.allows(route_path):
-            raise GatewayError(403, "forbidden",
-                               f"API key {entry.id!r} is not subscribed to {route_path}")
+            raise GatewayError(403, "forbidden", f"API key {entry.id!r} is not subscribed to {route_path}")

@@ -36,14 +36,16 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pyserving gateway",
         description="Run the pre/post-processing gateway in front of model servers. "
-                    f"Other commands: {', '.join(SUBCOMMANDS)} (see `pyserving gateway COMMAND -h`).")
+        f"Other commands: {', '.join(SUBCOMMANDS)} (see `pyserving gateway COMMAND -h`).",
+    )
     parser.add_argument("--config", required=True, help="gateway TOML config file")
     parser.add_argument("--host", help="address to bind (default: [gateway] host, else 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to bind (default: [gateway] port, else 8080)")
     parser.add_argument("--workers", type=int, help="worker processes (default: [gateway] workers, else 1)")
     parser.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"))
-    parser.add_argument("--forwarded-allow-ips", default=None,
-                        help="proxies trusted for X-Forwarded-For (default 127.0.0.1)")
+    parser.add_argument(
+        "--forwarded-allow-ips", default=None, help="proxies trusted for X-Forwarded-For (default 127.0.0.1)"
+    )
     return parser
 
 
@@ -89,9 +91,10 @@ def _serve(argv: list[str]) -> int:
 
 
 def _check(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="pyserving gateway check",
-                                     description="Validate a gateway config, its keys file and "
-                                                 "transforms, then exit.")
+    parser = argparse.ArgumentParser(
+        prog="pyserving gateway check",
+        description="Validate a gateway config, its keys file and transforms, then exit.",
+    )
     parser.add_argument("--config", required=True)
     try:
         args = parser.parse_args(argv)
@@ -105,8 +108,10 @@ def _check(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"pyserving gateway: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{args.config}: OK ({len(config.routes)} routes, {len(config.upstreams)} upstreams, "
-          f"auth {'on' if config.auth.enabled else 'none'})")
+    print(
+        f"{args.config}: OK ({len(config.routes)} routes, {len(config.upstreams)} upstreams, "
+        f"auth {'on' if config.auth.enabled else 'none'})"
+    )
     return 0
 
 
@@ -114,8 +119,9 @@ def _keygen(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="pyserving gateway keygen",
         description="Create an API key. The key goes to stderr (give it to the caller; it is "
-                    "stored nowhere); the [[keys]] entry with its hash goes to stdout, so "
-                    "`keygen ... >> keys.toml` stores only the hash.")
+        "stored nowhere); the [[keys]] entry with its hash goes to stdout, so "
+        "`keygen ... >> keys.toml` stores only the hash.",
+    )
     parser.add_argument("--id", required=True, help="key name, e.g. the calling team or app")
     parser.add_argument("--routes", default="*", help="comma-separated route paths, or * (default)")
     parser.add_argument("--rate-per-s", type=float, help="requests per second (default: config's)")
@@ -130,8 +136,9 @@ def _keygen(argv: list[str]) -> int:
         print(f"pyserving gateway keygen: {exc}", file=sys.stderr)
         return EXIT_USAGE
     routes = [r.strip() for r in args.routes.split(",") if r.strip()]
-    print(f"API key for {args.id!r} (shown once; the caller sends 'Authorization: Bearer <key>'):\n"
-          f"{key}", file=sys.stderr)
+    print(
+        f"API key for {args.id!r} (shown once; the caller sends 'Authorization: Bearer <key>'):\n{key}", file=sys.stderr
+    )
     print(entry_toml(args.id, hash_key(key, args.scheme), routes, args.rate_per_s, args.burst), end="")
     return 0
 
@@ -139,8 +146,8 @@ def _keygen(argv: list[str]) -> int:
 def _hash_key(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="pyserving gateway hash-key",
-        description="Hash an existing key (read from stdin) for the keys file. The key must "
-                    "look like <id>.<secret>.")
+        description="Hash an existing key (read from stdin) for the keys file. The key must look like <id>.<secret>.",
+    )
     parser.add_argument("--scheme", choices=SCHEMES, default="sha256")
     parser.add_argument("--routes", default="*")
     try:

@@ -90,17 +90,20 @@ class Upstream:
 
     def health(self) -> dict[str, Any]:
         """Counts for /readyz (no addresses: it answers unauthenticated callers)."""
-        return {"replicas": len(self.replicas),
-                "reachable_replicas": sum(r.reachable for r in self.replicas),
-                "models": {m: sum(r.serves(m) for r in self.replicas) for m in self.models}}
+        return {
+            "replicas": len(self.replicas),
+            "reachable_replicas": sum(r.reachable for r in self.replicas),
+            "models": {m: sum(r.serves(m) for r in self.replicas) for m in self.models},
+        }
 
     async def start(self) -> None:
         """Opens the pooled connections and starts the health loop (call on the serving loop)."""
-        self.replicas = [Replica(address, create_transport(self.config.protocol, address, self.config))
-                         for address in self.config.replicas]
+        self.replicas = [
+            Replica(address, create_transport(self.config.protocol, address, self.config))
+            for address in self.config.replicas
+        ]
         if self.active_checks and self.models:
-            self._health_task = asyncio.create_task(self._health_loop(),
-                                                    name=f"gateway-health-{self.name}")
+            self._health_task = asyncio.create_task(self._health_loop(), name=f"gateway-health-{self.name}")
 
     async def aclose(self) -> None:
         if self._health_task is not None:
@@ -110,8 +113,9 @@ class Upstream:
 
     # -- calls -----------------------------------------------------------------------------
 
-    async def predict(self, target: ModelTarget, raw_inputs: Any, timeout_s: float,
-                      request_id: str) -> dict[str, np.ndarray]:
+    async def predict(
+        self, target: ModelTarget, raw_inputs: Any, timeout_s: float, request_id: str
+    ) -> dict[str, np.ndarray]:
         """A transform's model inputs in, ``{alias: ndarray}`` out.
 
         Raises :class:`codec.InputError` when the inputs do not fit the
@@ -122,15 +126,14 @@ class Upstream:
         inputs = codec.model_inputs(raw_inputs, signature)
         try:
             return await self._call(
-                lambda t, left: t.predict(target, inputs, signature, left, request_id), deadline,
-                target.model)
+                lambda t, left: t.predict(target, inputs, signature, left, request_id), deadline, target.model
+            )
         except UpstreamError as exc:
             if exc.code == "INVALID_ARGUMENT":  # maybe a new model version changed the signature
                 self._signatures.pop(target, None)
             raise
 
-    async def predict_json(self, target: ModelTarget, body: dict[str, Any], timeout_s: float,
-                           request_id: str) -> bytes:
+    async def predict_json(self, target: ModelTarget, body: dict[str, Any], timeout_s: float, request_id: str) -> bytes:
         """A TF Serving predict body in, TF Serving's JSON response out (pass-through routes)."""
         deadline = time.monotonic() + timeout_s
         signature = None
@@ -138,8 +141,8 @@ class Upstream:
             signature = await self.signature(target, deadline)
         try:
             return await self._call(
-                lambda t, left: t.predict_json(target, body, signature, left, request_id), deadline,
-                target.model)
+                lambda t, left: t.predict_json(target, body, signature, left, request_id), deadline, target.model
+            )
         except UpstreamError as exc:
             if exc.code == "INVALID_ARGUMENT":
                 self._signatures.pop(target, None)
@@ -164,11 +167,10 @@ class Upstream:
         usable = [r for r in rotated if r.usable(model, now, self.active_checks)]
         return usable + [r for r in rotated if r not in usable]
 
-    async def _call(self, op: Callable[[Transport, float], Awaitable[T]], deadline: float,
-                    model: str) -> T:
+    async def _call(self, op: Callable[[Transport, float], Awaitable[T]], deadline: float, model: str) -> T:
         order = self._order(model)
         retries = self.config.retries
-        attempts = order if retries is None else order[:retries + 1]
+        attempts = order if retries is None else order[: retries + 1]
         last: UpstreamError | None = None
         for replica in attempts:
             left = deadline - time.monotonic()
@@ -178,8 +180,7 @@ class Upstream:
                 async with asyncio.timeout(left):
                     result = await op(replica.transport, left)
             except TimeoutError:
-                raise UpstreamError("DEADLINE_EXCEEDED",
-                                    "no answer within the route's deadline") from None
+                raise UpstreamError("DEADLINE_EXCEEDED", "no answer within the route's deadline") from None
             except UpstreamError as exc:
                 if exc.code not in _FAILOVER_CODES:
                     raise
@@ -230,7 +231,8 @@ class Upstream:
             if not replica.reachable:
                 logger.warning("upstream %s replica %s is unreachable", self.name, replica.address)
             elif missing:
-                logger.warning("upstream %s replica %s does not serve %s", self.name, replica.address,
-                               ", ".join(missing))
+                logger.warning(
+                    "upstream %s replica %s does not serve %s", self.name, replica.address, ", ".join(missing)
+                )
             else:
                 logger.info("upstream %s replica %s is healthy", self.name, replica.address)

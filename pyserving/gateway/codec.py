@@ -47,12 +47,16 @@ def model_inputs(raw: Any, signature: Signature) -> dict[str, np.ndarray]:
             raise InputError(exc.message) from None
     unknown = sorted(set(raw) - set(signature.inputs))
     if unknown:
-        raise InputError(f"no model input named {unknown[0]!r} (signature "
-                         f"{signature.name!r} has: {', '.join(sorted(signature.inputs))})")
+        raise InputError(
+            f"no model input named {unknown[0]!r} (signature "
+            f"{signature.name!r} has: {', '.join(sorted(signature.inputs))})"
+        )
     missing = sorted(set(signature.inputs) - set(raw) - signature.defaults)
     if missing:
-        raise InputError(f"missing model input {missing[0]!r} (signature "
-                         f"{signature.name!r} needs: {', '.join(sorted(signature.inputs))})")
+        raise InputError(
+            f"missing model input {missing[0]!r} (signature "
+            f"{signature.name!r} needs: {', '.join(sorted(signature.inputs))})"
+        )
     return {alias: _array(value, signature.inputs[alias], alias) for alias, value in raw.items()}
 
 
@@ -98,8 +102,10 @@ def _strings(value: Any, alias: str) -> np.ndarray:
 
 def rest_predict_body(inputs: Mapping[str, np.ndarray], signature_name: str) -> bytes:
     """Typed inputs as a columnar TF Serving REST body."""
-    body = {"signature_name": signature_name,
-            "inputs": {alias: jsonable(array, alias) for alias, array in inputs.items()}}
+    body = {
+        "signature_name": signature_name,
+        "inputs": {alias: jsonable(array, alias) for alias, array in inputs.items()},
+    }
     return json_format.dumps(body, non_finite=_non_finite(inputs))
 
 
@@ -114,8 +120,7 @@ def outputs_from_json(doc: Any, signature: Signature) -> dict[str, np.ndarray]:
     specs = signature.outputs
     if "outputs" in doc:
         value = doc["outputs"]
-        if not (isinstance(value, dict) and not is_b64(value) and set(value) <= set(specs)) \
-                and len(specs) == 1:
+        if not (isinstance(value, dict) and not is_b64(value) and set(value) <= set(specs)) and len(specs) == 1:
             value = {next(iter(specs)): value}
     elif "predictions" in doc:
         rows = doc["predictions"]
@@ -146,8 +151,7 @@ def default_response(outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
 
 def dumps(value: Any) -> bytes:
     """Any transform result as JSON: numpy arrays and scalars, bytes as UTF-8 (or base64)."""
-    return orjson.dumps(value, default=_default,
-                        option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    return orjson.dumps(value, default=_default, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 
 def _default(value: Any) -> Any:

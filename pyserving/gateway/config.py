@@ -130,8 +130,7 @@ class _Table:
                 raise ConfigError(f"{self.key(name)}: missing")
             return default
         value = self.data[name]
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool
-                                           and bool not in _tuple(kind)):
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool and bool not in _tuple(kind)):
             raise ConfigError(f"{self.key(name)}: expected {what or _kind_name(kind)}, got {_type(value)}")
         return value
 
@@ -183,14 +182,19 @@ def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-             list: "a list", dict: "a table"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
     return " or ".join(names.get(k, k.__name__) for k in _tuple(kind))
 
 
 def _type(value: Any) -> str:
-    names = {str: "string", bool: "boolean", int: "integer", float: "float", list: "array",
-             dict: "table"}
+    names = {str: "string", bool: "boolean", int: "integer", float: "float", list: "array", dict: "table"}
     return names.get(type(value), type(value).__name__)
 
 
@@ -252,9 +256,11 @@ def _upstreams(data: dict[str, Any]) -> dict[str, UpstreamConfig]:
             raise ConfigError(f"{t.key('retries')}: must be >= 0, got {retries}")
         health = t.choice("health_check", HEALTH_CHECKS, d.health_check)
         if health == "grpc_health" and protocol != "grpc":
-            raise ConfigError(f"{t.key('health_check')}: grpc_health needs protocol = \"grpc\"")
+            raise ConfigError(f'{t.key("health_check")}: grpc_health needs protocol = "grpc"')
         result[name] = UpstreamConfig(
-            name=name, protocol=protocol, replicas=tuple(replicas),
+            name=name,
+            protocol=protocol,
+            replicas=tuple(replicas),
             timeout_ms=t.positive_int("timeout_ms", d.timeout_ms),
             retries=retries,
             health_check=health,
@@ -277,8 +283,9 @@ def _replica(address: str, protocol: str, key: str) -> str:
     return address
 
 
-def _routes(items: list[Any], upstreams: Mapping[str, UpstreamConfig],
-            server: ServerOptions) -> tuple[RouteConfig, ...]:
+def _routes(
+    items: list[Any], upstreams: Mapping[str, UpstreamConfig], server: ServerOptions
+) -> tuple[RouteConfig, ...]:
     if not items:
         raise ConfigError("routes: define at least one route ([[routes]])")
     routes: list[RouteConfig] = []
@@ -296,8 +303,9 @@ def _routes(items: list[Any], upstreams: Mapping[str, UpstreamConfig],
         seen[path] = i
         upstream = t.string("upstream")
         if upstream not in upstreams:
-            raise ConfigError(f"{t.key('upstream')}: no upstream named {upstream!r} "
-                              f"(defined: {', '.join(sorted(upstreams))})")
+            raise ConfigError(
+                f"{t.key('upstream')}: no upstream named {upstream!r} (defined: {', '.join(sorted(upstreams))})"
+            )
         model = t.string("model")
         methods = tuple(m.upper() for m in t.string_list("methods", ["POST"]))
         for j, method in enumerate(methods):
@@ -309,28 +317,40 @@ def _routes(items: list[Any], upstreams: Mapping[str, UpstreamConfig],
             raise ConfigError(f"{t.key('label')}: cannot be set together with version")
         transform = t.string("transform", None)
         if transform is not None and not _IMPORT_STRING.match(transform):
-            raise ConfigError(f"{t.key('transform')}: expected an import string like "
-                              f"'package.module:Name', got {transform!r}")
+            raise ConfigError(
+                f"{t.key('transform')}: expected an import string like 'package.module:Name', got {transform!r}"
+            )
         if transform is None and "GET" in methods:
-            raise ConfigError(f"{t.key('methods')}: GET needs a transform (a pass-through "
-                              "route forwards a TF Serving JSON body, which only POST carries)")
+            raise ConfigError(
+                f"{t.key('methods')}: GET needs a transform (a pass-through "
+                "route forwards a TF Serving JSON body, which only POST carries)"
+            )
         options = t.get("options", dict, {})
         if options and transform is None:
             raise ConfigError(f"{t.key('options')}: only meaningful with a transform")
-        routes.append(RouteConfig(
-            path=path, upstream=upstream, model=model, methods=methods, version=version,
-            label=label, signature=t.string("signature", "serving_default"),
-            transform=transform, options=options,
-            timeout_ms=t.positive_int("timeout_ms", None),
-        ))
+        routes.append(
+            RouteConfig(
+                path=path,
+                upstream=upstream,
+                model=model,
+                methods=methods,
+                version=version,
+                label=label,
+                signature=t.string("signature", "serving_default"),
+                transform=transform,
+                options=options,
+                timeout_ms=t.positive_int("timeout_ms", None),
+            )
+        )
         t.done()
     return tuple(routes)
 
 
 def _auth(root: _Table, base_dir: Path) -> AuthConfig:
     if "auth" not in root.data:
-        raise ConfigError('auth: missing (give an [auth] table with keys_file, '
-                          'or say auth = "none" to run without access control)')
+        raise ConfigError(
+            'auth: missing (give an [auth] table with keys_file, or say auth = "none" to run without access control)'
+        )
     value = root.get("auth", (str, dict), what='"none" or a table')
     if isinstance(value, str):
         if value != "none":

@@ -30,8 +30,7 @@ class GatewayError(Exception):
     Immutable after construction, so safe to share between tasks.
     """
 
-    def __init__(self, status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -54,5 +53,4 @@ def from_upstream(code: str, message: str, upstream: str) -> GatewayError:
 
 
 def error_body(error: GatewayError, request_id: str) -> bytes:
-    return orjson.dumps({"error": {"code": error.code, "message": error.message,
-                                   "request_id": request_id}})
+    return orjson.dumps({"error": {"code": error.code, "message": error.message, "request_id": request_id}})

@@ -72,8 +72,7 @@ def hash_key(key: str, scheme: str = "sha256") -> str:
         return "sha256$" + hashlib.sha256(key.encode()).hexdigest()
     if scheme == "scrypt":
         salt = secrets.token_bytes(16)
-        digest = hashlib.scrypt(key.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P,
-                                dklen=32)
+        digest = hashlib.scrypt(key.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
         return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
     raise ValueError(f"unknown hash scheme {scheme!r} (expected one of {', '.join(SCHEMES)})")
 
@@ -86,8 +85,15 @@ def verify_key(key: str, stored: str) -> bool:
     if scheme == "scrypt":
         n, r, p, salt, digest = rest.split("$")
         expected = base64.urlsafe_b64decode(digest)
-        actual = hashlib.scrypt(key.encode(), salt=base64.urlsafe_b64decode(salt), n=int(n),
-                                r=int(r), p=int(p), dklen=len(expected), maxmem=256 << 20)
+        actual = hashlib.scrypt(
+            key.encode(),
+            salt=base64.urlsafe_b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=256 << 20,
+        )
         return hmac.compare_digest(actual, expected)
     return False
 
@@ -109,8 +115,10 @@ def _check_hash(stored: str, where: str) -> None:
                 return
         except ValueError:
             pass
-    raise ConfigError(f"{where}.hash: expected 'sha256$<64 hex>' or 'scrypt$n$r$p$salt$hash' "
-                      "(make one with `pyserving gateway keygen`)")
+    raise ConfigError(
+        f"{where}.hash: expected 'sha256$<64 hex>' or 'scrypt$n$r$p$salt$hash' "
+        "(make one with `pyserving gateway keygen`)"
+    )
 
 
 def load_keys(path: Path, default_rate_per_s: float, default_burst: float) -> dict[str, KeyEntry]:
@@ -122,8 +130,9 @@ def load_keys(path: Path, default_rate_per_s: float, default_burst: float) -> di
     try:
         doc = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"auth.keys_file: {path} is not valid "
-                          f"{'JSON' if path.suffix == '.json' else 'TOML'}: {exc}") from None
+        raise ConfigError(
+            f"auth.keys_file: {path} is not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}"
+        ) from None
     if not isinstance(doc, dict) or set(doc) - {"keys"}:
         raise ConfigError(f"{path}: expected only a 'keys' array ([[keys]] tables)")
     items = doc.get("keys", [])
@@ -156,28 +165,31 @@ def _entry(item: Any, where: str, default_rate: float, default_burst: float) -> 
         raise ConfigError(f"{where}.hash: expected a string")
     _check_hash(stored, where)
     if not isinstance(routes, list) or not routes or not all(isinstance(r, str) for r in routes):
-        raise ConfigError(f"{where}.routes: expected a non-empty list of route paths (or [\"*\"])")
+        raise ConfigError(f'{where}.routes: expected a non-empty list of route paths (or ["*"])')
     rate = _number(item, "rate_per_s", default_rate, where)
     burst = _number(item, "burst", default_burst, where)
     if item.get("disabled", False) is True:
         return None
-    return KeyEntry(key_id, stored, frozenset(r.rstrip("/") or "/" if r != "*" else r for r in routes),
-                    rate, max(burst, 1.0))
+    return KeyEntry(
+        key_id, stored, frozenset(r.rstrip("/") or "/" if r != "*" else r for r in routes), rate, max(burst, 1.0)
+    )
 
 
 def _number(item: dict[str, Any], name: str, default: float, where: str) -> float:
     value = item.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
-            or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value <= 0:
         raise ConfigError(f"{where}.{name}: expected a number > 0 (inf for no limit)")
     return float(value)
 
 
-def entry_toml(key_id: str, stored: str, routes: Iterable[str], rate_per_s: float | None,
-               burst: float | None) -> str:
+def entry_toml(key_id: str, stored: str, routes: Iterable[str], rate_per_s: float | None, burst: float | None) -> str:
     """A ``[[keys]]`` block ready to paste into a TOML keys file."""
-    lines = ["[[keys]]", f'id = "{key_id}"', f'hash = "{stored}"',
-             "routes = [" + ", ".join(f'"{r}"' for r in routes) + "]"]
+    lines = [
+        "[[keys]]",
+        f'id = "{key_id}"',
+        f'hash = "{stored}"',
+        "routes = [" + ", ".join(f'"{r}"' for r in routes) + "]",
+    ]
     if rate_per_s is not None:
         lines.append(f"rate_per_s = {_toml_number(rate_per_s)}")
     if burst is not None:

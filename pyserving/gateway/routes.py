@@ -30,8 +30,7 @@ def parse_payload(method: str, query_string: bytes, body: bytes) -> Any:
     """GET: query parameters as a dict (a repeated one becomes a list). POST: the JSON body."""
     if method == "GET":
         try:
-            params = parse_qs(query_string.decode("latin-1"), keep_blank_values=True,
-                              encoding="utf-8", errors="strict")
+            params = parse_qs(query_string.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
         except UnicodeDecodeError:
             raise bad_request("query string is not valid UTF-8") from None
         return {k: v[0] if len(v) == 1 else v for k, v in params.items()}
@@ -45,10 +44,14 @@ def parse_payload(method: str, query_string: bytes, body: bytes) -> Any:
 
 def _transform_failed(route: RouteConfig, stage: str, request_id: str) -> GatewayError:
     """Logs the traceback of the exception being handled; the caller gets no detail."""
-    logger.error("transform %s %s failed on %s (request_id=%s)", route.transform, stage, route.path,
-                 request_id, exc_info=True)
-    return GatewayError(500, "transform_error", f"the route's {stage} step failed; "
-                        "the gateway log has the details under this request id")
+    logger.error(
+        "transform %s %s failed on %s (request_id=%s)", route.transform, stage, route.path, request_id, exc_info=True
+    )
+    return GatewayError(
+        500,
+        "transform_error",
+        f"the route's {stage} step failed; the gateway log has the details under this request id",
+    )
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,16 @@ class Route:
         except codec.InputError as exc:
             if not transform.has_preprocess:  # the caller wrote the inputs
                 raise bad_request(str(exc)) from None
-            logger.error("transform %s preprocess returned inputs that do not fit %s: %s "
-                         "(request_id=%s)", self.config.transform, self.target, exc, request_id)
-            raise GatewayError(500, "transform_error", "the route's preprocess step returned "
-                               f"invalid model inputs: {exc}") from None
+            logger.error(
+                "transform %s preprocess returned inputs that do not fit %s: %s (request_id=%s)",
+                self.config.transform,
+                self.target,
+                exc,
+                request_id,
+            )
+            raise GatewayError(
+                500, "transform_error", f"the route's preprocess step returned invalid model inputs: {exc}"
+            ) from None
         except UpstreamError as exc:
             raise from_upstream(exc.code, exc.message, self.upstream.name) from None
         if not transform.has_postprocess:
@@ -108,8 +117,7 @@ class Route:
         try:
             return codec.dumps(result)
         except TypeError:
-            raise _transform_failed(self.config, "postprocess (result is not JSON)", request_id) \
-                from None
+            raise _transform_failed(self.config, "postprocess (result is not JSON)", request_id) from None
 
 
 class RouteTable:
@@ -125,8 +133,7 @@ class RouteTable:
         return iter(self._routes.values())
 
 
-def build_routes(configs: Iterable[RouteConfig], upstreams: Mapping[str, Upstream],
-                 executor: Executor) -> RouteTable:
+def build_routes(configs: Iterable[RouteConfig], upstreams: Mapping[str, Upstream], executor: Executor) -> RouteTable:
     """Imports every transform (instantiating classes once); raises ConfigError naming the route."""
     routes = []
     for i, config in enumerate(configs):
@@ -137,7 +144,13 @@ def build_routes(configs: Iterable[RouteConfig], upstreams: Mapping[str, Upstrea
             except TransformLoadError as exc:
                 raise ConfigError(f"routes[{i}].transform: {exc}") from exc
         timeout_ms = config.timeout_ms or upstreams[config.upstream].config.timeout_ms
-        routes.append(Route(config, upstreams[config.upstream],
-                            ModelTarget(config.model, config.version, config.label, config.signature),
-                            runner, timeout_ms / 1000))
+        routes.append(
+            Route(
+                config,
+                upstreams[config.upstream],
+                ModelTarget(config.model, config.version, config.label, config.signature),
+                runner,
+                timeout_ms / 1000,
+            )
+        )
     return RouteTable(routes)

@@ -71,12 +71,10 @@ def load_transform(spec: str, options: Mapping[str, Any]) -> Any:
         try:
             target = target(**options)
         except Exception as exc:  # noqa: BLE001
-            raise TransformLoadError(f"{spec}({', '.join(options)}) failed: "
-                                     f"{type(exc).__name__}: {exc}") from exc
+            raise TransformLoadError(f"{spec}({', '.join(options)}) failed: {type(exc).__name__}: {exc}") from exc
     elif options:
         raise TransformLoadError(f"{spec} is not a class, so it cannot take options")
-    if not callable(getattr(target, "preprocess", None)) and \
-            not callable(getattr(target, "postprocess", None)):
+    if not callable(getattr(target, "preprocess", None)) and not callable(getattr(target, "postprocess", None)):
         raise TransformLoadError(f"{spec} has neither a preprocess nor a postprocess callable")
     return target
 

@@ -43,9 +43,17 @@ GRPC_APIS = {
 }
 # TF Serving counts :tensorflow:serving:request_count for these gRPC calls (and every REST request).
 TF_GRPC_APIS = {"predict": "Predict", "classify": "Classify", "regress": "Regress"}
-_HTTP_TO_CODE = {200: "OK", 400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 413: "RESOURCE_EXHAUSTED",
-                 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE",
-                 504: "DEADLINE_EXCEEDED"}
+_HTTP_TO_CODE = {
+    200: "OK",
+    400: "INVALID_ARGUMENT",
+    404: "NOT_FOUND",
+    413: "RESOURCE_EXHAUSTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 
 
 @dataclass(slots=True)
@@ -72,8 +80,9 @@ class RequestObserver(Protocol):
     def finished(self, record: RequestRecord) -> None: ...
 
 
-def on_run(servable_id: ServableId, signature_name: str, inputs: Mapping[str, Any], seconds: float,
-           error: BaseException | None) -> None:
+def on_run(
+    servable_id: ServableId, signature_name: str, inputs: Mapping[str, Any], seconds: float, error: BaseException | None
+) -> None:
     """``ServerCore.run_listeners`` entry: attributes a model run to the current request."""
     record = CURRENT_REQUEST.get()
     if record is None:
@@ -102,8 +111,7 @@ class MetricsObserver:
         m.requests.inc((record.model, record.version, record.api, record.protocol, record.code))
         ok = record.code == "OK"
         if ok:
-            m.request_duration.observe((record.model, record.version, record.api, record.protocol),
-                                       record.seconds)
+            m.request_duration.observe((record.model, record.version, record.api, record.protocol), record.seconds)
         if record.protocol == "rest":
             tf_api, entrypoint = (record.api if record.api in ("predict", "classify", "regress") else ""), "REST"
         else:
@@ -124,8 +132,14 @@ class RunMetrics:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    def __call__(self, servable_id: ServableId, signature_name: str, inputs: Mapping[str, Any],
-                 seconds: float, error: BaseException | None) -> None:
+    def __call__(
+        self,
+        servable_id: ServableId,
+        signature_name: str,
+        inputs: Mapping[str, Any],
+        seconds: float,
+        error: BaseException | None,
+    ) -> None:
         if error is not None:
             return
         record = CURRENT_REQUEST.get()
@@ -246,7 +260,8 @@ def grpc_interceptor(observers: Sequence[RequestObserver]) -> Any:
             wrapped = grpc.unary_unary_rpc_method_handler(
                 _observed(handler.unary_unary, api, tuple(observers)),
                 request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+                response_serializer=handler.response_serializer,
+            )
             self._wrapped[method] = (handler, wrapped)
             return wrapped
 

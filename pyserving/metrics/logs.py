@@ -108,8 +108,20 @@ class AccessLogObserver:
         http = f" http_status={record.http_status}" if record.http_status else ""
         logger.info(
             "%s %s model=%s version=%s status=%s%s latency_ms=%.3f",
-            record.protocol.upper(), record.api, record.model or "-", record.version or "-", record.code,
-            http, latency_ms,
-            extra={"protocol": record.protocol, "api": record.api, "model": record.model,
-                   "version": record.version, "status": record.code,
-                   "http_status": record.http_status or None, "latency_ms": latency_ms})
+            record.protocol.upper(),
+            record.api,
+            record.model or "-",
+            record.version or "-",
+            record.code,
+            http,
+            latency_ms,
+            extra={
+                "protocol": record.protocol,
+                "api": record.api,
+                "model": record.model,
+                "version": record.version,
+                "status": record.code,
+                "http_status": record.http_status or None,
+                "latency_ms": latency_ms,
+            },
+        )

@@ -40,8 +40,12 @@ class LifecycleLog:
         previous = self._previous.get(sid)
         now = time.monotonic()
         elapsed_ms = (now - self._since.get(sid, now)) * 1000
-        fields: dict[str, Any] = {"model": sid.name, "version": sid.version, "state": state.name,
-                                  "error": None if error is None else f"{error.code.name}: {error.message}"}
+        fields: dict[str, Any] = {
+            "model": sid.name,
+            "version": sid.version,
+            "state": state.name,
+            "error": None if error is None else f"{error.code.name}: {error.message}",
+        }
         name = f"model {sid.name} version {sid.version}"
         if state is ManagerState.START:
             message, level = f"{name}: START (aspired by the version policy)", logging.INFO
@@ -52,8 +56,10 @@ class LifecycleLog:
         elif state is ManagerState.AVAILABLE:
             message, level = f"{name}: AVAILABLE (loaded in {elapsed_ms:.0f} ms)", logging.INFO
         elif state is ManagerState.UNLOADING:
-            message, level = (f"{name}: UNLOADING (no longer aspired: version policy, config change or "
-                              "shutdown)"), logging.INFO
+            message, level = (
+                (f"{name}: UNLOADING (no longer aspired: version policy, config change or shutdown)"),
+                logging.INFO,
+            )
         elif previous is ManagerState.UNLOADING:
             message, level = f"{name}: END (unloaded in {elapsed_ms:.0f} ms)", logging.INFO
         elif error is not None and previous is ManagerState.LOADING:
@@ -78,8 +84,7 @@ class StateMetrics:
     ``model_path`` gives TF Serving's ``model_path`` label (the version folder).
     """
 
-    def __init__(self, metrics: Metrics, bus: EventBus[ServableState],
-                 model_path: Callable[[ServableId], str]) -> None:
+    def __init__(self, metrics: Metrics, bus: EventBus[ServableState], model_path: Callable[[ServableId], str]) -> None:
         self.metrics = metrics
         self.model_path = model_path
         self._state: dict[ServableId, ManagerState] = {}
@@ -125,8 +130,7 @@ class StateMetrics:
 
     def _attempt(self, sid: ServableId, outcome: str) -> None:
         self.metrics.load_attempts.labels(sid.name, str(sid.version), outcome).inc()
-        self.metrics.tf.load_attempt_count.inc((self.model_path(sid), "success" if outcome == "success"
-                                                else "fail"))
+        self.metrics.tf.load_attempt_count.inc((self.model_path(sid), "success" if outcome == "success" else "fail"))
 
 
 class BatchMetrics:
@@ -157,8 +161,9 @@ class WarmupMetrics:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    def __call__(self, servable_id: ServableId | None, export_dir: str, seconds: float, records: int,
-                 error: ServingError | None) -> None:
+    def __call__(
+        self, servable_id: ServableId | None, export_dir: str, seconds: float, records: int, error: ServingError | None
+    ) -> None:
         m = self.metrics
         name, version = ("", "") if servable_id is None else (servable_id.name, str(servable_id.version))
         outcome = "success" if error is None else "failure"

@@ -121,15 +121,15 @@ class TfServingMetrics:
     def __init__(self) -> None:
         p = ":tensorflow:serving:"
         self.request_count = TfCounter(p + "request_count", ("model_name", "status"))
-        self.request_latency = TfHistogram(p + "request_latency", ("model_name", "API", "entrypoint"),
-                                           LATENCY_BUCKETS_US)
-        self.runtime_latency = TfHistogram(p + "runtime_latency", ("model_name", "API", "runtime"),
-                                           LATENCY_BUCKETS_US)
-        self.request_example_counts = TfHistogram(p + "request_example_counts", ("model",),
-                                                  EXAMPLE_COUNT_BUCKETS)
+        self.request_latency = TfHistogram(
+            p + "request_latency", ("model_name", "API", "entrypoint"), LATENCY_BUCKETS_US
+        )
+        self.runtime_latency = TfHistogram(p + "runtime_latency", ("model_name", "API", "runtime"), LATENCY_BUCKETS_US)
+        self.request_example_counts = TfHistogram(p + "request_example_counts", ("model",), EXAMPLE_COUNT_BUCKETS)
         self.request_example_count_total = TfCounter(p + "request_example_count_total", ("model",))
-        self.model_warmup_latency = TfHistogram(p + "model_warmup_latency", ("model_path", "status"),
-                                                LATENCY_BUCKETS_US)
+        self.model_warmup_latency = TfHistogram(
+            p + "model_warmup_latency", ("model_path", "status"), LATENCY_BUCKETS_US
+        )
         b = p + "batching_session:"
         self.queuing_latency = TfHistogram(b + "queuing_latency", ("thread_pool_name",), QUEUING_BUCKETS_US)
         self.wrapped_run_count = TfCounter(b + "wrapped_run_count")
@@ -140,10 +140,19 @@ class TfServingMetrics:
         self.load_attempt_count = TfCounter(s + "load_attempt_count", ("model_path", "status"))
         self.load_latency = TfCounter(s + "load_latency", ("model_path",))
         self.families: list[_Family] = [
-            self.request_count, self.request_latency, self.runtime_latency,
-            self.request_example_counts, self.request_example_count_total, self.model_warmup_latency,
-            self.queuing_latency, self.wrapped_run_count, self.input_batch_size,
-            self.processed_batch_size, self.padding_size, self.load_attempt_count, self.load_latency,
+            self.request_count,
+            self.request_latency,
+            self.runtime_latency,
+            self.request_example_counts,
+            self.request_example_count_total,
+            self.model_warmup_latency,
+            self.queuing_latency,
+            self.wrapped_run_count,
+            self.input_batch_size,
+            self.processed_batch_size,
+            self.padding_size,
+            self.load_attempt_count,
+            self.load_latency,
         ]
 
     def exposition(self) -> str:

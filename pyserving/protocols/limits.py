@@ -24,7 +24,8 @@ class InFlightLimit:
         if count >= self.max_per_model:
             raise ResourceExhaustedError(
                 f"Too many concurrent requests for model {model}: at most {self.max_per_model} may be "
-                "in flight (--max_concurrent_requests_per_model); retry later")
+                "in flight (--max_concurrent_requests_per_model); retry later"
+            )
         self._in_flight[model] = count + 1
 
     def release(self, model: str) -> None:

@@ -33,6 +33,7 @@ def signatures_hint(handle: ServableHandle) -> str:
 
 def signature_def_text(signature: Signature) -> str:
     """The SignatureDef as protobuf text, as TF Serving's ``DebugString()`` prints it in errors."""
+
     def tensors(field: str, specs: Mapping[str, Any]) -> list[str]:
         lines = []
         for alias in sorted(specs):
@@ -42,9 +43,18 @@ def signature_def_text(signature: Signature) -> str:
             else:
                 dims = [f"      dim {{\n        size: {d}\n      }}" for d in spec.shape]
                 shape = ["    tensor_shape {", *dims, "    }"]
-            lines += [f"{field} {{", f'  key: "{alias}"', "  value {", f'    name: "{spec.name}"',
-                      f"    dtype: {enum_name(spec.dtype)}", *shape, "  }", "}"]
+            lines += [
+                f"{field} {{",
+                f'  key: "{alias}"',
+                "  value {",
+                f'    name: "{spec.name}"',
+                f"    dtype: {enum_name(spec.dtype)}",
+                *shape,
+                "  }",
+                "}",
+            ]
         return lines
+
     lines = tensors("inputs", signature.inputs) + tensors("outputs", signature.outputs)
     return "\n".join([*lines, f'method_name: "{signature.method_name}"']) + "\n"
 
@@ -57,7 +67,8 @@ def select_outputs(signature: Signature, output_filter: Sequence[str]) -> list[s
         if alias not in signature.outputs:
             raise InvalidArgumentError(
                 f"output tensor alias not found in signature: {alias} Outputs expected to be "
-                f"in the set {{{','.join(sorted(signature.outputs))}}}.")
+                f"in the set {{{','.join(sorted(signature.outputs))}}}."
+            )
         if alias in seen:
             raise InvalidArgumentError(f"duplicate output tensor alias: {alias}")
         seen.add(alias)
@@ -74,7 +85,8 @@ def check_predict_inputs(signature: Signature, inputs: Mapping[str, np.ndarray])
             raise InvalidArgumentError(
                 f"input size does not match signature: {len(sent)}!={len(expected)} "
                 f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(expected))}}}). "
-                f"Sent extra: {{{extra}}}. Missing but required: {{{missing}}}.")
+                f"Sent extra: {{{extra}}}. Missing but required: {{{missing}}}."
+            )
     for alias in expected - sent:
         if alias not in signature.defaults:
             spec = signature.inputs[alias]
@@ -82,14 +94,16 @@ def check_predict_inputs(signature: Signature, inputs: Mapping[str, np.ndarray])
                 f"Signature input alias: {alias}(feed name: {spec.name}) not found in request and "
                 f"no default value provided. Inputs expected to be in the request "
                 f"{{{','.join(sorted(sent))}}}, or default input alias set: "
-                f"{','.join(sorted(signature.defaults))}")
+                f"{','.join(sorted(signature.defaults))}"
+            )
     for index, alias in enumerate(sorted(sent)):
         expected_dtype = base_dtype(signature.inputs[alias].dtype)
         actual = from_numpy(inputs[alias].dtype)
         if actual != expected_dtype:
             raise InvalidArgumentError(
                 f"Expects arg[{index}] to be {short_name(expected_dtype)} but "
-                f"{short_name(actual)} is provided (input '{alias}')")
+                f"{short_name(actual)} is provided (input '{alias}')"
+            )
 
 
 async def run_signature(
@@ -115,8 +129,9 @@ class Classification:
 def _signature_by_name(handle: ServableHandle, name: str) -> Signature:
     signature: Signature | None = handle.servable.signatures.get(name or DEFAULT_SIGNATURE)
     if signature is None:
-        raise InvalidArgumentError(f"No signature was found with the name: {name or DEFAULT_SIGNATURE}."
-                                   f"{signatures_hint(handle)}")
+        raise InvalidArgumentError(
+            f"No signature was found with the name: {name or DEFAULT_SIGNATURE}.{signatures_hint(handle)}"
+        )
     return signature
 
 
@@ -124,25 +139,28 @@ def _example_signature(handle: ServableHandle, name: str, kind: str) -> Signatur
     """A signature fed one batch of serialized tf.Examples under the alias ``inputs``."""
     signature = _signature_by_name(handle, name)
     if len(signature.inputs) != 1 or "inputs" not in signature.inputs:
-        hint = (f" Signature '{signature.name}' ({signature.method_name}) takes "
-                f"{', '.join(sorted(signature.inputs)) or 'no inputs'}; {kind} needs one input 'inputs' "
-                f"of serialized tf.Examples: call :predict for this signature, or name another one.")
+        hint = (
+            f" Signature '{signature.name}' ({signature.method_name}) takes "
+            f"{', '.join(sorted(signature.inputs)) or 'no inputs'}; {kind} needs one input 'inputs' "
+            f"of serialized tf.Examples: call :predict for this signature, or name another one."
+        )
         if len(signature.inputs) != 1:
             raise InvalidArgumentError(f"Expected one input Tensor.{hint}")
-        raise InvalidArgumentError(f"No {kind} inputs found in SignatureDef: {signature_def_text(signature)}"
-                                   f"{hint.lstrip()}")
+        raise InvalidArgumentError(
+            f"No {kind} inputs found in SignatureDef: {signature_def_text(signature)}{hint.lstrip()}"
+        )
     return signature
 
 
 def classification_signature(handle: ServableHandle, name: str) -> Signature:
     signature = _example_signature(handle, name, "classification")
     if not 1 <= len(signature.outputs) <= 2:
-        raise InvalidArgumentError(
-            f"Expected one or two output Tensors, found {len(signature.outputs)}")
+        raise InvalidArgumentError(f"Expected one or two output Tensors, found {len(signature.outputs)}")
     if "classes" not in signature.outputs and "scores" not in signature.outputs:
         raise InvalidArgumentError(
             'Expected classification signature outputs to contain at least one of "classes" or '
-            f'"scores". Signature was: {signature_def_text(signature)}')
+            f'"scores". Signature was: {signature_def_text(signature)}'
+        )
     return signature
 
 
@@ -170,8 +188,9 @@ async def classify(
     examples: Sequence[bytes],
     timeout_in_ms: int = 0,
 ) -> list[list[Classification]]:
-    outputs = await run_signature(core, handle, signature, _examples_tensor(signature, examples),
-                                  sorted(signature.outputs), timeout_in_ms)
+    outputs = await run_signature(
+        core, handle, signature, _examples_tensor(signature, examples), sorted(signature.outputs), timeout_in_ms
+    )
     batch = len(examples)
     classes = outputs.get("classes")
     scores = outputs.get("scores")
@@ -180,15 +199,13 @@ async def classify(
         if tensor is None:
             continue
         if tensor.ndim != 2:
-            raise InvalidArgumentError(
-                f"Expected Tensor shape: [batch_size num_classes] but got {_dims(tensor.shape)}")
+            raise InvalidArgumentError(f"Expected Tensor shape: [batch_size num_classes] but got {_dims(tensor.shape)}")
         if tensor.shape[0] != batch:
-            raise InvalidArgumentError(
-                f"Expected scores output batch size of {batch}. Got: {tensor.shape[0]}")
+            raise InvalidArgumentError(f"Expected scores output batch size of {batch}. Got: {tensor.shape[0]}")
         if num_classes is not None and tensor.shape[1] != num_classes:
             raise InvalidArgumentError(
-                f"Tensors class and score should match in dim_size(1). Got {num_classes} vs. "
-                f"{tensor.shape[1]}")
+                f"Tensors class and score should match in dim_size(1). Got {num_classes} vs. {tensor.shape[1]}"
+            )
         num_classes = tensor.shape[1]
     assert num_classes is not None
     if scores is not None and base_dtype(signature.outputs["scores"].dtype) != DataType.DT_FLOAT:
@@ -211,17 +228,17 @@ async def regress(
     examples: Sequence[bytes],
     timeout_in_ms: int = 0,
 ) -> list[float]:
-    outputs = await run_signature(core, handle, signature, _examples_tensor(signature, examples),
-                                  ["outputs"], timeout_in_ms)
+    outputs = await run_signature(
+        core, handle, signature, _examples_tensor(signature, examples), ["outputs"], timeout_in_ms
+    )
     values = outputs["outputs"]
     batch = len(examples)
     if not (values.ndim == 1 or (values.ndim == 2 and values.shape[1] == 1)):
         raise InvalidArgumentError(
-            "Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but got "
-            f"{_dims(values.shape)}")
+            f"Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but got {_dims(values.shape)}"
+        )
     if values.shape[0] != batch:
-        raise InvalidArgumentError(
-            f"Input batch size did not match output batch size: {batch} vs. {values.shape[0]}")
+        raise InvalidArgumentError(f"Input batch size did not match output batch size: {batch} vs. {values.shape[0]}")
     if values.dtype != np.float32:
         raise InvalidArgumentError("Expected output Tensor of DT_FLOAT.")
     return [float(v) for v in values.reshape(-1)]

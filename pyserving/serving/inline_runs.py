@@ -65,8 +65,12 @@ class InlineRuns:
         if self.max_seconds <= 0:
             return False
         timing = self._timings.get(key)
-        return (timing is not None and timing.runs >= WARMUP_RUNS and timing.best <= self.max_seconds
-                and elements <= timing.max_elements)
+        return (
+            timing is not None
+            and timing.runs >= WARMUP_RUNS
+            and timing.best <= self.max_seconds
+            and elements <= timing.max_elements
+        )
 
     def timing(self, key: RunKind, elements: int) -> bool:
         """Whether the next off-loop run of this kind should run the way an inline run would.
@@ -80,8 +84,12 @@ class InlineRuns:
         if self.max_seconds <= 0:
             return False
         timing = self._timings.get(key)
-        return (timing is not None and timing.runs < WARMUP_RUNS
-                and timing.best <= STALL_CAP * self.max_seconds and elements <= timing.max_quick_elements)
+        return (
+            timing is not None
+            and timing.runs < WARMUP_RUNS
+            and timing.best <= STALL_CAP * self.max_seconds
+            and elements <= timing.max_quick_elements
+        )
 
     def record(self, key: RunKind, elements: int, seconds: float, inline: bool) -> None:
         if self.max_seconds <= 0:
@@ -101,8 +109,13 @@ class InlineRuns:
             timing.inline_average = timing.best
             if timing.runs >= WARMUP_RUNS and timing.best <= self.max_seconds and not timing.announced:
                 timing.announced = True
-                logger.info("Model %s version %d signature %s runs in %.0f µs: running it on the event loop",
-                            key[0].name, key[0].version, key[1], timing.best * 1e6)
+                logger.info(
+                    "Model %s version %d signature %s runs in %.0f µs: running it on the event loop",
+                    key[0].name,
+                    key[0].version,
+                    key[1],
+                    timing.best * 1e6,
+                )
             return
         timing.inline_runs += 1
         if timing.inline_runs == 1:
@@ -112,8 +125,13 @@ class InlineRuns:
         seconds = min(seconds, STALL_CAP * self.max_seconds)
         timing.inline_average = SMOOTHING * seconds + (1 - SMOOTHING) * timing.inline_average
         if timing.inline_average > SLOWDOWN * self.max_seconds:
-            logger.info("Model %s version %d signature %s now runs in %.0f µs: back to worker threads",
-                        key[0].name, key[0].version, key[1], timing.inline_average * 1e6)
+            logger.info(
+                "Model %s version %d signature %s now runs in %.0f µs: back to worker threads",
+                key[0].name,
+                key[0].version,
+                key[1],
+                timing.inline_average * 1e6,
+            )
             self._timings[key] = _Timing()  # slower than it looked: time it off the loop again
 
 

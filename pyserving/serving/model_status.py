@@ -17,8 +17,9 @@ def model_status(core: ServerCore, name: str, version: int | None = None) -> lis
     states = core.monitor.versions(name)
     if not states:
         problem = core.source_problem(name)  # TF Serving's text first, then why (a missing base path)
-        raise ServableNotFoundError(f"Could not find any versions of model {name}"
-                                    + (f". {problem}" if problem else ""))
+        raise ServableNotFoundError(
+            f"Could not find any versions of model {name}" + (f". {problem}" if problem else "")
+        )
     if version is None:
         return states
     states = [s for s in states if s.id.version == version]

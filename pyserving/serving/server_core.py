@@ -70,7 +70,8 @@ def _check_base_path_exists(model: ModelConfig) -> None:
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InvalidArgumentError(
-            f"Could not find base path {model.base_path} for servable {model.name}: {reason}") from None
+            f"Could not find base path {model.base_path} for servable {model.name}: {reason}"
+        ) from None
 
 
 def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
@@ -102,8 +103,7 @@ class ServerCore:
         self.batch_listeners: list[Callable[[Any], None]] = []
         # Called after every model run, on the event loop in the requesting task's context:
         # (servable id, signature name, inputs, seconds, error or None). Metrics subscribe.
-        self.run_listeners: list[
-            Callable[[ServableId, str, Mapping[str, Any], float, BaseException | None], None]] = []
+        self.run_listeners: list[Callable[[ServableId, str, Mapping[str, Any], float, BaseException | None], None]] = []
         # One batcher for all (None key), or one per version with per-version options.
         self._batchers: dict[ServableId | None, BatchScheduler | None] = {}
         if options.per_version_batching is not None:
@@ -118,22 +118,22 @@ class ServerCore:
             if not model.name:
                 raise InvalidArgumentError("Model config entry has no name")
             if model.name in seen:
-                raise InvalidArgumentError(
-                    f"Illegal to list model {model.name} multiple times in config list")
+                raise InvalidArgumentError(f"Illegal to list model {model.name} multiple times in config list")
             seen.add(model.name)
             if "\x00" in model.base_path:
                 raise InvalidArgumentError(f"Model {model.name} has a base_path with a NUL byte")
             if not (os.path.isabs(model.base_path) or "://" in model.base_path):
                 raise InvalidArgumentError(
-                    f"Expected model {model.name} to have an absolute path or URI; "
-                    f"got base_path()={model.base_path}")
+                    f"Expected model {model.name} to have an absolute path or URI; got base_path()={model.base_path}"
+                )
             old = self.models.get(model.name)
             if self.models and (old is None or old.base_path != model.base_path):
                 _check_base_path_exists(model)  # a reload: a new path must be there (TF Serving's text)
             if old is not None and old.model_platform != model.model_platform:
                 raise InvalidArgumentError(
                     f"Illegal to change a model's platform. For model {model.name} platform was "
-                    f"{old.model_platform} and new platform requested is {model.model_platform}")
+                    f"{old.model_platform} and new platform requested is {model.model_platform}"
+                )
             self._backend(model)
             if self.models:  # a reload: TF Serving's label rules apply
                 self._check_labels(model, old)
@@ -147,7 +147,8 @@ class ServerCore:
             if not (self.options.allow_version_labels_for_unavailable_models and unchanged):
                 raise FailedPreconditionError(
                     f"Request to assign label to version {version} of model {model.name}, "
-                    "which is not currently available for inference")
+                    "which is not currently available for inference"
+                )
 
     async def reload_config(self, models: Sequence[ModelConfig], timeout: float = 300.0) -> dict[str, ServingError]:
         """apply_config, then waits until each new or changed model has settled.
@@ -159,8 +160,9 @@ class ServerCore:
         await self.apply_config(models)
         return await self.wait_settled([m.name for m in models if before.get(m.name) != m], timeout)
 
-    async def wait_settled(self, names: Sequence[str], timeout: float | None,
-                           pending_folders: bool = True) -> dict[str, ServingError]:
+    async def wait_settled(
+        self, names: Sequence[str], timeout: float | None, pending_folders: bool = True
+    ) -> dict[str, ServingError]:
         """Waits until every version of each model is AVAILABLE or END (none waiting or loading).
 
         ``pending_folders=False`` does not wait for version folders still being written
@@ -182,7 +184,8 @@ class ServerCore:
                 failures[name] = ServingError(
                     self.source_problem(name)
                     or f"No versions of servable {name} found under base path {self.models[name].base_path}",
-                    StatusCode.NOT_FOUND)
+                    StatusCode.NOT_FOUND,
+                )
         return failures
 
     def source_problem(self, name: str) -> str | None:
@@ -240,7 +243,8 @@ class ServerCore:
             except ImportError as exc:
                 raise FailedPreconditionError(
                     f"Model {model.name} requests platform {model.model_platform}, whose framework is not "
-                    f"installed ({exc}); install pyserving[{model.model_platform}]") from None
+                    f"installed ({exc}); install pyserving[{model.model_platform}]"
+                ) from None
             self._backends[model.model_platform] = backend
         return backend
 
@@ -249,8 +253,7 @@ class ServerCore:
 
         def make(servable_id: ServableId, path: str) -> AspiredVersion:
             try:
-                loader = WarmedLoader(backend.create_loader(servable_id, path), path, self.options.warmup,
-                                      servable_id)
+                loader = WarmedLoader(backend.create_loader(servable_id, path), path, self.options.warmup, servable_id)
                 return AspiredVersion(servable_id, loader)
             except ServingError as exc:
                 return AspiredVersion(servable_id, None, exc)
@@ -323,16 +326,24 @@ class ServerCore:
         batcher = self._batcher(handle) if handle.servable.batchable else None
         if batcher is None:
             return await self._run_unbatched(handle, signature_name, inputs, output_keys, timeout_in_ms)
-        return await batcher.run(handle.servable, handle.id.name, handle.id.version, signature_name,
-                                 inputs, output_keys, timeout_in_ms)
+        return await batcher.run(
+            handle.servable, handle.id.name, handle.id.version, signature_name, inputs, output_keys, timeout_in_ms
+        )
 
-    async def _run_unbatched(self, handle: ServableHandle, signature_name: str, inputs: Mapping[str, Any],
-                             output_keys: Sequence[str], timeout_in_ms: int) -> dict[str, Any]:
+    async def _run_unbatched(
+        self,
+        handle: ServableHandle,
+        signature_name: str,
+        inputs: Mapping[str, Any],
+        output_keys: Sequence[str],
+        timeout_in_ms: int,
+    ) -> dict[str, Any]:
         """On a worker thread, or on the loop for kinds of runs timed as short (inline_runs.py)."""
         inline_run = handle.servable.caller_thread_run
         if inline_run is None:
-            return await self._run_on_thread(handle.id.name, handle.servable.run, signature_name, inputs,
-                                             output_keys, timeout_in_ms)
+            return await self._run_on_thread(
+                handle.id.name, handle.servable.run, signature_name, inputs, output_keys, timeout_in_ms
+            )
         key = (handle.id, signature_name)
         elements = input_elements(inputs)
         inline = self._inline_runs.inline(key, elements)
@@ -342,7 +353,8 @@ class ServerCore:
         else:
             run = inline_run if self._inline_runs.timing(key, elements) else handle.servable.run
             outputs, seconds = await self._run_on_thread(
-                handle.id.name, _timed, run, signature_name, inputs, output_keys, timeout_in_ms)
+                handle.id.name, _timed, run, signature_name, inputs, output_keys, timeout_in_ms
+            )
         self._inline_runs.record(key, elements, seconds, inline)
         return outputs
 
@@ -362,10 +374,8 @@ class ServerCore:
         per_version = self.options.per_version_batching
         key = handle.id if per_version is not None else None
         if key not in self._batchers:
-            options = self.options.batching if per_version is None else per_version(
-                handle.servable.version_dir)
-            self._batchers[key] = None if options is None else BatchScheduler(
-                options, self._executor, self._on_batch)
+            options = self.options.batching if per_version is None else per_version(handle.servable.version_dir)
+            self._batchers[key] = None if options is None else BatchScheduler(options, self._executor, self._on_batch)
         return self._batchers[key]
 
     def _drop_batcher(self, state: ServableState) -> None:

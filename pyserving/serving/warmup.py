@@ -79,16 +79,14 @@ def run(servable: Any, export_dir: str, options: WarmupOptions, servable_id: Ser
         for record in _read_records(path):
             records += 1
             if records > MAX_RECORDS:
-                raise InvalidArgumentError(
-                    f"Number of warmup records exceeds the maximum ({MAX_RECORDS}) at {path}")
+                raise InvalidArgumentError(f"Number of warmup records exceeds the maximum ({MAX_RECORDS}) at {path}")
             log = _parse(record, path)
             for _ in range(iterations):
                 replay(servable, log)
     except ServingError as exc:
         error = exc
     except Exception as exc:  # noqa: BLE001 - anything else also fails the load, with a code
-        error = ServingError(f"Model warmup failed at {path}: {type(exc).__name__}: {exc}",
-                             StatusCode.INTERNAL)
+        error = ServingError(f"Model warmup failed at {path}: {type(exc).__name__}: {exc}", StatusCode.INTERNAL)
     seconds = time.monotonic() - started
     if options.listener is not None:
         try:
@@ -97,16 +95,22 @@ def run(servable: Any, export_dir: str, options: WarmupOptions, servable_id: Ser
             logger.exception("Warmup listener failed")
     if error is not None:
         raise error
-    logger.info("Finished reading warmup data for model at %s. Number of warmup records read: %d. "
-                "Elapsed time (microseconds): %d.", path, records, int(seconds * 1e6))
+    logger.info(
+        "Finished reading warmup data for model at %s. Number of warmup records read: %d. "
+        "Elapsed time (microseconds): %d.",
+        path,
+        records,
+        int(seconds * 1e6),
+    )
     return records
 
 
 class WarmedLoader:
     """A backend's loader whose ``load`` ends with the version's warmup (see module doc)."""
 
-    def __init__(self, inner: Loader, version_dir: str, options: WarmupOptions,
-                 servable_id: ServableId | None = None) -> None:
+    def __init__(
+        self, inner: Loader, version_dir: str, options: WarmupOptions, servable_id: ServableId | None = None
+    ) -> None:
         self.inner = inner
         self.version_dir = version_dir
         self.options = options
@@ -142,11 +146,11 @@ def _read_records(path: str) -> Iterator[bytes]:
             iterator = tf.compat.v1.io.tf_record_iterator(path)
         yield from iterator
     except tf.errors.DataLossError as exc:
-        raise ServingError(f"{exc.message}. Please verify your warmup data is in TFRecord format.",
-                           StatusCode.DATA_LOSS) from None
+        raise ServingError(
+            f"{exc.message}. Please verify your warmup data is in TFRecord format.", StatusCode.DATA_LOSS
+        ) from None
     except tf.errors.OpError as exc:
-        raise ServingError(f"Failed to read warmup data at {path}: {exc.message}",
-                           StatusCode(exc.error_code)) from None
+        raise ServingError(f"Failed to read warmup data at {path}: {exc.message}", StatusCode(exc.error_code)) from None
 
 
 def _parse(record: bytes, path: str) -> Any:
@@ -171,8 +175,7 @@ def replay(servable: Any, log: Any) -> None:
         _examples(servable, request.model_spec.signature_name, serialized_examples(request.input), None)
     elif kind == "regress_log":
         request = log.regress_log.request
-        _examples(servable, request.model_spec.signature_name, serialized_examples(request.input),
-                  ["outputs"])
+        _examples(servable, request.model_spec.signature_name, serialized_examples(request.input), ["outputs"])
     elif kind == "multi_inference_log":
         request = log.multi_inference_log.request
         examples = serialized_examples(request.input)
@@ -202,7 +205,8 @@ def _predict(servable: Any, request: Any) -> None:
         if alias not in signature.inputs:
             raise InvalidArgumentError(
                 f"input alias not found in signature: {alias}. Inputs expected to be in the set "
-                f"{{{','.join(sorted(signature.inputs))}}}.")
+                f"{{{','.join(sorted(signature.inputs))}}}."
+            )
         try:
             inputs[alias] = tensor_to_array(proto, DEFAULT_LIMITS)  # the codec every request goes through
         except TensorProtoError as exc:
@@ -214,14 +218,12 @@ def _predict(servable: Any, request: Any) -> None:
     servable.run(signature.name, inputs, outputs)
 
 
-def _examples(servable: Any, signature_name: str, examples: Sequence[bytes],
-              outputs: Sequence[str] | None) -> None:
+def _examples(servable: Any, signature_name: str, examples: Sequence[bytes], outputs: Sequence[str] | None) -> None:
     import numpy as np
 
     signature = _signature(servable, signature_name)
     if "inputs" not in signature.inputs:
-        raise InvalidArgumentError(f"No classification or regression inputs found in SignatureDef: "
-                                   f"{signature.name}")
+        raise InvalidArgumentError(f"No classification or regression inputs found in SignatureDef: {signature.name}")
     if not examples:
         raise InvalidArgumentError("Input is empty.")
     array = np.empty(len(examples), dtype=object)

@@ -53,8 +53,7 @@ def list_versions(base_path: str) -> dict[int, str]:
         if abs(version) > _INT64_MAX:
             continue
         if version in versions:
-            logger.warning("Duplicate version directories %s and %s under %s",
-                           versions[version], entry, base_path)
+            logger.warning("Duplicate version directories %s and %s under %s", versions[version], entry, base_path)
         versions[version] = os.path.join(base_path, entry)
     return versions
 
@@ -141,14 +140,16 @@ class FileSystemSource:
         try:
             on_disk = await asyncio.to_thread(list_versions, base_path)
         except OSError as exc:
-            self._report(logging.ERROR, f"Could not find base path {base_path} for servable {name} "
-                                        f"with error {exc}")
+            self._report(logging.ERROR, f"Could not find base path {base_path} for servable {name} with error {exc}")
             self._polled = True
             return
         if not on_disk:
-            self._report(logging.WARNING, f"No versions of servable {name} found under base path "
-                                          f"{base_path}. Did you forget to name your leaf directory "
-                                          "as a number (eg. '/1/')?")
+            self._report(
+                logging.WARNING,
+                f"No versions of servable {name} found under base path "
+                f"{base_path}. Did you forget to name your leaf directory "
+                "as a number (eg. '/1/')?",
+            )
         else:
             self._report(logging.INFO, None)
         complete = await asyncio.to_thread(self._complete_versions, on_disk, not self._polled)
@@ -167,8 +168,7 @@ class FileSystemSource:
         if problem == self.problem:
             return
         if problem is None:
-            logger.info("Found versions of servable %s under base path %s", self.config.name,
-                        self.config.base_path)
+            logger.info("Found versions of servable %s under base path %s", self.config.name, self.config.base_path)
         else:
             logger.log(level, "%s", problem)
         self.problem = problem
@@ -185,7 +185,8 @@ class FileSystemSource:
                 continue  # an empty folder is not a version yet
             newest = max((mtime for _, _, mtime in fingerprint), default=0) / 1e9
             settled = now - newest > self._settle_seconds or (
-                (first_poll or self._pending.get(version) == fingerprint) and self._is_complete(path))
+                (first_poll or self._pending.get(version) == fingerprint) and self._is_complete(path)
+            )
             if settled:
                 self._pending.pop(version, None)
                 complete.append(version)
@@ -195,4 +196,3 @@ class FileSystemSource:
             if version not in on_disk:
                 del self._pending[version]
         return complete
-

@@ -24,7 +24,6 @@ class VersionPolicy:
         if self.kind == "specific":
             missing = set(self.versions) - set(on_disk)
             if missing:
-                logger.warning("Version(s) %s of servable %s not found on disk",
-                               sorted(missing), name)
+                logger.warning("Version(s) %s of servable %s not found on disk", sorted(missing), name)
             return [v for v in on_disk if v in self.versions]
         return on_disk[: max(1, self.num_versions)]

@@ -96,9 +96,7 @@ try:  # ml_dtypes ships with TensorFlow; without it bfloat16 is simply not mappe
 except ImportError:  # pragma: no cover
     pass
 
-_FROM_NUMPY: dict[np.dtype, DataType] = {
-    v: DataType(k) for k, v in NUMPY_DTYPES.items() if k != DataType.DT_STRING
-}
+_FROM_NUMPY: dict[np.dtype, DataType] = {v: DataType(k) for k, v in NUMPY_DTYPES.items() if k != DataType.DT_STRING}
 
 
 def base_dtype(dtype: int) -> int:

@@ -81,7 +81,8 @@ class TensorLimits:
             else:
                 why = "--max_tensor_rank"
             raise TensorLimitError(
-                f"rank {len(dims)} is over the limit of {rank_limit} for {short_name(dtype)} tensors ({why})")
+                f"rank {len(dims)} is over the limit of {rank_limit} for {short_name(dtype)} tensors ({why})"
+            )
         for dim in dims:
             if dim < 0:
                 raise TensorLimitError(f"shape {_dims(dims)} has a negative dimension")
@@ -89,17 +90,20 @@ class TensorLimits:
         if 0 in dims and size > self.max_empty_extent:
             raise TensorLimitError(
                 f"shape {_dims(dims)} holds no elements but spans {size} (zero dimensions counted as 1); "
-                f"an empty tensor may span at most {self.max_empty_extent}")
+                f"an empty tensor may span at most {self.max_empty_extent}"
+            )
         if size > self.max_elements:
             raise TensorLimitError(
                 f"shape {_dims(dims)} spans {size} elements (zero dimensions counted as 1); "
-                f"the limit is {self.max_elements} (--max_tensor_elements)")
+                f"the limit is {self.max_elements} (--max_tensor_elements)"
+            )
         count = 0 if 0 in dims else size
         nbytes = count * (STRING_ELEMENT_BYTES if dtype == DataType.DT_STRING else itemsize) + string_bytes
         if nbytes > self.max_bytes:
             raise TensorLimitError(
                 f"shape {_dims(dims)} of {short_name(dtype)} takes {nbytes} bytes; "
-                f"the limit is {self.max_bytes} (--max_tensor_bytes)")
+                f"the limit is {self.max_bytes} (--max_tensor_bytes)"
+            )
 
     def check_array(self, array: np.ndarray) -> None:
         """The rules for an array already decoded (REST JSON, warmup, a backend-neutral caller).

@@ -22,9 +22,12 @@ from pyserving.tensors.signature import Signature, TensorSpec
 
 
 def signature(**dtypes: int) -> Signature:
-    return Signature("serving_default", "tensorflow/serving/predict",
-                     {alias: TensorSpec(f"{alias}:0", dtype) for alias, dtype in dtypes.items()},
-                     {"y": TensorSpec("y:0", DataType.DT_FLOAT)})
+    return Signature(
+        "serving_default",
+        "tensorflow/serving/predict",
+        {alias: TensorSpec(f"{alias}:0", dtype) for alias, dtype in dtypes.items()},
+        {"y": TensorSpec("y:0", DataType.DT_FLOAT)},
+    )
 
 
 FLOAT = signature(x=DataType.DT_FLOAT)
@@ -103,9 +106,9 @@ GENERAL_BODIES = [
     b'{"signature_name": 3, "instances": [1]}',
     b'{"signature_name": "a[b", "instances": [1]}',
     b'{"instances": [{"x": 1}]}',
-    b'[1, 2]',
+    b"[1, 2]",
     b'{"instances": [1, 2]',
-    b'',
+    b"",
 ]
 
 
@@ -119,16 +122,19 @@ def test_other_bodies_get_the_general_answer(body: bytes) -> None:
         assert_same(got, want)
 
 
-@pytest.mark.parametrize("body,sig", [
-    (b'{"instances": [1.5]}', signature(x=DataType.DT_INT32)),
-    (b'{"instances": [2147483648]}', signature(x=DataType.DT_INT32)),
-    (b'{"instances": [-1]}', signature(x=DataType.DT_UINT32)),
-    (b'{"instances": [9223372036854775808]}', signature(x=DataType.DT_INT64)),
-    (b'{"instances": [1]}', signature(x=DataType.DT_BOOL)),
-    (b'{"instances": [1]}', signature(x=DataType.DT_STRING)),
-    (b'{"instances": [1]}', signature(x=DataType.DT_FLOAT, z=DataType.DT_FLOAT)),
-    (b'{"inputs": {"a": [1]}}', FLOAT),
-])
+@pytest.mark.parametrize(
+    "body,sig",
+    [
+        (b'{"instances": [1.5]}', signature(x=DataType.DT_INT32)),
+        (b'{"instances": [2147483648]}', signature(x=DataType.DT_INT32)),
+        (b'{"instances": [-1]}', signature(x=DataType.DT_UINT32)),
+        (b'{"instances": [9223372036854775808]}', signature(x=DataType.DT_INT64)),
+        (b'{"instances": [1]}', signature(x=DataType.DT_BOOL)),
+        (b'{"instances": [1]}', signature(x=DataType.DT_STRING)),
+        (b'{"instances": [1]}', signature(x=DataType.DT_FLOAT, z=DataType.DT_FLOAT)),
+        (b'{"inputs": {"a": [1]}}', FLOAT),
+    ],
+)
 def test_dtype_or_name_mismatch_gets_the_general_answer(body: bytes, sig: Signature) -> None:
     assert fast(body, sig) is None
     assert through_predict_body(body, sig)[1] == general(body, sig)[1]
@@ -149,9 +155,20 @@ nested = st.recursive(st.lists(numbers, max_size=4), lambda inner: st.lists(inne
 
 
 @settings(max_examples=400, deadline=None)
-@given(value=nested, key=st.sampled_from(["instances", "inputs"]),
-       dtype=st.sampled_from([DataType.DT_FLOAT, DataType.DT_DOUBLE, DataType.DT_INT32,
-                              DataType.DT_INT64, DataType.DT_UINT8, DataType.DT_UINT64]))
+@given(
+    value=nested,
+    key=st.sampled_from(["instances", "inputs"]),
+    dtype=st.sampled_from(
+        [
+            DataType.DT_FLOAT,
+            DataType.DT_DOUBLE,
+            DataType.DT_INT32,
+            DataType.DT_INT64,
+            DataType.DT_UINT8,
+            DataType.DT_UINT64,
+        ]
+    ),
+)
 def test_any_nested_numbers_agree_with_the_general_path(value: list, key: str, dtype: int) -> None:
     body = json.dumps({key: value}).encode()
     sig = signature(x=dtype)

@@ -38,15 +38,25 @@ def encode(value: Any) -> str:
 
 
 keys = st.sampled_from(["a", "b", "x", "a:b", ":", "instances"])
-scalars = st.one_of(st.integers(-1000, 1000), st.floats(allow_nan=False, allow_infinity=False),
-                    st.text(alphabet="ab:\\\"é{}[],", max_size=6), st.booleans(), st.none())
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.lists(st.tuples(keys, inner), max_size=4).map(tuple)), max_leaves=25)
+scalars = st.one_of(
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(alphabet='ab:\\"é{}[],', max_size=6),
+    st.booleans(),
+    st.none(),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.lists(st.tuples(keys, inner), max_size=4).map(tuple)),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=400, deadline=None)
-@given(doc=st.lists(st.tuples(keys, values), min_size=1, max_size=5).map(tuple),
-       trailing=st.sampled_from(["", "  ", "x", " {", "}", "[1]"]))
+@given(
+    doc=st.lists(st.tuples(keys, values), min_size=1, max_size=5).map(tuple),
+    trailing=st.sampled_from(["", "  ", "x", " {", "}", "[1]"]),
+)
 def test_first_value_of_repeated_keys_and_trailing_bytes_ignored(doc: tuple, trailing: str) -> None:
     body = (encode(doc) + trailing).encode()
     assert parse_json(body) == reference(body)
@@ -57,7 +67,9 @@ def test_escaped_colons_do_not_hide_a_repeated_key() -> None:
 
 
 def test_render_is_rapidjsons_pretty_writer_with_single_line_arrays() -> None:
-    assert render({"a": [1, {"b": []}], "c": {}}) == '{\n    "a": [1, {\n            "b": []\n        }],\n    "c": {}\n}'
+    assert (
+        render({"a": [1, {"b": []}], "c": {}}) == '{\n    "a": [1, {\n            "b": []\n        }],\n    "c": {}\n}'
+    )
     assert render([1.5, "x"]) == '[1.5, "x"]'
     assert render(math.nan) == ""
     assert render(list(range(1000))).endswith("...") and len(render(list(range(1000)))) == 259

@@ -28,8 +28,13 @@ print("converted")
 
 
 def _convert_in_child(rank: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", _CONVERT, str(rank)], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONFAULTHANDLER": ""})
+    return subprocess.run(
+        [sys.executable, "-c", _CONVERT, str(rank)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONFAULTHANDLER": ""},
+    )
 
 
 def test_tensorflow_converts_string_arrays_up_to_the_limit_and_crashes_past_it() -> None:
@@ -43,8 +48,11 @@ def test_tensorflow_converts_string_arrays_up_to_the_limit_and_crashes_past_it()
 
 def test_string_rank_limit_and_numeric_rank_limit() -> None:
     LIMITS.check_dims([1] * 32, DataType.DT_STRING, 8)
-    with pytest.raises(TensorLimitError, match="rank 33 is over the limit of 32 for string tensors "
-                                               r"\(TensorFlow cannot convert"):
+    with pytest.raises(
+        TensorLimitError,
+        match="rank 33 is over the limit of 32 for string tensors "
+        r"\(TensorFlow cannot convert",
+    ):
         LIMITS.check_dims([1] * 33, DataType.DT_STRING, 8)
     LIMITS.check_dims([1] * 64, DataType.DT_FLOAT, 4)
     with pytest.raises(TensorLimitError, match=r"rank 65 is over the limit of 64 for float tensors \(numpy"):
@@ -59,15 +67,18 @@ def test_extent_counts_zero_dims_as_one() -> None:
     assert extent([0, 224, 224, 3]) == 224 * 224 * 3
 
 
-@pytest.mark.parametrize("dims, message", [
-    ([2**29 + 1], "--max_tensor_elements"),
-    ([2**62, 2**62], "--max_tensor_elements"),
-    ([2**40, 0], "holds no elements but spans 1099511627776"),
-    ([0, 2**21], "an empty tensor may span at most 1048576"),
-    ([2**28, 4], "--max_tensor_elements"),
-    ([2**28], "takes 2147483648 bytes"),  # 2**28 doubles: at the element limit, past the bytes one
-    ([3, -1], "negative dimension"),
-])
+@pytest.mark.parametrize(
+    "dims, message",
+    [
+        ([2**29 + 1], "--max_tensor_elements"),
+        ([2**62, 2**62], "--max_tensor_elements"),
+        ([2**40, 0], "holds no elements but spans 1099511627776"),
+        ([0, 2**21], "an empty tensor may span at most 1048576"),
+        ([2**28, 4], "--max_tensor_elements"),
+        ([2**28], "takes 2147483648 bytes"),  # 2**28 doubles: at the element limit, past the bytes one
+        ([3, -1], "negative dimension"),
+    ],
+)
 def test_dims_past_a_limit(dims: list[int], message: str) -> None:
     dtype, itemsize = (DataType.DT_DOUBLE, 8) if dims == [2**28] else (DataType.DT_FLOAT, 4)
     limits = TensorLimits(max_bytes=2**31 - 1)

@@ -29,8 +29,23 @@ from pyserving.apis.tensor_proto import (  # noqa: E402
     tensor_to_array,
 )
 
-NUMERIC = [np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
-           np.uint32, np.uint64, np.bool_, np.complex64, np.complex128, np.float16, ml_dtypes.bfloat16]
+NUMERIC = [
+    np.float32,
+    np.float64,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.bool_,
+    np.complex64,
+    np.complex128,
+    np.float16,
+    ml_dtypes.bfloat16,
+]
 SHAPES = [(), (0,), (1,), (3,), (2, 3), (2, 0, 3), (1, 1, 1, 1)]
 
 
@@ -92,10 +107,20 @@ def test_round_trip_every_dtype_and_shape(dtype: Any, shape: tuple[int, ...], us
 def test_typed_fields_match_tf_field_choice() -> None:
     # TF's AsProtoField field for each dtype (what TF Serving puts in PredictResponse).
     expected = {
-        np.float32: "float_val", np.float64: "double_val", np.int8: "int_val", np.int16: "int_val",
-        np.int32: "int_val", np.uint8: "int_val", np.uint16: "int_val", np.int64: "int64_val",
-        np.uint32: "uint32_val", np.uint64: "uint64_val", np.bool_: "bool_val",
-        np.complex64: "scomplex_val", np.complex128: "dcomplex_val", np.float16: "half_val",
+        np.float32: "float_val",
+        np.float64: "double_val",
+        np.int8: "int_val",
+        np.int16: "int_val",
+        np.int32: "int_val",
+        np.uint8: "int_val",
+        np.uint16: "int_val",
+        np.int64: "int64_val",
+        np.uint32: "uint32_val",
+        np.uint64: "uint64_val",
+        np.bool_: "bool_val",
+        np.complex64: "scomplex_val",
+        np.complex128: "dcomplex_val",
+        np.float16: "half_val",
         ml_dtypes.bfloat16: "half_val",
     }
     for dtype, field in expected.items():
@@ -113,8 +138,9 @@ def test_scalar_has_empty_but_present_shape() -> None:
 def test_half_values_are_bit_patterns() -> None:
     proto = array_to_tensor(np.array([1.5, -2.0], np.float16))
     assert list(proto.half_val) == [0x3E00, 0xC000]
-    assert list(tf.make_tensor_proto(np.array([1.5], ml_dtypes.bfloat16)).half_val) == \
-        list(array_to_tensor(np.array([1.5], ml_dtypes.bfloat16)).half_val)
+    assert list(tf.make_tensor_proto(np.array([1.5], ml_dtypes.bfloat16)).half_val) == list(
+        array_to_tensor(np.array([1.5], ml_dtypes.bfloat16)).half_val
+    )
 
 
 @pytest.mark.parametrize("use_tensor_content", [False, True])
@@ -181,22 +207,26 @@ def typed_proto(dtype: int, shape: list[int], field: str, values: list[Any]) -> 
     return proto
 
 
-@pytest.mark.parametrize("dtype,field,values", [
-    (types_pb2.DT_FLOAT, "float_val", [1.0, 2.0]),
-    (types_pb2.DT_FLOAT, "float_val", []),
-    (types_pb2.DT_FLOAT, "float_val", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]),
-    (types_pb2.DT_INT8, "int_val", [300, -129]),
-    (types_pb2.DT_UINT16, "int_val", [70000, -1]),
-    (types_pb2.DT_INT64, "int64_val", [2**62]),
-    (types_pb2.DT_BOOL, "bool_val", [True, False]),
-    (types_pb2.DT_STRING, "string_val", [b"a", b"\xff"]),
-    (types_pb2.DT_STRING, "string_val", []),
-    (types_pb2.DT_COMPLEX64, "scomplex_val", [1.0, 2.0, 3.0]),
-    (types_pb2.DT_COMPLEX128, "dcomplex_val", [1.0, 2.0, 3.0, 4.0]),
-    (types_pb2.DT_HALF, "half_val", [0x3E00]),
-    (types_pb2.DT_UINT64, "uint64_val", [2**64 - 1, 3]),
-    (types_pb2.DT_FLOAT, "int_val", [5]),  # values in another dtype's field are not read: zeros
-], ids=lambda v: str(v)[:20])
+@pytest.mark.parametrize(
+    "dtype,field,values",
+    [
+        (types_pb2.DT_FLOAT, "float_val", [1.0, 2.0]),
+        (types_pb2.DT_FLOAT, "float_val", []),
+        (types_pb2.DT_FLOAT, "float_val", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]),
+        (types_pb2.DT_INT8, "int_val", [300, -129]),
+        (types_pb2.DT_UINT16, "int_val", [70000, -1]),
+        (types_pb2.DT_INT64, "int64_val", [2**62]),
+        (types_pb2.DT_BOOL, "bool_val", [True, False]),
+        (types_pb2.DT_STRING, "string_val", [b"a", b"\xff"]),
+        (types_pb2.DT_STRING, "string_val", []),
+        (types_pb2.DT_COMPLEX64, "scomplex_val", [1.0, 2.0, 3.0]),
+        (types_pb2.DT_COMPLEX128, "dcomplex_val", [1.0, 2.0, 3.0, 4.0]),
+        (types_pb2.DT_HALF, "half_val", [0x3E00]),
+        (types_pb2.DT_UINT64, "uint64_val", [2**64 - 1, 3]),
+        (types_pb2.DT_FLOAT, "int_val", [5]),  # values in another dtype's field are not read: zeros
+    ],
+    ids=lambda v: str(v)[:20],
+)
 def test_fill_rule_matches_tensorflow(dtype: int, field: str, values: list[Any]) -> None:
     proto = typed_proto(dtype, [2, 3], field, values)
     assert_same(tensor_to_array(proto), tf_parse(proto))
@@ -240,18 +270,31 @@ def test_tensor_content_is_read_only_view() -> None:
     assert not array.flags.writeable
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda p: setattr(p, "dtype", types_pb2.DT_INVALID),
-    lambda p: setattr(p, "dtype", types_pb2.DT_RESOURCE),
-    lambda p: setattr(p, "dtype", types_pb2.DT_VARIANT),
-    lambda p: setattr(p, "dtype", types_pb2.DT_FLOAT_REF),
-    lambda p: p.tensor_shape.dim.add(size=-1),
-    lambda p: setattr(p, "tensor_content", b"\x00" * 7),
-    lambda p: setattr(p, "tensor_content", b"\x00" * 9),
-    lambda p: [p.tensor_shape.dim.add(size=2**40) for _ in range(2)],
-    lambda p: [p.tensor_shape.dim.add(size=1) for _ in range(255)],
-], ids=["invalid", "resource", "variant", "ref", "negative-dim", "short-content", "long-content",
-        "overflow", "too-many-dims"])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda p: setattr(p, "dtype", types_pb2.DT_INVALID),
+        lambda p: setattr(p, "dtype", types_pb2.DT_RESOURCE),
+        lambda p: setattr(p, "dtype", types_pb2.DT_VARIANT),
+        lambda p: setattr(p, "dtype", types_pb2.DT_FLOAT_REF),
+        lambda p: p.tensor_shape.dim.add(size=-1),
+        lambda p: setattr(p, "tensor_content", b"\x00" * 7),
+        lambda p: setattr(p, "tensor_content", b"\x00" * 9),
+        lambda p: [p.tensor_shape.dim.add(size=2**40) for _ in range(2)],
+        lambda p: [p.tensor_shape.dim.add(size=1) for _ in range(255)],
+    ],
+    ids=[
+        "invalid",
+        "resource",
+        "variant",
+        "ref",
+        "negative-dim",
+        "short-content",
+        "long-content",
+        "overflow",
+        "too-many-dims",
+    ],
+)
 def test_invalid_protos_are_rejected_like_tf(mutate: Any) -> None:
     proto = typed_proto(types_pb2.DT_FLOAT, [2], "float_val", [1.0])
     mutate(proto)
@@ -276,8 +319,22 @@ def test_numpy_dtype_for() -> None:
 
 # -- property-based ---------------------------------------------------------------------------
 
-HYPOTHESIS_DTYPES = [np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8,
-                     np.uint16, np.uint32, np.uint64, np.bool_, np.complex64, np.complex128, np.float16]
+HYPOTHESIS_DTYPES = [
+    np.float32,
+    np.float64,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.bool_,
+    np.complex64,
+    np.complex128,
+    np.float16,
+]
 shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=4)
 
 
@@ -289,8 +346,7 @@ def arrays(draw: st.DrawFn) -> np.ndarray:
         base = draw(hnp.arrays(np.float32, shape, elements=st.floats(-1e6, 1e6, width=32)))
         return base.astype(ml_dtypes.bfloat16)
     if kind == "bytes":
-        values = draw(st.lists(st.binary(max_size=8), min_size=int(np.prod(shape)),
-                               max_size=int(np.prod(shape))))
+        values = draw(st.lists(st.binary(max_size=8), min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
         out = np.empty(int(np.prod(shape)), dtype=object)
         out[:] = values
         return out.reshape(shape)
@@ -317,12 +373,16 @@ def test_property_round_trip_and_tf_agrees(array: np.ndarray, use_tensor_content
 
 @settings(max_examples=150, deadline=None)
 @given(
-    dtype=st.sampled_from([(types_pb2.DT_FLOAT, "float_val", st.floats(width=32, allow_nan=False)),
-                           (types_pb2.DT_INT32, "int_val", st.integers(-2**31, 2**31 - 1)),
-                           (types_pb2.DT_UINT8, "int_val", st.integers(-2**31, 2**31 - 1)),
-                           (types_pb2.DT_INT64, "int64_val", st.integers(-2**63, 2**63 - 1)),
-                           (types_pb2.DT_BOOL, "bool_val", st.booleans()),
-                           (types_pb2.DT_STRING, "string_val", st.binary(max_size=4))]),
+    dtype=st.sampled_from(
+        [
+            (types_pb2.DT_FLOAT, "float_val", st.floats(width=32, allow_nan=False)),
+            (types_pb2.DT_INT32, "int_val", st.integers(-(2**31), 2**31 - 1)),
+            (types_pb2.DT_UINT8, "int_val", st.integers(-(2**31), 2**31 - 1)),
+            (types_pb2.DT_INT64, "int64_val", st.integers(-(2**63), 2**63 - 1)),
+            (types_pb2.DT_BOOL, "bool_val", st.booleans()),
+            (types_pb2.DT_STRING, "string_val", st.binary(max_size=4)),
+        ]
+    ),
     shape=st.lists(st.integers(0, 4), max_size=3),
     data=st.data(),
 )

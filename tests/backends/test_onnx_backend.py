@@ -44,9 +44,11 @@ def test_half_plus_two_signature_and_run(load) -> None:
     signature = servable.signatures[SIG]
     assert signature.method_name == "tensorflow/serving/predict"
     assert {k: (v.name, v.dtype, v.shape) for k, v in signature.inputs.items()} == {
-        "x": ("x", DataType.DT_FLOAT, (-1, 1))}
+        "x": ("x", DataType.DT_FLOAT, (-1, 1))
+    }
     assert {k: (v.name, v.dtype, v.shape) for k, v in signature.outputs.items()} == {
-        "y": ("y", DataType.DT_FLOAT, (-1, 1))}
+        "y": ("y", DataType.DT_FLOAT, (-1, 1))
+    }
     assert servable.metadata() is None  # built from signatures by the serving layer
     out = servable.run(SIG, {"x": np.array([[1.0], [2.0], [5.0]], np.float32)}, ["y"])
     np.testing.assert_array_equal(out["y"], [[2.5], [3.0], [4.5]])
@@ -67,16 +69,30 @@ def test_every_dtype_maps_to_tf_and_runs(load) -> None:
     servable = load(onnx_models.dtypes_model())
     signature = servable.signatures[SIG]
     assert {k: v.dtype for k, v in signature.inputs.items()} == {
-        "f16": DataType.DT_HALF, "f64": DataType.DT_DOUBLE, "i8": DataType.DT_INT8, "i32": DataType.DT_INT32,
-        "i64": DataType.DT_INT64, "u8": DataType.DT_UINT8, "u64": DataType.DT_UINT64, "b": DataType.DT_BOOL,
-        "s": DataType.DT_STRING}
+        "f16": DataType.DT_HALF,
+        "f64": DataType.DT_DOUBLE,
+        "i8": DataType.DT_INT8,
+        "i32": DataType.DT_INT32,
+        "i64": DataType.DT_INT64,
+        "u8": DataType.DT_UINT8,
+        "u64": DataType.DT_UINT64,
+        "b": DataType.DT_BOOL,
+        "s": DataType.DT_STRING,
+    }
     assert all(spec.shape == (-1,) for spec in [*signature.inputs.values(), *signature.outputs.values()])
     strings = np.empty(2, dtype=object)
     strings[:] = [b"abc", "h\u00e9!".encode()]
-    inputs = {"f16": np.array([1.5, -2], np.float16), "f64": np.array([1.0, 2.0]),
-              "i8": np.array([-3, 4], np.int8), "i32": np.array([7, 8], np.int32),
-              "i64": np.array([2**40, -1], np.int64), "u8": np.array([0, 255], np.uint8),
-              "u64": np.array([2**63, 1], np.uint64), "b": np.array([True, False]), "s": strings}
+    inputs = {
+        "f16": np.array([1.5, -2], np.float16),
+        "f64": np.array([1.0, 2.0]),
+        "i8": np.array([-3, 4], np.int8),
+        "i32": np.array([7, 8], np.int32),
+        "i64": np.array([2**40, -1], np.int64),
+        "u8": np.array([0, 255], np.uint8),
+        "u64": np.array([2**63, 1], np.uint64),
+        "b": np.array([True, False]),
+        "s": strings,
+    }
     out = servable.run(SIG, inputs, sorted(signature.outputs))
     np.testing.assert_array_equal(out["f16_x2"], np.array([3, -4], np.float16))
     assert out["f16_x2"].dtype == np.float16
@@ -91,29 +107,51 @@ def test_every_dtype_maps_to_tf_and_runs(load) -> None:
 
 def test_non_utf8_string_input_is_invalid_argument(load) -> None:
     servable = load(onnx_models.dtypes_model())
-    inputs = {name: np.zeros(1, spec_dtype) for name, spec_dtype in (
-        ("f16", np.float16), ("f64", np.float64), ("i8", np.int8), ("i32", np.int32), ("i64", np.int64),
-        ("u8", np.uint8), ("u64", np.uint64), ("b", np.bool_))}
+    inputs = {
+        name: np.zeros(1, spec_dtype)
+        for name, spec_dtype in (
+            ("f16", np.float16),
+            ("f64", np.float64),
+            ("i8", np.int8),
+            ("i32", np.int32),
+            ("i64", np.int64),
+            ("u8", np.uint8),
+            ("u64", np.uint64),
+            ("b", np.bool_),
+        )
+    }
     inputs["s"] = np.array([b"\xff\xfe"], dtype=object)
     with pytest.raises(InvalidArgumentError, match="input 's': element 0 is not valid UTF-8"):
         servable.run(SIG, inputs, ["s_id"])
 
 
-@pytest.mark.parametrize(("inputs", "message"), [
-    ({"a": np.ones((2, 3), np.float64), "b": np.ones((2, 3), np.float32)},
-     "input 'a': expected dtype float but got double"),
-    ({"a": np.ones((2, 4), np.float32), "b": np.ones((2, 4), np.float32)},
-     r"input 'a': expected shape \[-1,3\] but got \[2,4\]"),
-    ({"a": np.ones((2, 3, 1), np.float32), "b": np.ones((2, 3), np.float32)},
-     r"input 'a': expected shape \[-1,3\] but got \[2,3,1\]"),
-    ({"a": np.ones((2, 3), np.float32), "b": np.ones((3, 3), np.float32)},
-     r"input 'b': expected shape \[-1,3\] but got \[3,3\] \(dim 0 is 'N', which input 'a' sets to 2\)"),
-    ({"a": np.ones((2, 3), np.float32)}, r"missing: \{b\}"),
-    ({"a": np.ones((2, 3), np.float32), "b": np.ones((2, 3), np.float32), "c": np.ones(1)},
-     r"unknown: \{c\}"),
-    ({"a": np.array([[b"x"] * 3], dtype=object), "b": np.ones((1, 3), np.float32)},
-     "input 'a': expected dtype float but got string"),
-])
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (
+            {"a": np.ones((2, 3), np.float64), "b": np.ones((2, 3), np.float32)},
+            "input 'a': expected dtype float but got double",
+        ),
+        (
+            {"a": np.ones((2, 4), np.float32), "b": np.ones((2, 4), np.float32)},
+            r"input 'a': expected shape \[-1,3\] but got \[2,4\]",
+        ),
+        (
+            {"a": np.ones((2, 3, 1), np.float32), "b": np.ones((2, 3), np.float32)},
+            r"input 'a': expected shape \[-1,3\] but got \[2,3,1\]",
+        ),
+        (
+            {"a": np.ones((2, 3), np.float32), "b": np.ones((3, 3), np.float32)},
+            r"input 'b': expected shape \[-1,3\] but got \[3,3\] \(dim 0 is 'N', which input 'a' sets to 2\)",
+        ),
+        ({"a": np.ones((2, 3), np.float32)}, r"missing: \{b\}"),
+        ({"a": np.ones((2, 3), np.float32), "b": np.ones((2, 3), np.float32), "c": np.ones(1)}, r"unknown: \{c\}"),
+        (
+            {"a": np.array([[b"x"] * 3], dtype=object), "b": np.ones((1, 3), np.float32)},
+            "input 'a': expected dtype float but got string",
+        ),
+    ],
+)
 def test_bad_inputs_are_invalid_argument_with_expected_and_got(load, inputs, message) -> None:
     servable = load(onnx_models.two_inputs())
     with pytest.raises(InvalidArgumentError, match=message):
@@ -123,8 +161,9 @@ def test_bad_inputs_are_invalid_argument_with_expected_and_got(load, inputs, mes
 def test_fixed_dims_are_checked(load) -> None:
     servable = load(onnx_models.fixed_shape())
     assert servable.signatures[SIG].inputs["x"].shape == (2, 3)
-    np.testing.assert_array_equal(servable.run(SIG, {"x": np.ones((2, 3), np.float32)}, ["y"])["y"],
-                                  np.full((2, 3), 10.0))
+    np.testing.assert_array_equal(
+        servable.run(SIG, {"x": np.ones((2, 3), np.float32)}, ["y"])["y"], np.full((2, 3), 10.0)
+    )
     with pytest.raises(InvalidArgumentError, match=r"expected shape \[2,3\] but got \[1,3\]"):
         servable.run(SIG, {"x": np.ones((1, 3), np.float32)}, ["y"])
 
@@ -149,11 +188,14 @@ def test_sklearn_pipeline_matches_scikit_learn(load) -> None:
     np.testing.assert_allclose(out["probabilities"], pipeline.predict_proba(features), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize(("model", "code", "text"), [
-    (onnx_models.broken_bytes(), StatusCode.INVALID_ARGUMENT, "INVALID_PROTOBUF"),
-    (onnx_models.unknown_op(), StatusCode.INVALID_ARGUMENT, "NoSuchOpAnywhere"),
-    (onnx_models.sequence_output(), StatusCode.UNIMPLEMENTED, "output 'parts': type seq(tensor(float))"),
-])
+@pytest.mark.parametrize(
+    ("model", "code", "text"),
+    [
+        (onnx_models.broken_bytes(), StatusCode.INVALID_ARGUMENT, "INVALID_PROTOBUF"),
+        (onnx_models.unknown_op(), StatusCode.INVALID_ARGUMENT, "NoSuchOpAnywhere"),
+        (onnx_models.sequence_output(), StatusCode.UNIMPLEMENTED, "output 'parts': type seq(tensor(float))"),
+    ],
+)
 def test_unusable_models_fail_the_load_with_onnxruntimes_error(tmp_path: Path, model, code, text) -> None:
     version_dir = onnx_models.save(model, tmp_path / "bad" / "1").parent
     loader = OnnxBackend().create_loader(ServableId("bad", 1), str(version_dir))
@@ -219,4 +261,7 @@ def test_inspect_shows_the_signature_the_server_gives(tmp_path: Path, capsys: py
 
     info = json.loads(capsys.readouterr().out)
     assert info["tag_sets"]["serve"]["signature_defs"]["serving_default"]["outputs"]["total"] == {
-        "dtype": "DT_FLOAT", "shape": [-1], "name": "total"}
+        "dtype": "DT_FLOAT",
+        "shape": [-1],
+        "name": "total",
+    }

@@ -21,8 +21,15 @@ def server(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     tmp = tmp_path_factory.mktemp("console-api")
     monitoring = tmp / "monitoring.txt"
     monitoring.write_text('prometheus_config { enable: true path: "/metrics" }\n')
-    running = start_server([f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=half_plus_two",
-                            f"--monitoring_config_file={monitoring}"], tmp, wait_models=["half_plus_two"])
+    running = start_server(
+        [
+            f"--model_base_path={model_root / 'half_plus_two'}",
+            "--model_name=half_plus_two",
+            f"--monitoring_config_file={monitoring}",
+        ],
+        tmp,
+        wait_models=["half_plus_two"],
+    )
     yield running
     running.stop()
 
@@ -35,8 +42,9 @@ def test_every_file_is_served_with_its_type(server: RunningServer) -> None:
     for path, name in FILES.items():
         r = requests.get(server.rest_url + path, timeout=10)
         assert r.status_code == 200, path
-        kind = {"html": "text/html", "js": "text/javascript", "css": "text/css"}.get(name.rsplit(".", 1)[-1],
-                                                                                  "text/plain")
+        kind = {"html": "text/html", "js": "text/javascript", "css": "text/css"}.get(
+            name.rsplit(".", 1)[-1], "text/plain"
+        )
         assert r.headers["content-type"].startswith(kind), path
     assert "MIT" in requests.get(server.rest_url + "/console/vendor/LICENSE", timeout=10).text
     assert requests.post(server.rest_url + "/", timeout=10).status_code == 405
@@ -52,8 +60,7 @@ def test_stats_count_requests_and_errors_from_the_request_metrics(server: Runnin
     def point_with_traffic() -> bool:
         assert predict(server, {"instances": [[1.0]]}).status_code == 200
         assert predict(server, {"instances": "bad"}).status_code == 400
-        doc = requests.post(server.rest_url + STATS, json={"after": first["seq"], "after_event": 99},
-                            timeout=10).json()
+        doc = requests.post(server.rest_url + STATS, json={"after": first["seq"], "after_event": 99}, timeout=10).json()
         assert doc["events"] == []
         assert all(p["seq"] > first["seq"] for p in doc["points"])
         rates = [p["models"]["half_plus_two"] for p in doc["points"]]
@@ -71,8 +78,11 @@ def test_stats_rejects_bad_requests(server: RunningServer) -> None:
 
 
 def test_console_off(model_root: Path, tmp_path: Path) -> None:
-    running = start_server([f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=half_plus_two",
-                            "--enable_console=false"], tmp_path, grpc=False)
+    running = start_server(
+        [f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=half_plus_two", "--enable_console=false"],
+        tmp_path,
+        grpc=False,
+    )
     try:
         for path in ("/", "/console/", "/console/console.js", STATS):
             assert requests.get(running.rest_url + path, timeout=10).status_code == 404, path

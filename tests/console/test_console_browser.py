@@ -35,14 +35,24 @@ def bases(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 @pytest.fixture(scope="module")
 def server(bases: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("console-server")
-    config = write_model_config(tmp / "models.config", [
-        {"name": "lstm", "base_path": str(LSTM)},
-        {"name": "m", "base_path": str(bases["m"])},
-        {"name": "broken", "base_path": str(bases["broken"])},
-    ])
-    running = start_server([f"--model_config_file={config}", "--file_system_poll_wait_seconds=1",
-                            "--file_system_settle_seconds=1", "--max_num_load_retries=0"],
-                           tmp, wait_models=["lstm", "m", "broken"])
+    config = write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "lstm", "base_path": str(LSTM)},
+            {"name": "m", "base_path": str(bases["m"])},
+            {"name": "broken", "base_path": str(bases["broken"])},
+        ],
+    )
+    running = start_server(
+        [
+            f"--model_config_file={config}",
+            "--file_system_poll_wait_seconds=1",
+            "--file_system_settle_seconds=1",
+            "--max_num_load_retries=0",
+        ],
+        tmp,
+        wait_models=["lstm", "m", "broken"],
+    )
     yield running
     running.stop()
 
@@ -83,7 +93,12 @@ def test_page_loads_with_no_console_errors_and_no_external_requests(page: Any, s
     assert errors == []
     assert urls and all(url.startswith(server.rest_url + "/") for url in urls), urls
     assert {url.removeprefix(server.rest_url) for url in urls} >= {
-        "/", "/console/console.js", "/console/vendor/uPlot.iife.min.js", "/console/api/stats", "/v1/config"}
+        "/",
+        "/console/console.js",
+        "/console/vendor/uPlot.iife.min.js",
+        "/console/api/stats",
+        "/v1/config",
+    }
 
 
 def test_lists_models_versions_states_and_signatures(page: Any, server: RunningServer) -> None:
@@ -96,8 +111,18 @@ def test_lists_models_versions_states_and_signatures(page: Any, server: RunningS
     lstm.locator('button[data-tab="Signatures"]').click()
     signatures = lstm.locator(".signature")
     sync_api.expect(signatures).to_contain_text("serving_default")
-    for text in ("words", "DT_STRING", "(-1, -1)", "nwords", "DT_INT32", "softmax", "(-1, 3)", "curl -d",
-                 "requests.post", "PredictionServiceStub"):
+    for text in (
+        "words",
+        "DT_STRING",
+        "(-1, -1)",
+        "nwords",
+        "DT_INT32",
+        "softmax",
+        "(-1, 3)",
+        "curl -d",
+        "requests.post",
+        "PredictionServiceStub",
+    ):
         sync_api.expect(signatures).to_contain_text(text)
     # The curl line shown works as printed.
     curl = lstm.locator(".snippet-curl").inner_text()
@@ -107,7 +132,8 @@ def test_lists_models_versions_states_and_signatures(page: Any, server: RunningS
 
 
 def test_a_published_version_shows_up_without_a_reload(
-        page: Any, server: RunningServer, bases: dict[str, Path], model_root: Path) -> None:
+    page: Any, server: RunningServer, bases: dict[str, Path], model_root: Path
+) -> None:
     page.goto(server.rest_url + "/")
     m = card(page, "m")
     sync_api.expect(m.locator('tr[data-version="1"]')).to_contain_text("AVAILABLE")
@@ -143,7 +169,8 @@ def test_try_it_on_the_lstm_model_shows_pos(page: Any, server: RunningServer) ->
     lstm.locator('[data-input="words"]').fill("很 喜欢")
     lstm.locator('[data-input="nwords"]').fill("2")
     assert json.loads(lstm.locator(".request-body").input_value()) == {
-        "instances": [{"nwords": 2, "words": ["很", "喜欢"]}]}
+        "instances": [{"nwords": 2, "words": ["很", "喜欢"]}]
+    }
     lstm.locator("button.send").click()
     sync_api.expect(lstm.locator(".answer")).to_have_text("labels: POS")
     result = lstm.locator(".result")
@@ -158,8 +185,11 @@ def test_charts_receive_points_under_load(page: Any, server: RunningServer) -> N
     def load() -> None:
         with requests.Session() as session:
             while not stop.is_set():
-                session.post(f"{server.rest_url}/v1/models/lstm:predict",
-                              json={"instances": [{"words": ["很", "好"], "nwords": 2}]}, timeout=30)
+                session.post(
+                    f"{server.rest_url}/v1/models/lstm:predict",
+                    json={"instances": [{"words": ["很", "好"], "nwords": 2}]},
+                    timeout=30,
+                )
 
     threads = [threading.Thread(target=load) for _ in range(4)]
     for thread in threads:

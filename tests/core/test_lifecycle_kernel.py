@@ -62,8 +62,10 @@ class Recorder:
 
 
 def aspired(root: Path, *versions: int) -> list[AspiredVersion]:
-    return [AspiredVersion(ServableId("m", v), BACKEND.create_loader(ServableId("m", v), str(root / str(v))))
-            for v in versions]
+    return [
+        AspiredVersion(ServableId("m", v), BACKEND.create_loader(ServableId("m", v), str(root / str(v))))
+        for v in versions
+    ]
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -170,12 +172,15 @@ def test_an_unaspired_version_that_never_started_ends_at_once(root: Path) -> Non
     run(body)
 
 
-@pytest.mark.parametrize("policy, available, selected", [
-    (VersionPolicy(), [1, 2, 3], [3]),
-    (VersionPolicy("latest", num_versions=2), [1, 3, 2], [3, 2]),
-    (VersionPolicy("all"), [2, 1], [1, 2]),
-    (VersionPolicy("specific", versions=(1, 7)), [1, 2, 3], [1]),
-])
+@pytest.mark.parametrize(
+    "policy, available, selected",
+    [
+        (VersionPolicy(), [1, 2, 3], [3]),
+        (VersionPolicy("latest", num_versions=2), [1, 3, 2], [3, 2]),
+        (VersionPolicy("all"), [2, 1], [1, 2]),
+        (VersionPolicy("specific", versions=(1, 7)), [1, 2, 3], [1]),
+    ],
+)
 def test_version_policies(policy: VersionPolicy, available: list[int], selected: list[int]) -> None:
     assert sorted(policy.select("m", available)) == sorted(selected)
 
@@ -190,9 +195,14 @@ def test_the_source_waits_for_a_folder_being_written_then_offers_it(tmp_path: Pa
         return AspiredVersion(servable_id, BACKEND.create_loader(servable_id, path))
 
     async def body() -> None:
-        source = FileSystemSource(ServableSourceConfig("m", str(tmp_path), VersionPolicy()), make, emit,
-                                  poll_wait_seconds=0, settle_seconds=3600,
-                                  is_complete=BACKEND.version_complete)
+        source = FileSystemSource(
+            ServableSourceConfig("m", str(tmp_path), VersionPolicy()),
+            make,
+            emit,
+            poll_wait_seconds=0,
+            settle_seconds=3600,
+            is_complete=BACKEND.version_complete,
+        )
         write_half_plus(tmp_path / "1")
         await source.poll()  # the first poll (startup) offers a complete folder at once
         assert emitted == [[1]]
@@ -219,7 +229,10 @@ def test_the_source_offers_an_old_enough_folder_even_if_it_never_completes(tmp_p
             ServableSourceConfig("m", str(tmp_path), VersionPolicy()),
             lambda sid, path: AspiredVersion(sid, BACKEND.create_loader(sid, path)),
             lambda name, versions: emitted.append([v.id.version for v in versions]),
-            poll_wait_seconds=0, settle_seconds=10, is_complete=lambda path: False)
+            poll_wait_seconds=0,
+            settle_seconds=10,
+            is_complete=lambda path: False,
+        )
         (tmp_path / "4").mkdir()
         (tmp_path / "4" / "model.py").write_text("broken(")
         old = time.time() - 60
@@ -237,8 +250,9 @@ def test_labels_resolve_through_the_server_core(root: Path) -> None:
 
     async def body() -> None:
         core = ServerCore(ServerCoreOptions(file_system_settle_seconds=0))
-        await core.apply_config([ModelConfig("m", str(root), "python", VersionPolicy("all"),
-                                             {"stable": 1, "canary": 2})])
+        await core.apply_config(
+            [ModelConfig("m", str(root), "python", VersionPolicy("all"), {"stable": 1, "canary": 2})]
+        )
         await core.monitor.wait_until(lambda: core.manager.available_versions("m") == [2, 1], 10)
         assert core.resolve("m", label="canary") == ServableRequest.specific("m", 2)
         with core.acquire(core.resolve("m", label="stable")) as handle:

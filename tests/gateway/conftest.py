@@ -25,10 +25,13 @@ def gateway_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def model_server(gateway_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One real pyserving server (REST and gRPC) with ``strings`` and ``hp``."""
     tmp = tmp_path_factory.mktemp("gateway-server")
-    config = write_model_config(tmp / "models.config", [
-        {"name": "strings", "base_path": gateway_models / "strings"},
-        {"name": "hp", "base_path": gateway_models / "hp"},
-    ])
+    config = write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "strings", "base_path": gateway_models / "strings"},
+            {"name": "hp", "base_path": gateway_models / "hp"},
+        ],
+    )
     server = start_server([f"--model_config_file={config}"], tmp, wait_models=("strings", "hp"))
     yield server
     server.stop()

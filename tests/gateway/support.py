@@ -42,16 +42,22 @@ class RunningGateway:
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until /readyz says every upstream has a healthy replica."""
-        self.wait_for(lambda: requests.get(f"{self.url}/readyz", timeout=2).status_code == 200,
-                      timeout, "gateway /readyz")
+        self.wait_for(
+            lambda: requests.get(f"{self.url}/readyz", timeout=2).status_code == 200, timeout, "gateway /readyz"
+        )
 
     def stop(self) -> int:
         return stop_process(self.process, grace=20)
 
 
-def start_gateway(config_text: str, tmp_path: Path, extra_args: Sequence[str] = (),
-                  command: Sequence[str] | None = None, env: dict[str, str] | None = None,
-                  timeout: float = 60.0) -> RunningGateway:
+def start_gateway(
+    config_text: str,
+    tmp_path: Path,
+    extra_args: Sequence[str] = (),
+    command: Sequence[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> RunningGateway:
     """Writes ``config_text`` to tmp_path and runs the gateway on it; waits for /healthz.
 
     ``command`` replaces ``python -m pyserving.gateway``; in it and in ``env``
@@ -69,25 +75,34 @@ def start_gateway(config_text: str, tmp_path: Path, extra_args: Sequence[str] = 
         return text
 
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **{k: filled(v) for k, v in (env or {}).items()})
-    argv = list(command) if command else [
-        sys.executable, "-m", "pyserving.gateway", "--config", str(config), "--port", str(port),
-        *extra_args]
+    argv = (
+        list(command)
+        if command
+        else [sys.executable, "-m", "pyserving.gateway", "--config", str(config), "--port", str(port), *extra_args]
+    )
     argv = [filled(a) for a in argv]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=REPO,
-                                   preexec_fn=die_with_parent)  # no gateway outlives pytest
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=REPO, preexec_fn=die_with_parent
+        )  # no gateway outlives pytest
     gateway = RunningGateway(process, port, log_path)
     try:
-        gateway.wait_for(lambda: requests.get(f"{gateway.url}/healthz", timeout=2).status_code == 200,
-                         timeout, "gateway /healthz")
+        gateway.wait_for(
+            lambda: requests.get(f"{gateway.url}/healthz", timeout=2).status_code == 200, timeout, "gateway /healthz"
+        )
     except BaseException:
         gateway.stop()
         raise
     return gateway
 
 
-def make_key(key_id: str, routes: Sequence[str], rate_per_s: float | None = None,
-             burst: float | None = None, scheme: str = "sha256") -> tuple[str, str]:
+def make_key(
+    key_id: str,
+    routes: Sequence[str],
+    rate_per_s: float | None = None,
+    burst: float | None = None,
+    scheme: str = "sha256",
+) -> tuple[str, str]:
     """A fresh key and its keys-file entry (TOML)."""
     key = generate_key(key_id)
     return key, entry_toml(key_id, hash_key(key, scheme), routes, rate_per_s, burst)
@@ -138,5 +153,11 @@ def closed_port() -> int:
 
 
 def run_cli(*args: str, stdin: str = "", cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pyserving.gateway", *args], input=stdin,
-                          capture_output=True, text=True, cwd=cwd, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pyserving.gateway", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+    )

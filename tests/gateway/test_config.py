@@ -48,37 +48,53 @@ BAD = [
     # (change to GOOD, expected start of the error)
     (GOOD.replace('model = "lstm"', ""), "routes[0].model: missing"),
     (GOOD.replace('auth = "none"', ""), "auth: missing"),
-    (GOOD.replace('auth = "none"', 'auth = "off"'), "auth: expected \"none\" or a table"),
+    (GOOD.replace('auth = "none"', 'auth = "off"'), 'auth: expected "none" or a table'),
     (GOOD.replace('upstream = "m"', 'upstream = "x"'), "routes[0].upstream: no upstream named 'x'"),
-    (GOOD.replace('replicas = ["127.0.0.1:8500"]', 'replicas = ["127.0.0.1:8500", 7]'),
-     "upstreams.m.replicas[1]: expected a non-empty string"),
-    (GOOD.replace('replicas = ["127.0.0.1:8500"]', 'replicas = ["no-port"]'),
-     "upstreams.m.replicas[0]: expected host:port"),
-    (GOOD.replace('replicas = ["127.0.0.1:8500"]', 'replicas = []'), "upstreams.m.replicas: must not be empty"),
+    (
+        GOOD.replace('replicas = ["127.0.0.1:8500"]', 'replicas = ["127.0.0.1:8500", 7]'),
+        "upstreams.m.replicas[1]: expected a non-empty string",
+    ),
+    (
+        GOOD.replace('replicas = ["127.0.0.1:8500"]', 'replicas = ["no-port"]'),
+        "upstreams.m.replicas[0]: expected host:port",
+    ),
+    (GOOD.replace('replicas = ["127.0.0.1:8500"]', "replicas = []"), "upstreams.m.replicas: must not be empty"),
     (GOOD + 'protocol = "soap"\n', "routes[0].protocol: unknown key"),
-    (GOOD.replace('[upstreams.m]', '[upstreams.m]\nprotocol = "soap"'),
-     "upstreams.m.protocol: must be one of grpc, rest"),
-    (GOOD.replace('[upstreams.m]', '[upstreams.m]\ntimeout_ms = "5s"'),
-     "upstreams.m.timeout_ms: expected an integer, got string"),
-    (GOOD.replace('[upstreams.m]', '[upstreams.m]\ntimeout_ms = 0'), "upstreams.m.timeout_ms: must be >= 1"),
-    (GOOD + "version = 1\nlabel = \"stable\"\n", "routes[0].label: cannot be set together with version"),
+    (
+        GOOD.replace("[upstreams.m]", '[upstreams.m]\nprotocol = "soap"'),
+        "upstreams.m.protocol: must be one of grpc, rest",
+    ),
+    (
+        GOOD.replace("[upstreams.m]", '[upstreams.m]\ntimeout_ms = "5s"'),
+        "upstreams.m.timeout_ms: expected an integer, got string",
+    ),
+    (GOOD.replace("[upstreams.m]", "[upstreams.m]\ntimeout_ms = 0"), "upstreams.m.timeout_ms: must be >= 1"),
+    (GOOD + 'version = 1\nlabel = "stable"\n', "routes[0].label: cannot be set together with version"),
     (GOOD + 'methods = ["GET"]\n', "routes[0].methods: GET needs a transform"),
     (GOOD + 'methods = ["PUT"]\n', "routes[0].methods[0]: must be GET or POST"),
     (GOOD + 'transform = "not an import string"\n', "routes[0].transform: expected an import string"),
     (GOOD.replace('path = "/a"', 'path = "a"'), "routes[0].path: expected an absolute path"),
     (GOOD.replace('path = "/a"', 'path = "/healthz"'), "routes[0].path: /healthz is reserved"),
-    (GOOD + '[[routes]]\npath = "/a/"\nupstream = "m"\nmodel = "y"\n',
-     "routes[1].path: /a is already used by routes[0]"),
+    (
+        GOOD + '[[routes]]\npath = "/a/"\nupstream = "m"\nmodel = "y"\n',
+        "routes[1].path: /a is already used by routes[0]",
+    ),
     (GOOD.replace('auth = "none"', 'auth = "none"\n[gateway]\nworkers = 0'), "gateway.workers: must be >= 1"),
-    (GOOD.replace('auth = "none"', 'auth = "none"\n[gateway]\nporrt = 1'),
-     "gateway.porrt: unknown key (did you mean port?)"),
-    (GOOD.replace('replicas = [', 'replica = ['), "upstreams.m.replica: unknown key (did you mean replicas?)"),
-    (GOOD.replace('auth = "none"', '[auth]\ndefault_burst = 3'), "auth.keys_file: missing"),
-    (GOOD.replace('auth = "none"', '[auth]\nkeys_file = "k.toml"\ndefault_rate_per_s = -1'),
-     "auth.default_rate_per_s: must be > 0"),
+    (
+        GOOD.replace('auth = "none"', 'auth = "none"\n[gateway]\nporrt = 1'),
+        "gateway.porrt: unknown key (did you mean port?)",
+    ),
+    (GOOD.replace("replicas = [", "replica = ["), "upstreams.m.replica: unknown key (did you mean replicas?)"),
+    (GOOD.replace('auth = "none"', "[auth]\ndefault_burst = 3"), "auth.keys_file: missing"),
+    (
+        GOOD.replace('auth = "none"', '[auth]\nkeys_file = "k.toml"\ndefault_rate_per_s = -1'),
+        "auth.default_rate_per_s: must be > 0",
+    ),
     ('auth = "none"\n[[routes]]\npath = "/a"\nupstream = "m"\nmodel = "x"\n', "upstreams: missing"),
-    (GOOD.replace('[upstreams.m]', '[upstreams.m]\nprotocol = "rest"\nhealth_check = "grpc_health"'),
-     "upstreams.m.health_check: grpc_health needs protocol = \"grpc\""),
+    (
+        GOOD.replace("[upstreams.m]", '[upstreams.m]\nprotocol = "rest"\nhealth_check = "grpc_health"'),
+        'upstreams.m.health_check: grpc_health needs protocol = "grpc"',
+    ),
 ]
 
 
@@ -106,14 +122,17 @@ def test_the_example_configs_are_valid() -> None:
     assert verify_key("demo.example-key-do-not-deploy", keys["demo"].hash)
 
 
-@pytest.mark.parametrize(("entry", "error"), [
-    ('id = "a"\nroutes = ["*"]', "keys[0].hash: missing"),
-    ('id = "a"\nhash = "md5$abc"\nroutes = ["*"]', "keys[0].hash: expected 'sha256$<64 hex>'"),
-    ('id = "a b"\nhash = "sha256$' + "0" * 64 + '"\nroutes = ["*"]', "keys[0].id: expected a name"),
-    ('id = "a"\nhash = "sha256$' + "0" * 64 + '"\nroutes = []', "keys[0].routes: expected a non-empty list"),
-    ('id = "a"\nhash = "sha256$' + "0" * 64 + '"\nroutes = ["*"]\nrate_per_s = 0', "keys[0].rate_per_s"),
-    ('id = "a"\nhash = "sha256$' + "0" * 64 + '"\nroutes = ["*"]\nscope = 1', "keys[0].scope: unknown key"),
-])
+@pytest.mark.parametrize(
+    ("entry", "error"),
+    [
+        ('id = "a"\nroutes = ["*"]', "keys[0].hash: missing"),
+        ('id = "a"\nhash = "md5$abc"\nroutes = ["*"]', "keys[0].hash: expected 'sha256$<64 hex>'"),
+        ('id = "a b"\nhash = "sha256$' + "0" * 64 + '"\nroutes = ["*"]', "keys[0].id: expected a name"),
+        ('id = "a"\nhash = "sha256$' + "0" * 64 + '"\nroutes = []', "keys[0].routes: expected a non-empty list"),
+        ('id = "a"\nhash = "sha256$' + "0" * 64 + '"\nroutes = ["*"]\nrate_per_s = 0', "keys[0].rate_per_s"),
+        ('id = "a"\nhash = "sha256$' + "0" * 64 + '"\nroutes = ["*"]\nscope = 1', "keys[0].scope: unknown key"),
+    ],
+)
 def test_keys_file_errors_name_the_bad_key(tmp_path: Path, entry: str, error: str) -> None:
     path = tmp_path / "keys.toml"
     path.write_text("[[keys]]\n" + entry + "\n")
@@ -161,8 +180,7 @@ def test_cli_serve_refuses_a_bad_config_before_binding(tmp_path: Path) -> None:
 
 
 def test_keygen_prints_the_key_to_stderr_and_only_its_hash_to_stdout(tmp_path: Path) -> None:
-    result = run_cli("keygen", "--id", "web", "--routes", "/sentiment,/other", "--rate-per-s", "5",
-                     "--burst", "10")
+    result = run_cli("keygen", "--id", "web", "--routes", "/sentiment,/other", "--rate-per-s", "5", "--burst", "10")
     assert result.returncode == 0, result.stderr
     key = result.stderr.strip().splitlines()[-1]
     assert key.startswith("web.") and key not in result.stdout
@@ -199,8 +217,11 @@ def test_token_bucket_allows_the_burst_then_the_rate() -> None:
 
 def test_rest_only_gateway_never_imports_tensorflow(tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
-    config.write_text(GOOD.replace('[upstreams.m]', '[upstreams.m]\nprotocol = "rest"')
-                      .replace('"127.0.0.1:8500"', '"http://127.0.0.1:8501"'))
+    config.write_text(
+        GOOD.replace("[upstreams.m]", '[upstreams.m]\nprotocol = "rest"').replace(
+            '"127.0.0.1:8500"', '"http://127.0.0.1:8501"'
+        )
+    )
     code = textwrap.dedent(f"""
         import asyncio, sys
         from pyserving.gateway.app import create_app
@@ -214,7 +235,6 @@ def test_rest_only_gateway_never_imports_tensorflow(tmp_path: Path) -> None:
         assert not heavy, heavy
         print("no tensorflow")
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                            timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "no tensorflow" in result.stdout

@@ -37,9 +37,12 @@ def pair(gateway_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     models.export_half_plus_two(tmp / "b" / "hp" / "1", b=3.0)
     bases = {"a": gateway_models / "hp", "b": tmp / "b" / "hp"}  # A: the suite's 0.5x+2
     with ThreadPoolExecutor(2) as pool:  # start both servers at once
-        a, b = pool.map(lambda side: start_server(
-            ["--model_name=hp", f"--model_base_path={bases[side]}"], tmp, wait_models=("hp",)),
-            ["a", "b"])
+        a, b = pool.map(
+            lambda side: start_server(
+                ["--model_name=hp", f"--model_base_path={bases[side]}"], tmp, wait_models=("hp",)
+            ),
+            ["a", "b"],
+        )
     config = f"""
 auth = "none"
 
@@ -88,8 +91,13 @@ def test_requests_keep_succeeding_when_a_replica_dies_then_503(pair: Pair) -> No
             response = pair.ask(path)
             assert response.status_code == 200, response.text
             assert response.json()["predictions"] == [B_ANSWER]
-    pair.gateway.wait_for(lambda: requests.get(f"{pair.gateway.url}/readyz", timeout=2).json()
-                          ["upstreams"]["grpc"]["reachable_replicas"] == 1, 10, "A marked down")
+    pair.gateway.wait_for(
+        lambda: (
+            requests.get(f"{pair.gateway.url}/readyz", timeout=2).json()["upstreams"]["grpc"]["reachable_replicas"] == 1
+        ),
+        10,
+        "A marked down",
+    )
     assert requests.get(f"{pair.gateway.url}/readyz", timeout=2).status_code == 200
 
     pair.b.stop()
@@ -97,5 +105,6 @@ def test_requests_keep_succeeding_when_a_replica_dies_then_503(pair: Pair) -> No
         response = pair.ask(path)
         assert response.status_code == 503, response.text
         assert response.json()["error"]["code"] == "upstream_unavailable"
-    pair.gateway.wait_for(lambda: requests.get(f"{pair.gateway.url}/readyz", timeout=2).status_code
-                          == 503, 10, "not ready")
+    pair.gateway.wait_for(
+        lambda: requests.get(f"{pair.gateway.url}/readyz", timeout=2).status_code == 503, 10, "not ready"
+    )

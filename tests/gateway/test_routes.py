@@ -213,9 +213,11 @@ def env(model_server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -
         # Ready for this module: the live upstreams serve their models, the dead one was probed.
         def probed() -> bool:
             health = requests.get(f"{gateway.url}/readyz", timeout=2).json()["upstreams"]
-            return (health["grpc"]["models"] == {"strings": 1, "hp": 1}
-                    and health["rest"]["models"] == {"strings": 1, "hp": 1, "nope": 0}
-                    and health["dead"]["reachable_replicas"] == 0)
+            return (
+                health["grpc"]["models"] == {"strings": 1, "hp": 1}
+                and health["rest"]["models"] == {"strings": 1, "hp": 1, "nope": 0}
+                and health["dead"]["reachable_replicas"] == 0
+            )
 
         gateway.wait_for(probed, what="health checks")
         yield Env(gateway, model_server, keys, keys_file)
@@ -290,8 +292,7 @@ def test_pass_through_returns_tf_serving_json(env: Env) -> None:
     assert via_gateway.status_code == 200, via_gateway.text
     assert via_gateway.json()["predictions"][0]["labels"] == "POS"
     assert via_gateway.json()["predictions"][0]["classes_id"] == direct.json()["predictions"][0]["classes_id"]
-    assert via_gateway.json()["predictions"][0]["softmax"] == pytest.approx(
-        direct.json()["predictions"][0]["softmax"])
+    assert via_gateway.json()["predictions"][0]["softmax"] == pytest.approx(direct.json()["predictions"][0]["softmax"])
     for path in ["/predict/hp", "/predict/hp-grpc"]:
         assert env.post(path, {"instances": [1.0, 2.0]}).json() == {"predictions": [2.5, 3.0]}
         assert env.post(path, {"inputs": {"x": [[1.0]]}}).json() == {"outputs": [[2.5]]}
@@ -299,8 +300,11 @@ def test_pass_through_returns_tf_serving_json(env: Env) -> None:
 
 def test_pass_through_reports_the_model_servers_complaint_as_400(env: Env) -> None:
     for path in ["/predict/hp", "/predict/hp-grpc"]:
-        error = assert_error(env.post(path, {"instances": ["not a number"]}), 400,
-                             "invalid_argument" if path == "/predict/hp" else "bad_request")
+        error = assert_error(
+            env.post(path, {"instances": ["not a number"]}),
+            400,
+            "invalid_argument" if path == "/predict/hp" else "bad_request",
+        )
         assert "string" in error["message"].lower() or "type" in error["message"].lower()
     assert_error(env.post("/predict/hp", [1, 2]), 400, "bad_request")
 
@@ -316,17 +320,19 @@ def test_missing_key_is_401_with_a_challenge(env: Env) -> None:
 
 def test_wrong_key_is_401(env: Env) -> None:
     forged = "full." + "A" * 43  # a real id with a wrong secret
-    for headers in [bearer(forged), bearer("garbage"), {"Authorization": "Basic dXNlcjpwYXNz"},
-                    {"X-API-Key": ""}]:
+    for headers in [bearer(forged), bearer("garbage"), {"Authorization": "Basic dXNlcjpwYXNz"}, {"X-API-Key": ""}]:
         response = requests.post(env.gateway.url + "/words", json={"text": "好"}, headers=headers, timeout=10)
         assert assert_error(response, 401, "unauthenticated")["message"] in (
-            "invalid API key", "missing API key (send 'Authorization: Bearer <key>' or 'X-API-Key')")
+            "invalid API key",
+            "missing API key (send 'Authorization: Bearer <key>' or 'X-API-Key')",
+        )
 
 
 def test_right_key_in_either_header(env: Env) -> None:
     assert env.post("/words", {"text": "好"}).status_code == 200
-    response = requests.post(env.gateway.url + "/words", json={"text": "好"},
-                             headers={"X-API-Key": env.keys["words-only"]}, timeout=10)
+    response = requests.post(
+        env.gateway.url + "/words", json={"text": "好"}, headers={"X-API-Key": env.keys["words-only"]}, timeout=10
+    )
     assert response.status_code == 200, response.text
 
 
@@ -357,12 +363,18 @@ def test_keys_file_changes_apply_without_restart(env: Env) -> None:
     original = env.keys_file.read_text()
     env.keys_file.write_text(original + "\n" + entry)
     try:
-        env.gateway.wait_for(lambda: env.post("/hp-fn", {"x": 1}, headers=bearer(key), key=None)
-                             .status_code == 200, 10, "new key accepted")
+        env.gateway.wait_for(
+            lambda: env.post("/hp-fn", {"x": 1}, headers=bearer(key), key=None).status_code == 200,
+            10,
+            "new key accepted",
+        )
     finally:
         env.keys_file.write_text(original)
-    env.gateway.wait_for(lambda: env.post("/hp-fn", {"x": 1}, headers=bearer(key), key=None)
-                         .status_code == 401, 10, "removed key refused")
+    env.gateway.wait_for(
+        lambda: env.post("/hp-fn", {"x": 1}, headers=bearer(key), key=None).status_code == 401,
+        10,
+        "removed key refused",
+    )
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -374,8 +386,9 @@ def test_bad_input_is_400_saying_what_was_wrong(env: Env) -> None:
     assert "not valid JSON" in assert_error(bad_json, 400, "bad_request")["message"]
     empty = requests.post(env.gateway.url + "/words", data=b"", headers=headers, timeout=10)
     assert "empty" in assert_error(empty, 400, "bad_request")["message"]
-    assert assert_error(env.post("/words", {"txt": "x"}), 400, "bad_request")["message"] == \
-        "send 'text' or 'texts'"  # BadRequest from the transform
+    assert (
+        assert_error(env.post("/words", {"txt": "x"}), 400, "bad_request")["message"] == "send 'text' or 'texts'"
+    )  # BadRequest from the transform
 
 
 def test_unknown_route_is_404_and_wrong_method_405(env: Env) -> None:
@@ -448,8 +461,11 @@ def test_health_endpoints_need_no_key(env: Env) -> None:
     assert requests.get(env.gateway.url + "/healthz", timeout=5).json() == {"status": "ok"}
     ready = requests.get(env.gateway.url + "/readyz", timeout=5)
     assert ready.status_code == 503  # the "dead" upstream has no reachable replica
-    assert ready.json()["upstreams"]["grpc"] == {"replicas": 1, "reachable_replicas": 1,
-                                                 "models": {"hp": 1, "strings": 1}}
+    assert ready.json()["upstreams"]["grpc"] == {
+        "replicas": 1,
+        "reachable_replicas": 1,
+        "models": {"hp": 1, "strings": 1},
+    }
     assert "127.0.0.1" not in ready.text  # no addresses to unauthenticated callers
 
 

@@ -31,16 +31,17 @@ class Example:
     admin: str  # subscribed to every route
 
     def sentiment(self, body: object, key: str | None = None) -> requests.Response:
-        return requests.post(f"{self.gateway.url}/sentiment", json=body,
-                             headers=bearer(key or self.key), timeout=30)
+        return requests.post(f"{self.gateway.url}/sentiment", json=body, headers=bearer(key or self.key), timeout=30)
 
 
 def _example_config(keys_file: Path, upstream: str, protocol: str, model: str) -> str:
     text = (EXAMPLE / "gateway.toml").read_text(encoding="utf-8")
-    for old, new in [('"127.0.0.1:8500"', f'"{upstream}"'),
-                     ('keys_file = "keys.toml"', f'keys_file = "{keys_file}"'),
-                     ('python_path = ["."]', f'python_path = ["{EXAMPLE}"]'),
-                     ('protocol = "grpc"', f'protocol = "{protocol}"')]:
+    for old, new in [
+        ('"127.0.0.1:8500"', f'"{upstream}"'),
+        ('keys_file = "keys.toml"', f'keys_file = "{keys_file}"'),
+        ('python_path = ["."]', f'python_path = ["{EXAMPLE}"]'),
+        ('protocol = "grpc"', f'protocol = "{protocol}"'),
+    ]:
         assert old in text, f"examples/sentiment/gateway.toml no longer has {old}"
         text = text.replace(old, new)
     return text.replace('model = "lstm"', f'model = "{model}"')
@@ -52,15 +53,15 @@ def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     key, entry = make_key("frontend", ["/sentiment"])
     admin, admin_entry = make_key("ops", ["*"])
     keys_file = tmp / "keys.toml"
-    keys_file.write_text(entry + "\n" + admin_entry + "\n"
-                         + (EXAMPLE / "keys.example.toml").read_text(encoding="utf-8"))
+    keys_file.write_text(
+        entry + "\n" + admin_entry + "\n" + (EXAMPLE / "keys.example.toml").read_text(encoding="utf-8")
+    )
     server: RunningServer | None = None
     if request.param == "string_model":
         shared_server: RunningServer = request.getfixturevalue("model_server")
         config = _example_config(keys_file, shared_server.grpc_address, "grpc", "strings")
     else:
-        server = start_server(["--model_name=lstm", f"--model_base_path={LSTM_MODEL}"], tmp,
-                              wait_models=("lstm",))
+        server = start_server(["--model_name=lstm", f"--model_base_path={LSTM_MODEL}"], tmp, wait_models=("lstm",))
         config = _example_config(keys_file, server.rest_url, "rest", "lstm")
     try:
         gateway = start_gateway(config, tmp)
@@ -90,8 +91,9 @@ def test_batch_of_texts_keeps_order(example: Example) -> None:
 
 
 def test_get_with_query_parameter(example: Example) -> None:
-    response = requests.get(f"{example.gateway.url}/sentiment", params={"text": NEGATIVE},
-                            headers=bearer(example.key), timeout=30)
+    response = requests.get(
+        f"{example.gateway.url}/sentiment", params={"text": NEGATIVE}, headers=bearer(example.key), timeout=30
+    )
     assert response.status_code == 200, response.text
     assert response.json()["label"] == "NEG"
 
@@ -100,13 +102,16 @@ def test_shipped_demo_key_works(example: Example) -> None:
     assert example.sentiment({"text": POSITIVE}, key="demo.example-key-do-not-deploy").status_code == 200
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"text": ""}, "every text must be a non-empty string"),
-    ({"texts": []}, "'texts' must be a non-empty list of strings"),
-    ({"texts": ["好"] * 65}, "at most 64 texts per request, got 65"),
-    ({"review": "好"}, "missing 'text'"),
-    (["好"], "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"text": ""}, "every text must be a non-empty string"),
+        ({"texts": []}, "'texts' must be a non-empty list of strings"),
+        ({"texts": ["好"] * 65}, "at most 64 texts per request, got 65"),
+        ({"review": "好"}, "missing 'text'"),
+        (["好"], "expected a JSON object"),
+    ],
+)
 def test_bad_input_is_400_with_the_reason(example: Example, body: object, message: str) -> None:
     response = example.sentiment(body)
     assert response.status_code == 400, response.text

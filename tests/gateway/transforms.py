@@ -29,14 +29,18 @@ class Tokens:
         texts, _ = _texts(payload)
         tokens = [t.split() for t in texts]
         width = max(1, max(len(t) for t in tokens))
-        return {"words": [t + [""] * (width - len(t)) for t in tokens],
-                "nwords": np.array([len(t) for t in tokens], dtype=np.int64)}  # cast to int32
+        return {
+            "words": [t + [""] * (width - len(t)) for t in tokens],
+            "nwords": np.array([len(t) for t in tokens], dtype=np.int64),
+        }  # cast to int32
 
     def postprocess(self, outputs: dict[str, np.ndarray], payload: Any) -> Any:
         _, single = _texts(payload)
         assert all(isinstance(label, bytes) for label in outputs["labels"])
-        rows = [{"label": label, "pos": float(scores[1]), "thread": threading.current_thread().name}
-                for label, scores in zip(outputs["labels"], outputs["softmax"], strict=False)]
+        rows = [
+            {"label": label, "pos": float(scores[1]), "thread": threading.current_thread().name}
+            for label, scores in zip(outputs["labels"], outputs["softmax"], strict=False)
+        ]
         return rows[0] if single else rows
 
 

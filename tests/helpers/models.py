@@ -380,8 +380,9 @@ def export_tf2_classify_regress(path: str | os.PathLike[str]) -> Path:
 
     def build(export_dir: Path, _scratch: Path) -> None:
         module = ClassifyRegress()
-        tf.saved_model.save(module, str(export_dir), signatures={
-            "classify_x_to_y": module.classify, "regress_x_to_y": module.regress})
+        tf.saved_model.save(
+            module, str(export_dir), signatures={"classify_x_to_y": module.classify, "regress_x_to_y": module.regress}
+        )
 
     return _export_atomically(path, build)
 

@@ -61,8 +61,10 @@ def export_half_plus(version_dir: Path, b: float = 2.0) -> Path:
 
 def mlp_weights(sizes: tuple[int, ...], seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
-    return [(rng.standard_normal((n_in, n_out), dtype=np.float32) * 0.02, np.zeros(n_out, np.float32))
-            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False)]
+    return [
+        (rng.standard_normal((n_in, n_out), dtype=np.float32) * 0.02, np.zeros(n_out, np.float32))
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False)
+    ]
 
 
 def mlp(sizes: tuple[int, ...] = (8, 16, 4), seed: int = 0, weights=None):
@@ -73,15 +75,20 @@ def mlp(sizes: tuple[int, ...] = (8, 16, 4), seed: int = 0, weights=None):
     nodes, initializers, h = [], [], "x"
     for i, (w, b) in enumerate(weights):
         initializers += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
-        nodes += [helper.make_node("MatMul", [h, f"w{i}"], [f"mm{i}"]),
-                  helper.make_node("Add", [f"mm{i}", f"b{i}"], [f"h{i}" if i < len(weights) - 1 else "y"])]
+        nodes += [
+            helper.make_node("MatMul", [h, f"w{i}"], [f"mm{i}"]),
+            helper.make_node("Add", [f"mm{i}", f"b{i}"], [f"h{i}" if i < len(weights) - 1 else "y"]),
+        ]
         if i < len(weights) - 1:
             nodes.append(helper.make_node("Relu", [f"h{i}"], [f"r{i}"]))
             h = f"r{i}"
     graph = helper.make_graph(
-        nodes, "mlp",
+        nodes,
+        "mlp",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", sizes[0]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", sizes[-1]])], initializers)
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", sizes[-1]])],
+        initializers,
+    )
     return _model(graph)
 
 
@@ -105,8 +112,17 @@ def dtypes_model(only: tuple[str, ...] | None = None):
     from onnx import TensorProto, helper, numpy_helper
 
     T = TensorProto
-    ins = [("f16", T.FLOAT16), ("f64", T.DOUBLE), ("i8", T.INT8), ("i32", T.INT32), ("i64", T.INT64),
-           ("u8", T.UINT8), ("u64", T.UINT64), ("b", T.BOOL), ("s", T.STRING)]
+    ins = [
+        ("f16", T.FLOAT16),
+        ("f64", T.DOUBLE),
+        ("i8", T.INT8),
+        ("i32", T.INT32),
+        ("i64", T.INT64),
+        ("u8", T.UINT8),
+        ("u64", T.UINT64),
+        ("b", T.BOOL),
+        ("s", T.STRING),
+    ]
     nodes = [
         helper.make_node("Add", ["f16", "f16"], ["f16_x2"]),
         helper.make_node("Neg", ["f64"], ["f64_neg"]),
@@ -119,19 +135,30 @@ def dtypes_model(only: tuple[str, ...] | None = None):
         helper.make_node("StringNormalizer", ["s"], ["s_upper"], case_change_action="UPPER", locale="C"),
         helper.make_node("Identity", ["s"], ["s_id"]),
     ]
-    outs = [("f16_x2", T.FLOAT16), ("f64_neg", T.DOUBLE), ("i8_id", T.INT8), ("i32_id", T.INT32),
-            ("i64_plus1", T.INT64), ("u8_id", T.UINT8), ("u64_id", T.UINT64), ("b_not", T.BOOL),
-            ("s_upper", T.STRING), ("s_id", T.STRING)]
+    outs = [
+        ("f16_x2", T.FLOAT16),
+        ("f64_neg", T.DOUBLE),
+        ("i8_id", T.INT8),
+        ("i32_id", T.INT32),
+        ("i64_plus1", T.INT64),
+        ("u8_id", T.UINT8),
+        ("u64_id", T.UINT64),
+        ("b_not", T.BOOL),
+        ("s_upper", T.STRING),
+        ("s_id", T.STRING),
+    ]
     if only is not None:
         ins = [(name, kind) for name, kind in ins if name in only]
         nodes = [node for node in nodes if node.input[0] in only]
         produced = {name for node in nodes for name in node.output}
         outs = [(name, kind) for name, kind in outs if name in produced]
     graph = helper.make_graph(
-        nodes, "dtypes",
+        nodes,
+        "dtypes",
         [helper.make_tensor_value_info(name, kind, ["n"]) for name, kind in ins],
         [helper.make_tensor_value_info(name, kind, ["n"]) for name, kind in outs],
-        [numpy_helper.from_array(np.array(1, np.int64), "one")])
+        [numpy_helper.from_array(np.array(1, np.int64), "one")],
+    )
     return _model(graph)
 
 
@@ -141,14 +168,21 @@ def two_inputs():
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
-        [helper.make_node("Add", ["a", "b"], ["sum"]),
-         helper.make_node("ReduceSum", ["sum", "axes"], ["total"], keepdims=0)],
+        [
+            helper.make_node("Add", ["a", "b"], ["sum"]),
+            helper.make_node("ReduceSum", ["sum", "axes"], ["total"], keepdims=0),
+        ],
         "two_inputs",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 3]),
-         helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 3])],
-        [helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["N", 3]),
-         helper.make_tensor_value_info("total", TensorProto.FLOAT, ["N"])],
-        [helper.make_tensor("axes", TensorProto.INT64, [1], [1])])
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 3]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", 3]),
+        ],
+        [
+            helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["N", 3]),
+            helper.make_tensor_value_info("total", TensorProto.FLOAT, ["N"]),
+        ],
+        [helper.make_tensor("axes", TensorProto.INT64, [1], [1])],
+    )
     return _model(graph)
 
 
@@ -157,10 +191,12 @@ def fixed_shape():
     from onnx import TensorProto, helper, numpy_helper
 
     graph = helper.make_graph(
-        [helper.make_node("Mul", ["x", "ten"], ["y"])], "fixed",
+        [helper.make_node("Mul", ["x", "ten"], ["y"])],
+        "fixed",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
-        [numpy_helper.from_array(np.array(10, np.float32), "ten")])
+        [numpy_helper.from_array(np.array(10, np.float32), "ten")],
+    )
     return _model(graph)
 
 
@@ -169,23 +205,34 @@ def loop_sum():
     from onnx import TensorProto, helper
 
     body = helper.make_graph(
-        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-         helper.make_node("Cast", ["i"], ["i_f"], to=TensorProto.FLOAT),
-         helper.make_node("Add", ["i_f", "one_f"], ["i1"]),
-         helper.make_node("Add", ["acc_in", "i1"], ["acc_out"])],
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Cast", ["i"], ["i_f"], to=TensorProto.FLOAT),
+            helper.make_node("Add", ["i_f", "one_f"], ["i1"]),
+            helper.make_node("Add", ["acc_in", "i1"], ["acc_out"]),
+        ],
         "body",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [])],
-        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [])],
-        [helper.make_tensor("one_f", TensorProto.FLOAT, [], [1.0])])
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, []),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, []),
+        ],
+        [helper.make_tensor("one_f", TensorProto.FLOAT, [], [1.0])],
+    )
     graph = helper.make_graph(
-        [helper.make_node("Loop", ["n", "cond", "zero"], ["total"], body=body)], "loop_sum",
+        [helper.make_node("Loop", ["n", "cond", "zero"], ["total"], body=body)],
+        "loop_sum",
         [helper.make_tensor_value_info("n", TensorProto.INT64, [])],
         [helper.make_tensor_value_info("total", TensorProto.FLOAT, [])],
-        [helper.make_tensor("cond", TensorProto.BOOL, [], [True]),
-         helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
+        [
+            helper.make_tensor("cond", TensorProto.BOOL, [], [True]),
+            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        ],
+    )
     return _model(graph)
 
 
@@ -194,9 +241,11 @@ def sequence_output():
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
-        [helper.make_node("SequenceConstruct", ["x", "x"], ["parts"])], "seq",
+        [helper.make_node("SequenceConstruct", ["x", "x"], ["parts"])],
+        "seq",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"])],
-        [helper.make_tensor_sequence_value_info("parts", TensorProto.FLOAT, ["N"])])
+        [helper.make_tensor_sequence_value_info("parts", TensorProto.FLOAT, ["N"])],
+    )
     return _model(graph)
 
 
@@ -210,9 +259,11 @@ def unknown_op():
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
-        [helper.make_node("NoSuchOpAnywhere", ["x"], ["y"])], "unknown_op",
+        [helper.make_node("NoSuchOpAnywhere", ["x"], ["y"])],
+        "unknown_op",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])])
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])],
+    )
     return _model(graph)
 
 
@@ -236,7 +287,12 @@ def sklearn_pipeline(seed: int = 0):
     features, labels = iris_like(seed)
     pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(features, labels)
     classifier = pipeline.steps[-1][1]
-    model = to_onnx(pipeline, features[:1], options={id(classifier): {"zipmap": False}},
-                    target_opset={"": OPSET, "ai.onnx.ml": 3}, naming="")
+    model = to_onnx(
+        pipeline,
+        features[:1],
+        options={id(classifier): {"zipmap": False}},
+        target_opset={"": OPSET, "ai.onnx.ml": 3},
+        naming="",
+    )
     model.ir_version = IR_VERSION
     return model, pipeline, features

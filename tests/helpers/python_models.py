@@ -31,7 +31,7 @@ class Model(PythonModel):
         return {{"y": np.float32(0.5) * inputs["x"] + self.b}}
 '''
 
-RAISES_IN_PREDICT = '''
+RAISES_IN_PREDICT = """
 from pyserving.backends.python import PythonModel, Tensor
 
 
@@ -41,9 +41,9 @@ class Model(PythonModel):
 
     def predict(self, inputs):
         raise ZeroDivisionError("the model divided by zero on purpose")
-'''
+"""
 
-RAISES_IN_LOAD = '''
+RAISES_IN_LOAD = """
 from pyserving.backends.python import PythonModel, Tensor
 
 
@@ -53,7 +53,7 @@ class Model(PythonModel):
 
     def load(self, version_dir):
         raise FileNotFoundError("weights.bin is missing from " + version_dir)
-'''
+"""
 
 STRINGS = '''
 import numpy as np

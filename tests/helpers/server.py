@@ -23,8 +23,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def poll_until(process: subprocess.Popen[bytes], log: Callable[[], str], predicate: Callable[[], bool],
-               timeout: float, what: str, who: str, interval: float) -> None:
+def poll_until(
+    process: subprocess.Popen[bytes],
+    log: Callable[[], str],
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    who: str,
+    interval: float,
+) -> None:
     """Polls ``predicate()`` until true; fails with ``log()`` if the process exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -114,8 +121,7 @@ def start_server(
     full_env.update(env or {})
     full_env.setdefault("PYTHONUNBUFFERED", "1")
     base = list(command) if command else [sys.executable, "-m", "pyserving", "serve"]
-    argv = base + [f"--rest_api_port={rest_port}", f"--port={grpc_port if grpc else 0}",
-                   "--host=127.0.0.1", *args]
+    argv = base + [f"--rest_api_port={rest_port}", f"--port={grpc_port if grpc else 0}", "--host=127.0.0.1", *args]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=REPO)
     server = RunningServer(process, rest_port, grpc_port, log_path, argv)

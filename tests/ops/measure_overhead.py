@@ -76,10 +76,12 @@ def cpu_seconds(pid: int) -> float:
 
 def wrk(url: str, body: str, seconds: float, tmp: Path) -> tuple[int, float]:
     script = tmp / "post.lua"
-    script.write_text('wrk.method = "POST"\nwrk.body = ' + json.dumps(body)
-                      + '\nwrk.headers["Content-Type"] = "application/json"\n')
-    out = subprocess.run(["wrk", "-t1", "-c16", f"-d{int(seconds)}s", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
+    script.write_text(
+        'wrk.method = "POST"\nwrk.body = ' + json.dumps(body) + '\nwrk.headers["Content-Type"] = "application/json"\n'
+    )
+    out = subprocess.run(
+        ["wrk", "-t1", "-c16", f"-d{int(seconds)}s", "-s", str(script), url], capture_output=True, text=True, check=True
+    ).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
     count = re.search(r"(\d+) requests in", out)
     if found is None or count is None or "Non-2xx" in out:
@@ -88,8 +90,9 @@ def wrk(url: str, body: str, seconds: float, tmp: Path) -> tuple[int, float]:
 
 
 def grpc_rate(target: str, seconds: float) -> tuple[int, float]:
-    out = subprocess.run([sys.executable, "-c", GRPC_CLIENT, target, str(seconds), "16"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", GRPC_CLIENT, target, str(seconds), "16"], capture_output=True, text=True, check=True
+    ).stdout
     count, rate = out.strip().splitlines()[-1].split()
     return int(count), float(rate)
 
@@ -112,9 +115,14 @@ def main() -> None:
     models.export_half_plus_two(tmp / "m" / "1")
     monitoring = tmp / "monitoring.txt"
     monitoring.write_text('prometheus_config { enable: true path: "/monitoring/prometheus/metrics" }\n')
-    servers = {name: start_server(["--model_name=m", f"--model_base_path={tmp / 'm'}",
-                                   *(f.format(monitoring=monitoring) for f in flags)], tmp, wait_models=["m"])
-               for name, flags in CONFIGS.items()}
+    servers = {
+        name: start_server(
+            ["--model_name=m", f"--model_base_path={tmp / 'm'}", *(f.format(monitoring=monitoring) for f in flags)],
+            tmp,
+            wait_models=["m"],
+        )
+        for name, flags in CONFIGS.items()
+    }
     runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
     try:
         for server in servers.values():  # warm every server up once
@@ -124,23 +132,26 @@ def main() -> None:
                 pid = server.process.pid
                 url = f"{server.rest_url}/v1/models/m:predict"
                 runs.setdefault((name, "rest"), []).append(
-                    measured(pid, lambda u=url: wrk(u, '{"instances": [[1.0]]}', args.seconds, tmp)))
+                    measured(pid, lambda u=url: wrk(u, '{"instances": [[1.0]]}', args.seconds, tmp))
+                )
                 runs.setdefault((name, "grpc"), []).append(
-                    measured(pid, lambda a=server.grpc_address: grpc_rate(a, args.seconds)))
+                    measured(pid, lambda a=server.grpc_address: grpc_rate(a, args.seconds))
+                )
     finally:
         for server in servers.values():
             server.stop()
     rate = {k: statistics.median(r for r, _ in v) for k, v in runs.items()}
     cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
     print(f"medians of {args.rounds} interleaved {args.seconds:g} s runs")
-    print(f"{'config':<13}{'REST req/s':>11}{'ratio':>7}{'CPU us/req':>11}{'ratio':>7}"
-          f"{'gRPC req/s':>11}{'ratio':>7}{'CPU us/req':>11}{'ratio':>7}")
+    print(
+        f"{'config':<13}{'REST req/s':>11}{'ratio':>7}{'CPU us/req':>11}{'ratio':>7}"
+        f"{'gRPC req/s':>11}{'ratio':>7}{'CPU us/req':>11}{'ratio':>7}"
+    )
     for name in CONFIGS:
         row = f"{name:<13}"
         for protocol in ("rest", "grpc"):
             key, base = (name, protocol), ("bare", protocol)
-            row += (f"{rate[key]:>11.0f}{rate[key] / rate[base]:>7.3f}"
-                    f"{cpu[key]:>11.0f}{cpu[key] / cpu[base]:>7.3f}")
+            row += f"{rate[key]:>11.0f}{rate[key] / rate[base]:>7.3f}{cpu[key]:>11.0f}{cpu[key] / cpu[base]:>7.3f}"
         print(row)
 
 

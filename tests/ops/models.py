@@ -23,16 +23,19 @@ def export_sleep_model(path: str | os.PathLike[str]) -> Path:
             x = v1.placeholder(tf.float32, shape=[None], name="x")
             seconds = tf.cast(tf.reduce_max(x), tf.float64)
             start = tf.timestamp()
-            spins = tf.while_loop(lambda i: tf.timestamp() - start < seconds, lambda i: i + 1,
-                                  [tf.constant(0, tf.int64)])
+            spins = tf.while_loop(
+                lambda i: tf.timestamp() - start < seconds, lambda i: i + 1, [tf.constant(0, tf.int64)]
+            )
             spins = spins[0] if isinstance(spins, (list, tuple)) else spins
             with tf.control_dependencies([spins]):
                 y = tf.identity(x, name="y")
             builder = v1.saved_model.Builder(str(export_dir))
             builder.add_meta_graph_and_variables(
-                sess, [SERVE_TAG], signature_def_map={"serving_default": _signature({"x": x}, {"y": y},
-                                                                                    PREDICT_METHOD)},
-                strip_default_attrs=True)
+                sess,
+                [SERVE_TAG],
+                signature_def_map={"serving_default": _signature({"x": x}, {"y": y}, PREDICT_METHOD)},
+                strip_default_attrs=True,
+            )
             builder.save()
 
     return _export_atomically(path, build)

@@ -9,7 +9,7 @@ from pathlib import Path
 import requests
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
-_SAMPLE = re.compile(r'^([^\s{]+)(?:\{(.*)\})?\s+(\S+)$')
+_SAMPLE = re.compile(r"^([^\s{]+)(?:\{(.*)\})?\s+(\S+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -47,4 +47,3 @@ def write_prediction_logs(path: Path, logs: Iterable[object]) -> Path:
         for log in logs:
             writer.write(log if isinstance(log, bytes) else log.SerializeToString())  # type: ignore[attr-defined]
     return path
-

@@ -55,7 +55,7 @@ def test_the_dockerfile_follows_tf_serving_image_conventions() -> None:
     assert 'ENTRYPOINT ["/usr/bin/tf_serving_entrypoint.sh"]' in text
     script = ENTRYPOINT.read_text()
     assert os.access(ENTRYPOINT, os.X_OK)
-    assert '--port=8500 --rest_api_port=8501' in script
+    assert "--port=8500 --rest_api_port=8501" in script
     assert '--model_name="${MODEL_NAME}" --model_base_path="${MODEL_BASE_PATH}/${MODEL_NAME}" "$@"' in script
     assert "exec " in script  # the server must be the process that receives SIGTERM
 
@@ -77,15 +77,15 @@ def entrypoint_server(ops_models: Path, tmp_path_factory: pytest.TempPathFactory
     args = [arg.replace("/etc/pyserving", str(config_dir)) for arg in spec["args"]]
     env["MODEL_BASE_PATH"] = str(ops_models)  # the models volume
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    server = start_server(args, tmp, wait_models=[env["MODEL_NAME"]], env=env,
-                          command=["sh", str(ENTRYPOINT)])
+    server = start_server(args, tmp, wait_models=[env["MODEL_NAME"]], env=env, command=["sh", str(ENTRYPOINT)])
     yield server
     server.stop()
 
 
 def test_the_entrypoint_serves_the_model_named_by_the_environment(entrypoint_server: RunningServer) -> None:
-    r = requests.post(f"{entrypoint_server.rest_url}/v1/models/half_plus_two:predict",
-                      json={"instances": [[1.0]]}, timeout=10)
+    r = requests.post(
+        f"{entrypoint_server.rest_url}/v1/models/half_plus_two:predict", json={"instances": [[1.0]]}, timeout=10
+    )
     assert r.json() == {"predictions": [[2.5]]}
     assert "Exporting HTTP/REST API at:localhost:" in entrypoint_server.log()  # the image tests' signal
 

@@ -23,8 +23,7 @@ from tests.conftest import write_model_config
 from tests.helpers import models
 from tests.helpers.server import REPO, RunningServer, free_port, poll_until, start_server, stop_process
 
-NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps",
-          "-dac_override,-dac_read_search"]
+NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-dac_override,-dac_read_search"]
 
 
 class Traffic:
@@ -70,9 +69,19 @@ def base(tmp_path: Path, model_root: Path) -> Path:
 
 
 def _serve(base: Path, tmp_path: Path, command: list[str] | None = None) -> RunningServer:
-    return start_server(["--model_name=m", f"--model_base_path={base}", "--max_num_load_retries=0",
-                         "--file_system_poll_wait_seconds=1", "--file_system_settle_seconds=1"], tmp_path,
-                        wait_models=["m"], grpc=False, command=command)
+    return start_server(
+        [
+            "--model_name=m",
+            f"--model_base_path={base}",
+            "--max_num_load_retries=0",
+            "--file_system_poll_wait_seconds=1",
+            "--file_system_settle_seconds=1",
+        ],
+        tmp_path,
+        wait_models=["m"],
+        grpc=False,
+        command=command,
+    )
 
 
 @pytest.fixture()
@@ -139,15 +148,22 @@ def test_a_version_folder_deleted_while_loading(server: RunningServer, base: Pat
         _when_loading(server, 2)
         shutil.rmtree(base / "2")
         # Whatever the race gave (a failed load, or a load then an unload), v1 ends up served.
-        server.wait_for(lambda: _states(server).get("2", {}).get("state") == "END"
-                        and _states(server).get("1", {}).get("state") == "AVAILABLE", 60, "v1 served, v2 gone")
+        server.wait_for(
+            lambda: (
+                _states(server).get("2", {}).get("state") == "END"
+                and _states(server).get("1", {}).get("state") == "AVAILABLE"
+            ),
+            60,
+            "v1 served, v2 gone",
+        )
     r = requests.post(_predict_url(server), json={"instances": [[2.0]]}, timeout=30)
     assert r.json() == {"predictions": [[3.0]]}
     assert "Traceback" not in server.log()
 
 
-def test_a_version_folder_replaced_while_loading(server: RunningServer, base: Path, model_root: Path,
-                                                 tmp_path: Path) -> None:
+def test_a_version_folder_replaced_while_loading(
+    server: RunningServer, base: Path, model_root: Path, tmp_path: Path
+) -> None:
     replacement = models.copy_version(model_root / "half_plus_two" / "1", tmp_path / "staging" / "2")
     with Traffic(_predict_url(server), {3.0, 4.0}):
         models.copy_version(model_root / "half_plus_three" / "1", base / "2")
@@ -169,24 +185,40 @@ def test_a_version_folder_replaced_while_loading(server: RunningServer, base: Pa
 
 
 def test_a_config_file_replaced_by_a_broken_one_while_polling(tmp_path: Path, model_root: Path) -> None:
-    config = write_model_config(tmp_path / "models.config",
-                                [{"name": "m", "base_path": model_root / "half_plus_two"}])
-    server = start_server([f"--model_config_file={config}", "--model_config_file_poll_wait_seconds=1"],
-                          tmp_path, wait_models=["m"], grpc=False)
+    config = write_model_config(tmp_path / "models.config", [{"name": "m", "base_path": model_root / "half_plus_two"}])
+    server = start_server(
+        [f"--model_config_file={config}", "--model_config_file_poll_wait_seconds=1"],
+        tmp_path,
+        wait_models=["m"],
+        grpc=False,
+    )
     try:
         with Traffic(_predict_url(server), {3.0}):
-            for broken in ("model_config_list { config { name: ", "\x00\xff\xfe",
-                           'model_config_list { config { name: "m" base_path: "relative" } }'):
+            for broken in (
+                "model_config_list { config { name: ",
+                "\x00\xff\xfe",
+                'model_config_list { config { name: "m" base_path: "relative" } }',
+            ):
                 before = server.log().count("ModelServerConfig") + server.log().count("absolute path")
                 staged = tmp_path / "staged.config"
                 staged.write_text(broken, errors="surrogateescape")
                 os.replace(staged, config)  # replaced, as a config map update does
-                server.wait_for(lambda: server.log().count("ModelServerConfig")
-                                + server.log().count("absolute path") > before, 30, "the error logged")
-        assert requests.get(f"{server.rest_url}/v1/config", timeout=10).json()["model_config_list"]["config"][0][
-            "name"] == "m"  # the running config stays
-        write_model_config(config, [{"name": "m", "base_path": model_root / "half_plus_two"},
-                                    {"name": "n", "base_path": model_root / "half_plus_three"}])
+                server.wait_for(
+                    lambda: server.log().count("ModelServerConfig") + server.log().count("absolute path") > before,
+                    30,
+                    "the error logged",
+                )
+        assert (
+            requests.get(f"{server.rest_url}/v1/config", timeout=10).json()["model_config_list"]["config"][0]["name"]
+            == "m"
+        )  # the running config stays
+        write_model_config(
+            config,
+            [
+                {"name": "m", "base_path": model_root / "half_plus_two"},
+                {"name": "n", "base_path": model_root / "half_plus_three"},
+            ],
+        )
         server.wait_available("n")  # and a good file is read again
     finally:
         server.stop()
@@ -198,14 +230,31 @@ def test_a_full_disk_under_the_log_does_not_stop_serving(tmp_path: Path, model_r
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
     port = free_port()
-    argv = [sys.executable, "-m", "pyserving", "serve", f"--model_base_path={model_root / 'half_plus_two'}",
-            "--model_name=m", "--host=127.0.0.1", "--port=0", f"--rest_api_port={port}", "--log_requests"]
+    argv = [
+        sys.executable,
+        "-m",
+        "pyserving",
+        "serve",
+        f"--model_base_path={model_root / 'half_plus_two'}",
+        "--model_name=m",
+        "--host=127.0.0.1",
+        "--port=0",
+        f"--rest_api_port={port}",
+        "--log_requests",
+    ]
     with open("/dev/full", "wb") as full:
         process = subprocess.Popen(argv, stdout=full, stderr=full, cwd=REPO)
     try:
         url = f"http://127.0.0.1:{port}"
-        poll_until(process, lambda: "(its log is /dev/full)", lambda: "AVAILABLE" in requests.get(
-            f"{url}/v1/models/m", timeout=5).text, 90, "m served", "server", 0.1)
+        poll_until(
+            process,
+            lambda: "(its log is /dev/full)",
+            lambda: "AVAILABLE" in requests.get(f"{url}/v1/models/m", timeout=5).text,
+            90,
+            "m served",
+            "server",
+            0.1,
+        )
         for i in range(20):
             r = requests.post(f"{url}/v1/models/m:predict", json={"instances": [[float(i)]]}, timeout=30)
             assert r.json() == {"predictions": [[i / 2 + 2]]}
@@ -216,5 +265,7 @@ def test_a_full_disk_under_the_log_does_not_stop_serving(tmp_path: Path, model_r
 
 
 def test_a_full_disk_under_warmup() -> None:
-    pytest.skip("warmup only reads (assets.extra/tf_serving_warmup_requests): there is nothing to write; "
-                "an unreadable warmup file fails the load like any unreadable file (see above)")
+    pytest.skip(
+        "warmup only reads (assets.extra/tf_serving_warmup_requests): there is nothing to write; "
+        "an unreadable warmup file fails the load like any unreadable file (see above)"
+    )

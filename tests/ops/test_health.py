@@ -22,9 +22,16 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("health")
     (tmp / "late").mkdir()  # the model's version folder appears later
-    running = start_server(["--model_name=late", f"--model_base_path={tmp / 'late'}",
-                            "--enable_grpc_healthcheck_service", "--file_system_poll_wait_seconds=1",
-                            "--max_num_load_retries=0"], tmp)
+    running = start_server(
+        [
+            "--model_name=late",
+            f"--model_base_path={tmp / 'late'}",
+            "--enable_grpc_healthcheck_service",
+            "--file_system_poll_wait_seconds=1",
+            "--max_num_load_retries=0",
+        ],
+        tmp,
+    )
     running.base = tmp  # type: ignore[attr-defined]
     yield running
     running.stop()
@@ -32,13 +39,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 def check(server: RunningServer, service: str = "") -> int:
     with grpc.insecure_channel(server.grpc_address) as channel:
-        response = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=service), timeout=5)
+        response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
     return int(response.status)
 
 
-def test_readiness_follows_the_model_from_missing_to_available(server: RunningServer,
-                                                               ops_models: Path) -> None:
+def test_readiness_follows_the_model_from_missing_to_available(server: RunningServer, ops_models: Path) -> None:
     healthz = requests.get(server.rest_url + "/healthz", timeout=5)
     assert healthz.status_code == 200 and healthz.json() == {"status": "ok"}
     readyz = requests.get(server.rest_url + "/readyz", timeout=5)
@@ -70,8 +75,9 @@ def test_readiness_follows_the_model_from_missing_to_available(server: RunningSe
     watcher.start()
     try:
         models.copy_version(ops_models / "half_plus_two" / "1", server.base / "late" / "1")  # type: ignore[attr-defined]
-        server.wait_for(lambda: requests.get(server.rest_url + "/readyz", timeout=5).status_code == 200,
-                        60, "readyz 200")
+        server.wait_for(
+            lambda: requests.get(server.rest_url + "/readyz", timeout=5).status_code == 200, 60, "readyz 200"
+        )
         assert requests.get(server.rest_url + "/readyz", timeout=5).json() == {"status": "ready"}
         assert check(server) == SERVING
         assert check(server, "PredictionService") == SERVING

@@ -26,17 +26,31 @@ TIMEOUT_MS = 500
 
 
 @pytest.fixture(scope="module")
-def server(ops_models: Path, monitoring_config: Path,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def server(
+    ops_models: Path, monitoring_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("limits")
-    config = write_model_config(tmp / "models.config", [
-        {"name": "sleep", "base_path": ops_models / "sleep"},
-        {"name": "hp", "base_path": ops_models / "half_plus_two"},
-    ])
-    running = start_server([f"--model_config_file={config}", f"--monitoring_config_file={monitoring_config}",
-                            f"--rest_api_max_body_bytes={MAX_BODY}", f"--grpc_max_message_bytes={MAX_MESSAGE}",
-                            "--max_concurrent_requests_per_model=1", f"--rest_api_timeout_in_ms={TIMEOUT_MS}",
-                            "--log_format=json", "--log_requests"], tmp, wait_models=["sleep", "hp"])
+    config = write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "sleep", "base_path": ops_models / "sleep"},
+            {"name": "hp", "base_path": ops_models / "half_plus_two"},
+        ],
+    )
+    running = start_server(
+        [
+            f"--model_config_file={config}",
+            f"--monitoring_config_file={monitoring_config}",
+            f"--rest_api_max_body_bytes={MAX_BODY}",
+            f"--grpc_max_message_bytes={MAX_MESSAGE}",
+            "--max_concurrent_requests_per_model=1",
+            f"--rest_api_timeout_in_ms={TIMEOUT_MS}",
+            "--log_format=json",
+            "--log_requests",
+        ],
+        tmp,
+        wait_models=["sleep", "hp"],
+    )
     yield running
     running.stop()
 
@@ -102,8 +116,11 @@ def test_concurrent_requests_beyond_the_per_model_bound_are_refused(server: Runn
     thread = threading.Thread(target=slow)
     thread.start()
     try:
-        server.wait_for(lambda: value(scrape(server.rest_url), "pyserving_requests_in_flight", model="sleep") >= 1,
-                        10, "slow request in flight")
+        server.wait_for(
+            lambda: value(scrape(server.rest_url), "pyserving_requests_in_flight", model="sleep") >= 1,
+            10,
+            "slow request in flight",
+        )
         r = requests.post(f"{server.rest_url}/v1/models/sleep:predict", json={"instances": [0.0]}, timeout=10)
         assert r.status_code == 429
         assert "Too many concurrent requests for model sleep" in r.json()["error"]
@@ -112,8 +129,12 @@ def test_concurrent_requests_beyond_the_per_model_bound_are_refused(server: Runn
         assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "--max_concurrent_requests_per_model" in error.value.details()
         # Other models and non-inference requests are not affected.
-        assert requests.post(f"{server.rest_url}/v1/models/hp:predict", json={"instances": [[1.0]]},
-                             timeout=10).status_code == 200
+        assert (
+            requests.post(
+                f"{server.rest_url}/v1/models/hp:predict", json={"instances": [[1.0]]}, timeout=10
+            ).status_code
+            == 200
+        )
         assert requests.get(f"{server.rest_url}/v1/models/sleep", timeout=10).status_code == 200
         access = access_records(server)
         assert any(r["status"] == "RESOURCE_EXHAUSTED" and r.get("http_status") == 429 for r in access)
@@ -132,44 +153,59 @@ def access_records(server: RunningServer) -> list[dict[str, Any]]:
 
 def test_json_logs_carry_one_object_per_request(server: RunningServer) -> None:
     # Each error below is made here, so this test stands alone (-k, any order).
-    assert requests.post(f"{server.rest_url}/v1/models/hp:predict", data=b"[" * (MAX_BODY + 1),
-                         timeout=10).status_code == 413
-    assert requests.post(f"{server.rest_url}/v1/models/sleep:predict", json={"instances": [5.0]},
-                         timeout=30).status_code == 504
+    assert (
+        requests.post(f"{server.rest_url}/v1/models/hp:predict", data=b"[" * (MAX_BODY + 1), timeout=10).status_code
+        == 413
+    )
+    assert (
+        requests.post(f"{server.rest_url}/v1/models/sleep:predict", json={"instances": [5.0]}, timeout=30).status_code
+        == 504
+    )
     with pytest.raises(grpc.RpcError):
         grpc_predict(server, "no_such_model", np.ones((1, 1), np.float32))
     r = requests.post(f"{server.rest_url}/v1/models/hp:predict", json={"instances": [[4.0]]}, timeout=10)
     assert r.status_code == 200
     access = access_records(server)
-    assert {"time", "level", "message", "protocol", "api", "model", "version", "status",
-            "latency_ms"} <= set(access[-1])
+    assert {"time", "level", "message", "protocol", "api", "model", "version", "status", "latency_ms"} <= set(
+        access[-1]
+    )
     assert any(r["status"] == "RESOURCE_EXHAUSTED" and r["http_status"] == 413 for r in access)
     assert any(r["status"] == "DEADLINE_EXCEEDED" and r["http_status"] == 504 for r in access)
     assert any(r["protocol"] == "grpc" and r["status"] == "NOT_FOUND" for r in access)
 
 
-def test_one_models_slow_runs_leave_threads_for_the_others(ops_models: Path, monitoring_config: Path,
-                                                           tmp_path: Path) -> None:
+def test_one_models_slow_runs_leave_threads_for_the_others(
+    ops_models: Path, monitoring_config: Path, tmp_path: Path
+) -> None:
     # The inference pool has max(4, 2 * cores) threads; with several models one model's
     # unbatched runs may hold all but one, so six slow runs of `sleep` leave `hp` a thread.
-    config = write_model_config(tmp_path / "models.config", [
-        {"name": "sleep", "base_path": ops_models / "sleep"},
-        {"name": "hp", "base_path": ops_models / "half_plus_two"},
-    ])
-    server = start_server([f"--model_config_file={config}", f"--monitoring_config_file={monitoring_config}"],
-                          tmp_path, wait_models=["sleep", "hp"])
+    config = write_model_config(
+        tmp_path / "models.config",
+        [
+            {"name": "sleep", "base_path": ops_models / "sleep"},
+            {"name": "hp", "base_path": ops_models / "half_plus_two"},
+        ],
+    )
+    server = start_server(
+        [f"--model_config_file={config}", f"--monitoring_config_file={monitoring_config}"],
+        tmp_path,
+        wait_models=["sleep", "hp"],
+    )
     try:
         for _ in range(2):  # a first run builds hp's callable through TF's shared pool: before the load
             grpc_predict(server, "hp", np.array([[1.0]], np.float32))
         slow: list[threading.Thread] = []
         done: list[str] = []
         for _ in range(6):
-            thread = threading.Thread(target=lambda: done.append(
-                grpc_predict(server, "sleep", np.array([4.0], np.float32)).model_spec.name))
+            thread = threading.Thread(
+                target=lambda: done.append(grpc_predict(server, "sleep", np.array([4.0], np.float32)).model_spec.name)
+            )
             thread.start()
             slow.append(thread)
-        server.wait_for(lambda: value(scrape(server.rest_url), "pyserving_requests_in_flight", model="sleep") >= 6,
-                        what="six slow requests in flight")
+        server.wait_for(
+            lambda: value(scrape(server.rest_url), "pyserving_requests_in_flight", model="sleep") >= 6,
+            what="six slow requests in flight",
+        )
         response = grpc_predict(server, "hp", np.array([[1.0]], np.float32))
         assert list(response.outputs["y"].float_val) == [2.5]
         assert done == [], "hp waited for a slow run of another model to finish"

@@ -20,9 +20,16 @@ from tests.ops.support import scrape, value
 @pytest.fixture
 def start(ops_models: Path, monitoring_config: Path, tmp_path: Path) -> Callable[..., RunningServer]:
     def start_sleep_server(*flags: str) -> RunningServer:
-        return start_server(["--model_name=sleep", f"--model_base_path={ops_models / 'sleep'}",
-                             f"--monitoring_config_file={monitoring_config}", *flags],
-                            tmp_path, wait_models=["sleep"])
+        return start_server(
+            [
+                "--model_name=sleep",
+                f"--model_base_path={ops_models / 'sleep'}",
+                f"--monitoring_config_file={monitoring_config}",
+                *flags,
+            ],
+            tmp_path,
+            wait_models=["sleep"],
+        )
 
     return start_sleep_server
 
@@ -45,8 +52,11 @@ class SlowRequest(threading.Thread):
 
 
 def wait_in_flight(server: RunningServer, model: str = "sleep") -> None:
-    server.wait_for(lambda: value(scrape(server.rest_url), "pyserving_requests_in_flight", model=model) >= 1,
-                    10, "a request in flight")
+    server.wait_for(
+        lambda: value(scrape(server.rest_url), "pyserving_requests_in_flight", model=model) >= 1,
+        10,
+        "a request in flight",
+    )
 
 
 def refused(url: str) -> bool:
@@ -58,9 +68,11 @@ def refused(url: str) -> bool:
 
 
 def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_zero(
-        start: Callable[..., RunningServer]) -> None:
-    server = start("--enable_grpc_healthcheck_service",
-                   "--shutdown_delay_seconds=1.5", "--shutdown_grace_period_seconds=10")
+    start: Callable[..., RunningServer],
+) -> None:
+    server = start(
+        "--enable_grpc_healthcheck_service", "--shutdown_delay_seconds=1.5", "--shutdown_grace_period_seconds=10"
+    )
     channel = grpc.insecure_channel(server.grpc_address)
     statuses: list[int] = []
     stream = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=30)
@@ -81,8 +93,9 @@ def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_zero(
         wait_in_flight(server)
         server.process.send_signal(signal.SIGTERM)
         # During --shutdown_delay_seconds: not ready, still alive, still accepting.
-        server.wait_for(lambda: requests.get(server.rest_url + "/readyz", timeout=2).status_code == 503,
-                        5, "readyz 503")
+        server.wait_for(
+            lambda: requests.get(server.rest_url + "/readyz", timeout=2).status_code == 503, 5, "readyz 503"
+        )
         assert requests.get(server.rest_url + "/readyz", timeout=2).json() == {"status": "shutting down"}
         assert requests.get(server.rest_url + "/healthz", timeout=2).status_code == 200
         watcher.join(5)

@@ -29,10 +29,18 @@ def _connect(port: int) -> socket.socket:
 
 
 def test_idle_and_dribbling_clients_leave_the_server_serving(model_root: Path, tmp_path: Path) -> None:
-    server = start_server([f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=m",
-                           f"--rest_api_header_timeout_seconds={HEADER_TIMEOUT}",
-                           "--rest_api_keep_alive_timeout_seconds=120",
-                           f"--rest_api_max_connections={MAX_CONNECTIONS}"], tmp_path, wait_models=["m"], grpc=False)
+    server = start_server(
+        [
+            f"--model_base_path={model_root / 'half_plus_two'}",
+            "--model_name=m",
+            f"--rest_api_header_timeout_seconds={HEADER_TIMEOUT}",
+            "--rest_api_keep_alive_timeout_seconds=120",
+            f"--rest_api_max_connections={MAX_CONNECTIONS}",
+        ],
+        tmp_path,
+        wait_models=["m"],
+        grpc=False,
+    )
     sockets: list[socket.socket] = []
     stop = threading.Event()
     try:
@@ -55,7 +63,7 @@ def test_idle_and_dribbling_clients_leave_the_server_serving(model_root: Path, t
                     return
                 for sock in dribblers:
                     try:
-                        sock.sendall(line[i:i + 1])
+                        sock.sendall(line[i : i + 1])
                     except OSError:
                         pass  # cut off by the header timeout
 
@@ -71,8 +79,9 @@ def test_idle_and_dribbling_clients_leave_the_server_serving(model_root: Path, t
         stop.set()
         dribbling.join(30)
         for sock in idle[:10]:  # the idle connections are still usable
-            sock.sendall(b"POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 22\r\n\r\n"
-                         b'{"instances": [[4.0]]}')
+            sock.sendall(
+                b'POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 22\r\n\r\n{"instances": [[4.0]]}'
+            )
             status, _, body = read_response(sock)
             assert status == 200 and orjson.loads(body) == {"predictions": [[4.0]]}
         refused = None

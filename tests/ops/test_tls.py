@@ -48,12 +48,15 @@ def https(server: RunningServer, path: str) -> str:
     return f"https://127.0.0.1:{server.rest_port}{path}"
 
 
-def start_tls_server(ops_models: Path, tmp: Path, pki: TestPki, directory: Path,
-                     client_verify: bool) -> RunningServer:
+def start_tls_server(ops_models: Path, tmp: Path, pki: TestPki, directory: Path, client_verify: bool) -> RunningServer:
     ssl_config = write_ssl_config(tmp / "ssl.config", pki, client_verify)
-    flags = ["--model_name=hp", f"--model_base_path={ops_models / 'half_plus_two'}",
-             f"--ssl_config_file={ssl_config}", f"--rest_api_ssl_certfile={directory / 'server.crt'}",
-             f"--rest_api_ssl_keyfile={directory / 'server.key'}"]
+    flags = [
+        "--model_name=hp",
+        f"--model_base_path={ops_models / 'half_plus_two'}",
+        f"--ssl_config_file={ssl_config}",
+        f"--rest_api_ssl_certfile={directory / 'server.crt'}",
+        f"--rest_api_ssl_keyfile={directory / 'server.key'}",
+    ]
     cert = None
     if client_verify:
         flags += [f"--rest_api_ssl_ca_certs={directory / 'ca.crt'}", "--rest_api_ssl_client_verify"]
@@ -67,16 +70,18 @@ def start_tls_server(ops_models: Path, tmp: Path, pki: TestPki, directory: Path,
 
 
 @pytest.fixture(scope="module")
-def tls_server(ops_models: Path, pki: tuple[TestPki, Path],
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def tls_server(
+    ops_models: Path, pki: tuple[TestPki, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     server = start_tls_server(ops_models, tmp_path_factory.mktemp("tls"), *pki, client_verify=False)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def mtls_server(ops_models: Path, pki: tuple[TestPki, Path],
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def mtls_server(
+    ops_models: Path, pki: tuple[TestPki, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     server = start_tls_server(ops_models, tmp_path_factory.mktemp("mtls"), *pki, client_verify=True)
     yield server
     server.stop()
@@ -94,9 +99,11 @@ def secure_channel(server: RunningServer, pki: TestPki, client: Pair | None = No
     credentials = grpc.ssl_channel_credentials(
         root_certificates=pki.ca.cert_pem,
         private_key=client.key_pem if client else None,
-        certificate_chain=client.cert_pem if client else None)
-    return grpc.secure_channel(server.grpc_address, credentials,
-                               options=[("grpc.ssl_target_name_override", "localhost")])
+        certificate_chain=client.cert_pem if client else None,
+    )
+    return grpc.secure_channel(
+        server.grpc_address, credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+    )
 
 
 def test_grpc_serves_tls_and_refuses_plaintext(tls_server: RunningServer, pki: tuple[TestPki, Path]) -> None:
@@ -107,8 +114,7 @@ def test_grpc_serves_tls_and_refuses_plaintext(tls_server: RunningServer, pki: t
     assert error.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-def test_rest_serves_https_without_client_certificates(tls_server: RunningServer,
-                                                       pki: tuple[TestPki, Path]) -> None:
+def test_rest_serves_https_without_client_certificates(tls_server: RunningServer, pki: tuple[TestPki, Path]) -> None:
     ca = str(pki[1] / "ca.crt")
     r = requests.post(https(tls_server, "/v1/models/hp:predict"), json={"instances": [[2.0]]}, verify=ca, timeout=10)
     assert r.status_code == 200 and r.json() == {"predictions": [[3.0]]}
@@ -119,7 +125,8 @@ def test_rest_serves_https_without_client_certificates(tls_server: RunningServer
 
 
 def test_grpc_mutual_tls_requires_a_client_certificate_from_the_ca(
-        mtls_server: RunningServer, pki: tuple[TestPki, Path]) -> None:
+    mtls_server: RunningServer, pki: tuple[TestPki, Path]
+) -> None:
     certs = pki[0]
     with secure_channel(mtls_server, certs, certs.client) as channel:
         assert predict(channel) == [2.5]
@@ -130,7 +137,8 @@ def test_grpc_mutual_tls_requires_a_client_certificate_from_the_ca(
 
 
 def test_rest_mutual_tls_requires_a_client_certificate_from_the_ca(
-        mtls_server: RunningServer, pki: tuple[TestPki, Path]) -> None:
+    mtls_server: RunningServer, pki: tuple[TestPki, Path]
+) -> None:
     directory = pki[1]
     ca = str(directory / "ca.crt")
     good = (str(directory / "client.crt"), str(directory / "client.key"))
@@ -142,18 +150,30 @@ def test_rest_mutual_tls_requires_a_client_certificate_from_the_ca(
             requests.get(https(mtls_server, "/v1/models/hp"), verify=ca, cert=cert, timeout=10)
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--ssl_config_file={bad}"], "client_verify: true needs custom_ca"),
-    (["--use_alts_credentials"], "--use_alts_credentials is not supported"),
-    (["--rest_api_ssl_client_verify", "--rest_api_ssl_certfile=/x.crt"], "needs --rest_api_ssl_ca_certs"),
-])
-def test_tls_misconfiguration_stops_startup(tmp_path: Path, pki: tuple[TestPki, Path], flags: list[str],
-                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--ssl_config_file={bad}"], "client_verify: true needs custom_ca"),
+        (["--use_alts_credentials"], "--use_alts_credentials is not supported"),
+        (["--rest_api_ssl_client_verify", "--rest_api_ssl_certfile=/x.crt"], "needs --rest_api_ssl_ca_certs"),
+    ],
+)
+def test_tls_misconfiguration_stops_startup(
+    tmp_path: Path, pki: tuple[TestPki, Path], flags: list[str], message: str
+) -> None:
     bad = tmp_path / "bad.config"
-    bad.write_text(f"server_key: {_quoted(pki[0].server.key_pem)}\nserver_cert: "
-                   f"{_quoted(pki[0].server.cert_pem)}\nclient_verify: true\n")
-    argv = [sys.executable, "-m", "pyserving", "serve", f"--model_base_path={tmp_path}",
-            *(f.format(bad=bad) for f in flags)]
+    bad.write_text(
+        f"server_key: {_quoted(pki[0].server.key_pem)}\nserver_cert: "
+        f"{_quoted(pki[0].server.cert_pem)}\nclient_verify: true\n"
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "pyserving",
+        "serve",
+        f"--model_base_path={tmp_path}",
+        *(f.format(bad=bad) for f in flags),
+    ]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert result.returncode == 255
     assert message in result.stderr

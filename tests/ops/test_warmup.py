@@ -41,32 +41,63 @@ def counter_value(server: RunningServer, model: str = "counter") -> float:
 
 
 def write_counter_warmup(path: Path) -> None:
-    code = warmup_main(["--output", str(path), "--model", "counter", "--repeat", str(COUNTER_RECORDS),
-                        "--grpc_request", 'model_spec { signature_name: "incr_counter" }'])
+    code = warmup_main(
+        [
+            "--output",
+            str(path),
+            "--model",
+            "counter",
+            "--repeat",
+            str(COUNTER_RECORDS),
+            "--grpc_request",
+            'model_spec { signature_name: "incr_counter" }',
+        ]
+    )
     assert code == 0
 
 
 def write_json_warmup(path: Path) -> None:
     # The output path lies inside the version folder, so the tool finds the signature there.
-    code = warmup_main(["--output", str(path), "--model", "hp",
-                        "--request", '{"instances": [[1.0], [2.0]]}',
-                        "--request", '{"signature_name": "serving_default", "inputs": {"x": [[3.0]]}}'])
+    code = warmup_main(
+        [
+            "--output",
+            str(path),
+            "--model",
+            "hp",
+            "--request",
+            '{"instances": [[1.0], [2.0]]}',
+            "--request",
+            '{"signature_name": "serving_default", "inputs": {"x": [[3.0]]}}',
+        ]
+    )
     assert code == 0
 
 
 @pytest.fixture(scope="module")
-def server(ops_models: Path, monitoring_config: Path,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def server(
+    ops_models: Path, monitoring_config: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("warmup")
     version_with_warmup(ops_models / "counter" / "1", tmp / "counter" / "1", write_counter_warmup)
     version_with_warmup(ops_models / "half_plus_two" / "1", tmp / "hp" / "1", write_json_warmup)
-    config = write_model_config(tmp / "models.config", [
-        {"name": "counter", "base_path": tmp / "counter"},
-        {"name": "hp", "base_path": tmp / "hp"},
-    ])
-    running = start_server([f"--model_config_file={config}", f"--monitoring_config_file={monitoring_config}",
-                            f"--num_request_iterations_for_warmup={ITERATIONS}", "--max_num_load_retries=0",
-                            "--file_system_poll_wait_seconds=1"], tmp, wait_models=["counter", "hp"])
+    config = write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "counter", "base_path": tmp / "counter"},
+            {"name": "hp", "base_path": tmp / "hp"},
+        ],
+    )
+    running = start_server(
+        [
+            f"--model_config_file={config}",
+            f"--monitoring_config_file={monitoring_config}",
+            f"--num_request_iterations_for_warmup={ITERATIONS}",
+            "--max_num_load_retries=0",
+            "--file_system_poll_wait_seconds=1",
+        ],
+        tmp,
+        wait_models=["counter", "hp"],
+    )
     running.base = tmp  # type: ignore[attr-defined]
     yield running
     running.stop()
@@ -77,8 +108,10 @@ def test_warmup_records_are_replayed_before_the_version_is_available(server: Run
     assert counter_value(server) == COUNTER_RECORDS * ITERATIONS
     samples = scrape(server.rest_url)
     assert value(samples, "pyserving_model_warmup_records_total", model="counter", version="1") == COUNTER_RECORDS
-    assert value(samples, "pyserving_model_warmup_duration_seconds_count", model="counter", version="1",
-                 outcome="success") == 1
+    assert (
+        value(samples, "pyserving_model_warmup_duration_seconds_count", model="counter", version="1", outcome="success")
+        == 1
+    )
     path = str(server.base / "counter" / "1")  # type: ignore[attr-defined]
     assert value(samples, ":tensorflow:serving:model_warmup_latency_count", model_path=path, status="OK") == 1
     assert "Finished reading warmup data for model at" in server.log()
@@ -111,23 +144,43 @@ def _session_run_log() -> object:
 
 
 BROKEN = [
-    ("unknown_signature", lambda p: write_prediction_logs(p, [_predict_log(), _predict_log("nope")]),
-     "FAILED_PRECONDITION", 'Serving signature key "nope" not found.'),
-    ("unsupported_log_type", lambda p: write_prediction_logs(p, [_session_run_log()]),
-     "UNIMPLEMENTED", "Unsupported log_type for warmup: 5"),
-    ("not_a_tfrecord",
-     lambda p: (p.parent.mkdir(parents=True, exist_ok=True), p.write_bytes(b"not a TFRecord file at all")),
-     "DATA_LOSS", "Please verify your warmup data is in TFRecord format."),
-    ("unparseable_record", lambda p: write_prediction_logs(p, [b"\xff\xff\xff garbage"]),
-     "INVALID_ARGUMENT", "Failed to parse warmup record"),
-    ("too_many_records", lambda p: write_prediction_logs(p, [_predict_log()] * 1001),
-     "INVALID_ARGUMENT", "Number of warmup records exceeds the maximum (1000) at "),
+    (
+        "unknown_signature",
+        lambda p: write_prediction_logs(p, [_predict_log(), _predict_log("nope")]),
+        "FAILED_PRECONDITION",
+        'Serving signature key "nope" not found.',
+    ),
+    (
+        "unsupported_log_type",
+        lambda p: write_prediction_logs(p, [_session_run_log()]),
+        "UNIMPLEMENTED",
+        "Unsupported log_type for warmup: 5",
+    ),
+    (
+        "not_a_tfrecord",
+        lambda p: (p.parent.mkdir(parents=True, exist_ok=True), p.write_bytes(b"not a TFRecord file at all")),
+        "DATA_LOSS",
+        "Please verify your warmup data is in TFRecord format.",
+    ),
+    (
+        "unparseable_record",
+        lambda p: write_prediction_logs(p, [b"\xff\xff\xff garbage"]),
+        "INVALID_ARGUMENT",
+        "Failed to parse warmup record",
+    ),
+    (
+        "too_many_records",
+        lambda p: write_prediction_logs(p, [_predict_log()] * 1001),
+        "INVALID_ARGUMENT",
+        "Number of warmup records exceeds the maximum (1000) at ",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "write", "code", "message"), BROKEN, ids=[b[0] for b in BROKEN])
 def test_a_failing_warmup_fails_the_load_and_the_old_version_keeps_serving(
-        server: RunningServer, case: str, write: Callable[[Path], object], code: str, message: str) -> None:
+    server: RunningServer, case: str, write: Callable[[Path], object], code: str, message: str
+) -> None:
     base: Path = server.base / "hp"  # type: ignore[attr-defined]
     version = max(int(p.name) for p in base.iterdir() if p.name.isdigit()) + 1
     version_with_warmup(base / "1", base / str(version), write)
@@ -139,14 +192,25 @@ def test_a_failing_warmup_fails_the_load_and_the_old_version_keeps_serving(
     r = requests.post(f"{server.rest_url}/v1/models/hp:predict", json={"instances": [[2.0]]}, timeout=10)
     assert r.status_code == 200 and r.json() == {"predictions": [[3.0]]}
     samples = scrape(server.rest_url)
-    assert value(samples, "pyserving_model_warmup_duration_seconds_count", model="hp", version=str(version),
-                 outcome="failure") == 1
+    assert (
+        value(
+            samples,
+            "pyserving_model_warmup_duration_seconds_count",
+            model="hp",
+            version=str(version),
+            outcome="failure",
+        )
+        == 1
+    )
 
 
 def test_warmup_can_be_turned_off(ops_models: Path, tmp_path: Path) -> None:
     version_with_warmup(ops_models / "counter" / "1", tmp_path / "counter" / "1", write_counter_warmup)
-    server = start_server(["--model_name=counter", f"--model_base_path={tmp_path / 'counter'}",
-                           "--enable_model_warmup=false"], tmp_path, wait_models=["counter"])
+    server = start_server(
+        ["--model_name=counter", f"--model_base_path={tmp_path / 'counter'}", "--enable_model_warmup=false"],
+        tmp_path,
+        wait_models=["counter"],
+    )
     try:
         assert counter_value(server) == 0
     finally:
@@ -154,7 +218,20 @@ def test_warmup_can_be_turned_off(ops_models: Path, tmp_path: Path) -> None:
 
 
 def test_the_warmup_tool_explains_what_it_needs(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pyserving", "warmup", "--output", str(tmp_path / "w"),
-                             "--request", '{"instances": [1]}'], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyserving",
+            "warmup",
+            "--output",
+            str(tmp_path / "w"),
+            "--request",
+            '{"instances": [1]}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "give --saved_model_dir" in result.stderr

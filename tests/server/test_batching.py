@@ -22,8 +22,9 @@ from tests.helpers.shared import TFSERVING_TESTDATA, requires_shared
 @requires_shared
 def test_tf_servings_example_batching_file_parses() -> None:
     options = read_batching_parameters(str(TFSERVING_TESTDATA / "batching_config.txt"))
-    assert options == BatchingOptions(max_batch_size=128, batch_timeout_micros=0,
-                                      max_enqueued_batches=1000000, num_batch_threads=8)
+    assert options == BatchingOptions(
+        max_batch_size=128, batch_timeout_micros=0, max_enqueued_batches=1000000, num_batch_threads=8
+    )
 
 
 def test_batching_parameters_are_validated() -> None:
@@ -34,26 +35,37 @@ def test_batching_parameters_are_validated() -> None:
 
 
 def configs(model_root: Path, tmp: Path) -> Path:
-    return write_model_config(tmp / "models.config", [
-        {"name": "hp2", "base_path": model_root / "half_plus_two"},
-        {"name": "strings", "base_path": model_root / "string_model"},
-        {"name": "dtypes", "base_path": model_root / "dtypes"},
-    ])
+    return write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "hp2", "base_path": model_root / "half_plus_two"},
+            {"name": "strings", "base_path": model_root / "string_model"},
+            {"name": "dtypes", "base_path": model_root / "dtypes"},
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
-def servers(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, RunningServer]]:
+def servers(
+    model_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningServer, RunningServer]]:
     tmp = tmp_path_factory.mktemp("batching")
     params = tmp / "batching.txt"
-    params.write_text("max_batch_size { value: 8 } batch_timeout_micros { value: 2000 } "
-                      "max_enqueued_batches { value: 1000 } num_batch_threads { value: 2 } "
-                      "allowed_batch_sizes: 2 allowed_batch_sizes: 4 allowed_batch_sizes: 8 "
-                      "enable_large_batch_splitting { value: true } pad_variable_length_inputs: true")
+    params.write_text(
+        "max_batch_size { value: 8 } batch_timeout_micros { value: 2000 } "
+        "max_enqueued_batches { value: 1000 } num_batch_threads { value: 2 } "
+        "allowed_batch_sizes: 2 allowed_batch_sizes: 4 allowed_batch_sizes: 8 "
+        "enable_large_batch_splitting { value: true } pad_variable_length_inputs: true"
+    )
     config = configs(model_root, tmp)
     names = ["hp2", "strings", "dtypes"]
     plain = start_server([f"--model_config_file={config}"], tmp, wait_models=names, grpc=False)
-    batched = start_server([f"--model_config_file={config}", "--enable_batching",
-                            f"--batching_parameters_file={params}"], tmp, wait_models=names, grpc=False)
+    batched = start_server(
+        [f"--model_config_file={config}", "--enable_batching", f"--batching_parameters_file={params}"],
+        tmp,
+        wait_models=names,
+        grpc=False,
+    )
     yield plain, batched
     plain.stop()
     batched.stop()
@@ -74,11 +86,26 @@ def make_requests(seed: int = 7) -> list[tuple[str, dict]]:
         elif kind == "strings":  # variable sequence lengths: padded
             rows = rng.randint(1, 3)
             length = rng.randint(1, 4)
-            cases.append(("strings:predict", {"instances": [
-                {"words": [rng.choice(words) for _ in range(length)], "nwords": length} for _ in range(rows)]}))
+            cases.append(
+                (
+                    "strings:predict",
+                    {
+                        "instances": [
+                            {"words": [rng.choice(words) for _ in range(length)], "nwords": length} for _ in range(rows)
+                        ]
+                    },
+                )
+            )
         elif kind == "regress":
-            cases.append(("hp2:regress", {"signature_name": "regress_x_to_y",
-                                          "examples": [{"x": rng.uniform(0, 9)} for _ in range(rng.randint(1, 4))]}))
+            cases.append(
+                (
+                    "hp2:regress",
+                    {
+                        "signature_name": "regress_x_to_y",
+                        "examples": [{"x": rng.uniform(0, 9)} for _ in range(rng.randint(1, 4))],
+                    },
+                )
+            )
         else:
             cases.append(("dtypes:predict", {"signature_name": "scalar", "inputs": rng.uniform(0, 3)}))
     return cases
@@ -115,11 +142,22 @@ def test_batches_really_formed(servers: tuple[RunningServer, RunningServer]) -> 
 def small_queue_server(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("queue")
     params = tmp / "batching.txt"
-    params.write_text("max_batch_size { value: 2 } batch_timeout_micros { value: 3000000 } "
-                      "max_enqueued_batches { value: 1 } num_batch_threads { value: 1 }")
-    server = start_server(["--model_name=hp2", f"--model_base_path={model_root / 'half_plus_two'}",
-                           "--enable_batching", f"--batching_parameters_file={params}",
-                           "--rest_api_timeout_in_ms=10000"], tmp, wait_models=["hp2"], grpc=False)
+    params.write_text(
+        "max_batch_size { value: 2 } batch_timeout_micros { value: 3000000 } "
+        "max_enqueued_batches { value: 1 } num_batch_threads { value: 1 }"
+    )
+    server = start_server(
+        [
+            "--model_name=hp2",
+            f"--model_base_path={model_root / 'half_plus_two'}",
+            "--enable_batching",
+            f"--batching_parameters_file={params}",
+            "--rest_api_timeout_in_ms=10000",
+        ],
+        tmp,
+        wait_models=["hp2"],
+        grpc=False,
+    )
     yield server
     server.stop()
 
@@ -130,8 +168,7 @@ def test_full_queue_answers_unavailable_and_oversized_task_is_refused(small_queu
     assert r.status_code == 400
     assert r.json()["error"] == "Task size 3 is larger than maximum input batch size 2"
     first: list[requests.Response] = []
-    waiter = threading.Thread(target=lambda: first.append(
-        requests.post(url, json={"instances": [[1.0]]}, timeout=30)))
+    waiter = threading.Thread(target=lambda: first.append(requests.post(url, json={"instances": [[1.0]]}, timeout=30)))
     waiter.start()
     # The 1-row request waits up to 3 s in the only allowed batch; a 2-row request then needs a
     # second batch and is refused. Until the first is enqueued, 2-row requests succeed.
@@ -149,11 +186,21 @@ def test_full_queue_answers_unavailable_and_oversized_task_is_refused(small_queu
 
 def test_request_past_its_deadline_is_dropped_before_running(model_root: Path, tmp_path: Path) -> None:
     params = tmp_path / "batching.txt"
-    params.write_text("max_batch_size { value: 64 } batch_timeout_micros { value: 1000000 } "
-                      "num_batch_threads { value: 1 }")
-    server = start_server(["--model_name=hp2", f"--model_base_path={model_root / 'half_plus_two'}",
-                           "--enable_batching", f"--batching_parameters_file={params}",
-                           "--rest_api_timeout_in_ms=200"], tmp_path, wait_models=["hp2"], grpc=False)
+    params.write_text(
+        "max_batch_size { value: 64 } batch_timeout_micros { value: 1000000 } num_batch_threads { value: 1 }"
+    )
+    server = start_server(
+        [
+            "--model_name=hp2",
+            f"--model_base_path={model_root / 'half_plus_two'}",
+            "--enable_batching",
+            f"--batching_parameters_file={params}",
+            "--rest_api_timeout_in_ms=200",
+        ],
+        tmp_path,
+        wait_models=["hp2"],
+        grpc=False,
+    )
     try:
         r = requests.post(f"{server.rest_url}/v1/models/hp2:predict", json={"instances": [[1.0]]}, timeout=30)
         assert r.status_code == 504
@@ -164,16 +211,27 @@ def test_request_past_its_deadline_is_dropped_before_running(model_root: Path, t
 
 def test_a_lone_request_runs_when_its_batch_times_out(model_root: Path, tmp_path: Path) -> None:
     params = tmp_path / "batching.txt"
-    params.write_text("max_batch_size { value: 128 } batch_timeout_micros { value: 1000 } "
-                      "max_enqueued_batches { value: 1000 } num_batch_threads { value: 2 }")
-    server = start_server(["--model_name=hp2", f"--model_base_path={model_root / 'half_plus_two'}",
-                           "--enable_batching", f"--batching_parameters_file={params}"],
-                          tmp_path, wait_models=["hp2"], grpc=False)
+    params.write_text(
+        "max_batch_size { value: 128 } batch_timeout_micros { value: 1000 } "
+        "max_enqueued_batches { value: 1000 } num_batch_threads { value: 2 }"
+    )
+    server = start_server(
+        [
+            "--model_name=hp2",
+            f"--model_base_path={model_root / 'half_plus_two'}",
+            "--enable_batching",
+            f"--batching_parameters_file={params}",
+        ],
+        tmp_path,
+        wait_models=["hp2"],
+        grpc=False,
+    )
     try:
         with requests.Session() as session:
             for i in range(50):  # one at a time: each must run on its own timeout
-                r = session.post(f"{server.rest_url}/v1/models/hp2:predict",
-                                 json={"instances": [[float(i)]]}, timeout=5)
+                r = session.post(
+                    f"{server.rest_url}/v1/models/hp2:predict", json={"instances": [[float(i)]]}, timeout=5
+                )
                 assert r.json() == {"predictions": [[0.5 * i + 2]]}
     finally:
         server.stop()

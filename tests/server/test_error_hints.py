@@ -26,16 +26,21 @@ from tests.conftest import write_model_config  # noqa: E402
 from tests.helpers.server import REPO, RunningServer, start_server  # noqa: E402
 
 MODELS = REPO / "examples" / "models"
-HPT_SIGNATURES = ("Signatures of this model: classify_x_to_y, regress_x2_to_y3, regress_x_to_y, regress_x_to_y2, "
-                  "serving_default.")
+HPT_SIGNATURES = (
+    "Signatures of this model: classify_x_to_y, regress_x2_to_y3, regress_x_to_y, regress_x_to_y2, serving_default."
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp: Path = tmp_path_factory.mktemp("hints")
-    config = write_model_config(tmp / "models.config", [
-        {"name": "half_plus_two", "base_path": MODELS / "half_plus_two"},
-        {"name": "lstm", "base_path": MODELS / "lstm"}])
+    config = write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "half_plus_two", "base_path": MODELS / "half_plus_two"},
+            {"name": "lstm", "base_path": MODELS / "lstm"},
+        ],
+    )
     running = start_server([f"--model_config_file={config}"], tmp, wait_models=("half_plus_two", "lstm"))
     yield running
     running.stop()
@@ -80,8 +85,10 @@ def test_grpc_dtype_error_names_the_input(server: RunningServer) -> None:
 
 def test_classify_on_a_predict_signature_says_so(server: RunningServer) -> None:
     message = rest_error(server, "lstm:classify", {"examples": [{"words": ["很"]}]})
-    assert message.startswith("Expected one input Tensor. Signature 'serving_default' "
-                              "(tensorflow/serving/predict) takes nwords, words; classification needs")
+    assert message.startswith(
+        "Expected one input Tensor. Signature 'serving_default' "
+        "(tensorflow/serving/predict) takes nwords, words; classification needs"
+    )
     assert "call :predict" in message
     request = classification_pb2.ClassificationRequest()
     request.model_spec.name = "lstm"
@@ -92,7 +99,8 @@ def test_classify_on_a_predict_signature_says_so(server: RunningServer) -> None:
 
 def test_regress_on_a_predict_signature_prints_the_signature_def_as_text(server: RunningServer) -> None:
     saved_model = saved_model_pb2.SavedModel.FromString(
-        (MODELS / "half_plus_two" / "1" / "saved_model.pb").read_bytes())
+        (MODELS / "half_plus_two" / "1" / "saved_model.pb").read_bytes()
+    )
     as_tf_serving_prints_it = str(saved_model.meta_graphs[0].signature_def["serving_default"])
     message = rest_error(server, "half_plus_two:regress", {"examples": [{"x": 1.0}]})
     assert message.startswith(f"No regression inputs found in SignatureDef: {as_tf_serving_prints_it}")

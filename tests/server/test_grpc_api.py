@@ -75,8 +75,7 @@ class Target:
     def models(self) -> model_service_pb2_grpc.ModelServiceStub:
         return model_service_pb2_grpc.ModelServiceStub(self.channel)
 
-    def wait_status(self, name: str, predicate: Callable[[dict[int, int] | None], bool],
-                    timeout: float = 60.0) -> None:
+    def wait_status(self, name: str, predicate: Callable[[dict[int, int] | None], bool], timeout: float = 60.0) -> None:
         """Readiness loop on GetModelStatus (None when the model is unknown)."""
         deadline = time.monotonic() + timeout
         last: Any = None
@@ -113,22 +112,36 @@ def own(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     models.export_half_plus_two(tmp / "labelled" / "1")
     models.export_half_plus_two(tmp / "labelled" / "2", b=3.0)
     models.export_dtypes_model(tmp / "dtypes" / "1", extra_dtypes=True)
-    config = write_model_config(tmp / "models.config", [
-        {"name": "default", "base_path": tmp / "default"},
-        {"name": "two", "base_path": model_root / "two_versions", "policy": "all {}"},
-        {"name": "counter_g", "base_path": tmp / "counter_g"},
-        {"name": "counter", "base_path": model_root / "counter"},
-        {"name": "strings", "base_path": model_root / "string_model"},
-        {"name": "tf2", "base_path": model_root / "tf2_half_plus_two"},
-        {"name": "dtypes", "base_path": tmp / "dtypes"},
-        {"name": "labelled", "base_path": tmp / "labelled", "policy": "all {}",
-         "labels": {"stable": 1, "canary": 2}},
-    ])
+    config = write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "default", "base_path": tmp / "default"},
+            {"name": "two", "base_path": model_root / "two_versions", "policy": "all {}"},
+            {"name": "counter_g", "base_path": tmp / "counter_g"},
+            {"name": "counter", "base_path": model_root / "counter"},
+            {"name": "strings", "base_path": model_root / "string_model"},
+            {"name": "tf2", "base_path": model_root / "tf2_half_plus_two"},
+            {"name": "dtypes", "base_path": tmp / "dtypes"},
+            {
+                "name": "labelled",
+                "base_path": tmp / "labelled",
+                "policy": "all {}",
+                "labels": {"stable": 1, "canary": 2},
+            },
+        ],
+    )
     socket_path = tmp / "grpc.sock"
-    target = start([f"--model_config_file={config}", "--allow_version_labels_for_unavailable_models",
-                    "--enable_grpc_healthcheck_service", "--enable_grpc_reflection",
-                    f"--grpc_socket_path={socket_path}"],
-                   tmp, ["default", "two", "counter_g", "counter", "strings", "tf2", "dtypes", "labelled"])
+    target = start(
+        [
+            f"--model_config_file={config}",
+            "--allow_version_labels_for_unavailable_models",
+            "--enable_grpc_healthcheck_service",
+            "--enable_grpc_reflection",
+            f"--grpc_socket_path={socket_path}",
+        ],
+        tmp,
+        ["default", "two", "counter_g", "counter", "strings", "tf2", "dtypes", "labelled"],
+    )
     target.server.wait_available("two", 123)
     target.server.wait_available("labelled", 1)
     target.server.wait_available("labelled", 2)
@@ -141,16 +154,24 @@ def aux(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     tmp = tmp_path_factory.mktemp("grpc-aux")
     models.copy_version(model_root / "half_plus_two" / "1", tmp / "default" / "1")
     config = write_model_config(tmp / "models.config", aux_models(model_root, tmp))
-    target = start([f"--model_config_file={config}", "--enable_serialization_as_tensor_content",
-                    "--grpc_channel_arguments=grpc.max_connection_age_ms=2000,grpc.lb_policy_name=grpclb"],
-                   tmp, ["default", "strings"])
+    target = start(
+        [
+            f"--model_config_file={config}",
+            "--enable_serialization_as_tensor_content",
+            "--grpc_channel_arguments=grpc.max_connection_age_ms=2000,grpc.lb_policy_name=grpclb",
+        ],
+        tmp,
+        ["default", "strings"],
+    )
     yield target
     stop(target)
 
 
 def aux_models(model_root: Path, tmp: Path) -> list[dict[str, Any]]:
-    return [{"name": "default", "base_path": tmp / "default"},
-            {"name": "strings", "base_path": model_root / "string_model"}]
+    return [
+        {"name": "default", "base_path": tmp / "default"},
+        {"name": "strings", "base_path": model_root / "string_model"},
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -195,10 +216,14 @@ def floats(*values: float, shape: list[int] | None = None) -> tensor_pb2.TensorP
 X2 = floats(2.0, shape=[1])
 
 
-def predict_request(name: str | None = "default", signature: str | None = None,
-                    inputs: dict[str, tensor_pb2.TensorProto] | None = None,
-                    output_filter: list[str] | None = None, version: int | None = None,
-                    label: str | None = None) -> predict_pb2.PredictRequest:
+def predict_request(
+    name: str | None = "default",
+    signature: str | None = None,
+    inputs: dict[str, tensor_pb2.TensorProto] | None = None,
+    output_filter: list[str] | None = None,
+    version: int | None = None,
+    label: str | None = None,
+) -> predict_pb2.PredictRequest:
     request = predict_pb2.PredictRequest()
     if name is not None:
         request.model_spec.name = name
@@ -229,17 +254,20 @@ def failure(call: Callable[..., Any], request: Any) -> tuple[grpc.StatusCode, st
 
 
 def example(**features: float) -> example_pb2.Example:
-    return example_pb2.Example(features=feature_pb2.Features(feature={
-        key: feature_pb2.Feature(float_list=feature_pb2.FloatList(value=[value]))
-        for key, value in features.items()
-    }))
+    return example_pb2.Example(
+        features=feature_pb2.Features(
+            feature={
+                key: feature_pb2.Feature(float_list=feature_pb2.FloatList(value=[value]))
+                for key, value in features.items()
+            }
+        )
+    )
 
 
 def examples_input(*items: example_pb2.Example, context: example_pb2.Example | None = None) -> input_pb2.Input:
     if context is None:
         return input_pb2.Input(example_list=input_pb2.ExampleList(examples=items))
-    return input_pb2.Input(example_list_with_context=input_pb2.ExampleListWithContext(
-        examples=items, context=context))
+    return input_pb2.Input(example_list_with_context=input_pb2.ExampleListWithContext(examples=items, context=context))
 
 
 def values_of(tensor: tensor_pb2.TensorProto) -> list[Any]:
@@ -251,7 +279,8 @@ def values_of(tensor: tensor_pb2.TensorProto) -> list[Any]:
 
 def test_g1_predict_with_signature_and_output_filter(target: Target) -> None:
     response = target.predict.Predict(
-        predict_request(signature="serving_default", inputs={"x": X2}, output_filter=["y"]), timeout=TIMEOUT)
+        predict_request(signature="serving_default", inputs={"x": X2}, output_filter=["y"]), timeout=TIMEOUT
+    )
     y = response.outputs["y"]
     assert y.dtype == types_pb2.DT_FLOAT
     assert [d.size for d in y.tensor_shape.dim] == [1]
@@ -263,7 +292,8 @@ def test_g1_predict_with_signature_and_output_filter(target: Target) -> None:
 
 def test_g2_defaults_fill_the_same_response(target: Target) -> None:
     full = target.predict.Predict(
-        predict_request(signature="serving_default", inputs={"x": X2}, output_filter=["y"]), timeout=TIMEOUT)
+        predict_request(signature="serving_default", inputs={"x": X2}, output_filter=["y"]), timeout=TIMEOUT
+    )
     bare = target.predict.Predict(predict_request(inputs={"x": X2}), timeout=TIMEOUT)
     assert bare == full
 
@@ -275,25 +305,48 @@ def test_g3_scalar_in_scalar_out(target: Target) -> None:
     assert list(y.float_val) == [3.0]
 
 
-@pytest.mark.parametrize("request_,code,message", [
-    (predict_request(name=None, inputs={"x": X2}), INVALID, "Missing ModelSpec"),
-    (predict_request(name="", inputs={"x": X2}), INVALID, "ModelSpec has no name specified."),
-    (predict_request(name="test", inputs={"x": X2}), NOT_FOUND, "Servable not found for request: Latest(test)"),
-    (predict_request(version=123), INVALID,
-     "input size does not match signature: 0!=1 len({}) != len({x}). Sent extra: {}. Missing but required: {x}."),
-    (predict_request(inputs={"unknown_key1": tf.make_tensor_proto("x"), "unknown_key2": X2}), INVALID,
-     "input size does not match signature: 2!=1 len({unknown_key1,unknown_key2}) != len({x}). "
-     "Sent extra: {unknown_key1,unknown_key2}. Missing but required: {x}."),
-    (predict_request(inputs={"x": tf.make_tensor_proto(True)}), INVALID,
-     "Expects arg[0] to be float but bool is provided"),
-    (predict_request(inputs={"x": tf.make_tensor_proto(["a"])}), INVALID,
-     "Expects arg[0] to be float but string is provided"),
-    (predict_request(inputs={"x": X2}, output_filter=["output_filter"]), INVALID,
-     "output tensor alias not found in signature: output_filter Outputs expected to be in the set {y}."),
-    (predict_request(inputs={"x": X2}, output_filter=["y", "y"]), INVALID, "duplicate output tensor alias: y"),
-    (predict_request(signature="nope", inputs={"x": X2}), PRECONDITION, 'Serving signature key "nope" not found.'),
-    (predict_request(version=999, inputs={"x": X2}), NOT_FOUND, "Servable not found for request: Specific(default, 999)"),
-], ids=["G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11", "G12", "G15", "unknown-version"])
+@pytest.mark.parametrize(
+    "request_,code,message",
+    [
+        (predict_request(name=None, inputs={"x": X2}), INVALID, "Missing ModelSpec"),
+        (predict_request(name="", inputs={"x": X2}), INVALID, "ModelSpec has no name specified."),
+        (predict_request(name="test", inputs={"x": X2}), NOT_FOUND, "Servable not found for request: Latest(test)"),
+        (
+            predict_request(version=123),
+            INVALID,
+            "input size does not match signature: 0!=1 len({}) != len({x}). Sent extra: {}. Missing but required: {x}.",
+        ),
+        (
+            predict_request(inputs={"unknown_key1": tf.make_tensor_proto("x"), "unknown_key2": X2}),
+            INVALID,
+            "input size does not match signature: 2!=1 len({unknown_key1,unknown_key2}) != len({x}). "
+            "Sent extra: {unknown_key1,unknown_key2}. Missing but required: {x}.",
+        ),
+        (
+            predict_request(inputs={"x": tf.make_tensor_proto(True)}),
+            INVALID,
+            "Expects arg[0] to be float but bool is provided",
+        ),
+        (
+            predict_request(inputs={"x": tf.make_tensor_proto(["a"])}),
+            INVALID,
+            "Expects arg[0] to be float but string is provided",
+        ),
+        (
+            predict_request(inputs={"x": X2}, output_filter=["output_filter"]),
+            INVALID,
+            "output tensor alias not found in signature: output_filter Outputs expected to be in the set {y}.",
+        ),
+        (predict_request(inputs={"x": X2}, output_filter=["y", "y"]), INVALID, "duplicate output tensor alias: y"),
+        (predict_request(signature="nope", inputs={"x": X2}), PRECONDITION, 'Serving signature key "nope" not found.'),
+        (
+            predict_request(version=999, inputs={"x": X2}),
+            NOT_FOUND,
+            "Servable not found for request: Specific(default, 999)",
+        ),
+    ],
+    ids=["G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11", "G12", "G15", "unknown-version"],
+)
 def test_g_predict_errors(target: Target, request_: Any, code: grpc.StatusCode, message: str) -> None:
     got_code, got_message = failure(target.predict.Predict, request_)
     assert got_code == code and got_message.startswith(message), got_message  # TF Serving's text, then a hint
@@ -301,7 +354,8 @@ def test_g_predict_errors(target: Target, request_: Any, code: grpc.StatusCode, 
 
 def test_g13_regress_signature_through_predict(target: Target) -> None:
     response = target.predict.Predict(
-        predict_request(signature="regress_x2_to_y3", inputs={"inputs": floats(2.0)}), timeout=TIMEOUT)
+        predict_request(signature="regress_x2_to_y3", inputs={"inputs": floats(2.0)}), timeout=TIMEOUT
+    )
     outputs = response.outputs["outputs"]
     assert not outputs.tensor_shape.dim and list(outputs.float_val) == [4.0]
     assert response.model_spec.signature_name == "regress_x2_to_y3"
@@ -309,8 +363,8 @@ def test_g13_regress_signature_through_predict(target: Target) -> None:
 
 def test_g14_classify_signature_through_predict(target: Target) -> None:
     response = target.predict.Predict(
-        predict_request(name="two", signature="classify_x2_to_y3", inputs={"inputs": floats(2.0)}),
-        timeout=TIMEOUT)
+        predict_request(name="two", signature="classify_x2_to_y3", inputs={"inputs": floats(2.0)}), timeout=TIMEOUT
+    )
     assert list(response.outputs["scores"].float_val) == [4.0]
 
 
@@ -319,8 +373,9 @@ def test_g14_classify_signature_through_predict(target: Target) -> None:
 
 def test_g22_to_g27_counter_sequence(target: Target) -> None:
     def call(signature: str, **kwargs: Any) -> float:
-        response = target.predict.Predict(predict_request(name="counter_g", signature=signature, **kwargs),
-                                          timeout=TIMEOUT)
+        response = target.predict.Predict(
+            predict_request(name="counter_g", signature=signature, **kwargs), timeout=TIMEOUT
+        )
         output = response.outputs["output"]
         assert output.dtype == types_pb2.DT_FLOAT and not output.tensor_shape.dim
         assert response.model_spec.signature_name == signature
@@ -368,13 +423,20 @@ def test_long_messages_are_truncated(own: Target) -> None:
 
 def test_every_dtype_round_trips_through_the_server(own: Target) -> None:
     samples = {
-        "f32": np.array([1.5, -0.0, np.inf], np.float32), "f64": np.array([1e300, -2.5]),
-        "i8": np.array([-128, 127], np.int8), "u8": np.array([0, 255], np.uint8),
-        "i16": np.array([-32768, 7], np.int16), "i32": np.array([-(2**31), 5], np.int32),
-        "i64": np.array([2**62, -3], np.int64), "u32": np.array([2**32 - 1], np.uint32),
-        "b": np.array([True, False]), "s": np.array(["很".encode(), b"a"], object),
-        "raw_bytes": np.array([b"\xff\x00\xfe"], object), "f16": np.array([0.5, 65504], np.float16),
-        "u16": np.array([65535], np.uint16), "u64": np.array([2**64 - 1], np.uint64),
+        "f32": np.array([1.5, -0.0, np.inf], np.float32),
+        "f64": np.array([1e300, -2.5]),
+        "i8": np.array([-128, 127], np.int8),
+        "u8": np.array([0, 255], np.uint8),
+        "i16": np.array([-32768, 7], np.int16),
+        "i32": np.array([-(2**31), 5], np.int32),
+        "i64": np.array([2**62, -3], np.int64),
+        "u32": np.array([2**32 - 1], np.uint32),
+        "b": np.array([True, False]),
+        "s": np.array(["很".encode(), b"a"], object),
+        "raw_bytes": np.array([b"\xff\x00\xfe"], object),
+        "f16": np.array([0.5, 65504], np.float16),
+        "u16": np.array([65535], np.uint16),
+        "u64": np.array([2**64 - 1], np.uint64),
     }
     inputs = {alias: tf.make_tensor_proto(value) for alias, value in samples.items()}
     response = own.predict.Predict(predict_request(name="dtypes", inputs=inputs), timeout=TIMEOUT)
@@ -390,8 +452,11 @@ def test_every_dtype_round_trips_through_the_server(own: Target) -> None:
 def test_large_tensors_both_ways(own: Target, use_content: bool) -> None:
     # 300k elements: above the size at which the response is encoded off the event loop.
     x = np.arange(300_000, dtype=np.float32)
-    proto = tf.make_tensor_proto(x) if use_content else tensor_pb2.TensorProto(
-        dtype=types_pb2.DT_FLOAT, tensor_shape=shape_proto([x.size]), float_val=x.tolist())
+    proto = (
+        tf.make_tensor_proto(x)
+        if use_content
+        else tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape_proto([x.size]), float_val=x.tolist())
+    )
     response = own.predict.Predict(predict_request(name="tf2", inputs={"x": proto}), timeout=TIMEOUT)
     np.testing.assert_array_equal(tf.make_ndarray(response.outputs["y"]), x * 0.5 + 2)
 
@@ -402,8 +467,9 @@ def test_signature_without_inputs(own: Target) -> None:
 
 
 def test_tf2_model(own: Target) -> None:
-    response = own.predict.Predict(predict_request(name="tf2", inputs={"x": floats(2.0, 4.0, shape=[2])}),
-                                   timeout=TIMEOUT)
+    response = own.predict.Predict(
+        predict_request(name="tf2", inputs={"x": floats(2.0, 4.0, shape=[2])}), timeout=TIMEOUT
+    )
     assert list(response.outputs["y"].float_val) == [3.0, 4.0]
 
 
@@ -431,10 +497,17 @@ def test_channel_arguments_parse_like_tf_serving() -> None:
     from pyserving.core.errors import InvalidArgumentError
     from pyserving.protocols.grpc.server import GrpcOptions, parse_channel_arguments
 
-    parsed = parse_channel_arguments("grpc.max_connection_age_ms=2000,grpc.lb_policy_name=grpclb,,"
-                                     "big=2147483648,neg=-5,grpc.max_receive_message_length=100")
-    assert parsed == (("grpc.max_connection_age_ms", 2000), ("grpc.lb_policy_name", "grpclb"),
-                      ("big", "2147483648"), ("neg", -5), ("grpc.max_receive_message_length", 100))
+    parsed = parse_channel_arguments(
+        "grpc.max_connection_age_ms=2000,grpc.lb_policy_name=grpclb,,"
+        "big=2147483648,neg=-5,grpc.max_receive_message_length=100"
+    )
+    assert parsed == (
+        ("grpc.max_connection_age_ms", 2000),
+        ("grpc.lb_policy_name", "grpclb"),
+        ("big", "2147483648"),
+        ("neg", -5),
+        ("grpc.max_receive_message_length", 100),
+    )
     assert parse_channel_arguments("") == ()
     with pytest.raises(InvalidArgumentError, match="expected key=value"):
         parse_channel_arguments("grpc.max_connection_age_ms")
@@ -446,9 +519,15 @@ def test_channel_arguments_parse_like_tf_serving() -> None:
 # -- version labels ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec,version,y", [
-    ({"label": "stable"}, 1, 3.0), ({"label": "canary"}, 2, 4.0), ({"version": 1}, 1, 3.0), ({}, 2, 4.0),
-])
+@pytest.mark.parametrize(
+    "spec,version,y",
+    [
+        ({"label": "stable"}, 1, 3.0),
+        ({"label": "canary"}, 2, 4.0),
+        ({"version": 1}, 1, 3.0),
+        ({}, 2, 4.0),
+    ],
+)
 def test_labels_and_versions_resolve(own: Target, spec: dict[str, Any], version: int, y: float) -> None:
     response = own.predict.Predict(predict_request(name="labelled", inputs={"x": X2}, **spec), timeout=TIMEOUT)
     assert response.model_spec.version.value == version
@@ -456,8 +535,10 @@ def test_labels_and_versions_resolve(own: Target, spec: dict[str, Any], version:
 
 
 def test_unknown_label(own: Target) -> None:
-    assert failure(own.predict.Predict, predict_request(name="labelled", label="nope", inputs={"x": X2})) == \
-        (INVALID, "Unrecognized servable version label: nope")
+    assert failure(own.predict.Predict, predict_request(name="labelled", label="nope", inputs={"x": X2})) == (
+        INVALID,
+        "Unrecognized servable version label: nope",
+    )
 
 
 # -- Classify / Regress / MultiInference -----------------------------------------------------
@@ -478,12 +559,16 @@ def regress_request(signature: str, input_: input_pb2.Input, name: str = "defaul
 
 
 def test_classify(own: Target) -> None:
-    response = own.predict.Classify(classify_request("classify_x_to_y", examples_input(example(x=2.0), example(x=4.0))),
-                                    timeout=TIMEOUT)
+    response = own.predict.Classify(
+        classify_request("classify_x_to_y", examples_input(example(x=2.0), example(x=4.0))), timeout=TIMEOUT
+    )
     rows = [[(c.label, c.score) for c in row.classes] for row in response.result.classifications]
     assert rows == [[("", 3.0)], [("", 4.0)]]
-    assert (response.model_spec.name, response.model_spec.version.value,
-            response.model_spec.signature_name) == ("default", 123, "classify_x_to_y")
+    assert (response.model_spec.name, response.model_spec.version.value, response.model_spec.signature_name) == (
+        "default",
+        123,
+        "classify_x_to_y",
+    )
 
 
 def test_regress_with_context(own: Target) -> None:
@@ -493,20 +578,41 @@ def test_regress_with_context(own: Target) -> None:
     assert response.model_spec.signature_name == "regress_x_to_y"
 
 
-@pytest.mark.parametrize("method,request_,code,message", [
-    ("Classify", classify_request("classify_x_to_y", input_pb2.Input()), INVALID, "Input is empty."),
-    ("Classify", classify_request("nope", examples_input(example(x=1.0))), INVALID,
-     "No signature was found with the name: nope"),
-    ("Classify", classify_request("", examples_input(example(x=1.0)), name="nope"), NOT_FOUND,
-     "Servable not found for request: Latest(nope)"),
-    ("Regress", regress_request("regress_x_to_y", examples_input()), INVALID, "Input is empty."),
-    ("Regress", regression_pb2.RegressionRequest(), INVALID, "Missing ModelSpec"),
-    ("Regress", regress_request("serving_default", examples_input(example(x=1.0))), INVALID,
-     "No regression inputs found in SignatureDef"),
-], ids=["classify-empty", "classify-no-signature", "classify-no-model", "regress-empty", "regress-no-spec",
-        "regress-wrong-signature"])
-def test_classify_regress_errors(own: Target, method: str, request_: Any, code: grpc.StatusCode,
-                                 message: str) -> None:
+@pytest.mark.parametrize(
+    "method,request_,code,message",
+    [
+        ("Classify", classify_request("classify_x_to_y", input_pb2.Input()), INVALID, "Input is empty."),
+        (
+            "Classify",
+            classify_request("nope", examples_input(example(x=1.0))),
+            INVALID,
+            "No signature was found with the name: nope",
+        ),
+        (
+            "Classify",
+            classify_request("", examples_input(example(x=1.0)), name="nope"),
+            NOT_FOUND,
+            "Servable not found for request: Latest(nope)",
+        ),
+        ("Regress", regress_request("regress_x_to_y", examples_input()), INVALID, "Input is empty."),
+        ("Regress", regression_pb2.RegressionRequest(), INVALID, "Missing ModelSpec"),
+        (
+            "Regress",
+            regress_request("serving_default", examples_input(example(x=1.0))),
+            INVALID,
+            "No regression inputs found in SignatureDef",
+        ),
+    ],
+    ids=[
+        "classify-empty",
+        "classify-no-signature",
+        "classify-no-model",
+        "regress-empty",
+        "regress-no-spec",
+        "regress-wrong-signature",
+    ],
+)
+def test_classify_regress_errors(own: Target, method: str, request_: Any, code: grpc.StatusCode, message: str) -> None:
     got_code, got_message = failure(getattr(own.predict, method), request_)
     assert got_code == code and message in got_message
 
@@ -521,15 +627,21 @@ def multi_request(*tasks: tuple[str, str, str], input_: input_pb2.Input | None =
 
 
 def test_multi_inference(own: Target) -> None:
-    request = multi_request(("default", "classify_x_to_y", CLASSIFY), ("default", "regress_x_to_y", REGRESS),
-                            ("default", "regress_x_to_y2", REGRESS))
+    request = multi_request(
+        ("default", "classify_x_to_y", CLASSIFY),
+        ("default", "regress_x_to_y", REGRESS),
+        ("default", "regress_x_to_y2", REGRESS),
+    )
     response = own.predict.MultiInference(request, timeout=TIMEOUT)
     first, second, third = response.results
     assert [c.score for c in first.classification_result.classifications[0].classes] == [3.0]
     assert [r.value for r in second.regression_result.regressions] == [3.0]
     assert [r.value for r in third.regression_result.regressions] == [4.0]
-    assert [r.model_spec.signature_name for r in response.results] == \
-        ["classify_x_to_y", "regress_x_to_y", "regress_x_to_y2"]
+    assert [r.model_spec.signature_name for r in response.results] == [
+        "classify_x_to_y",
+        "regress_x_to_y",
+        "regress_x_to_y2",
+    ]
     assert {r.model_spec.version.value for r in response.results} == {123}
 
 
@@ -538,32 +650,49 @@ def test_multi_inference_on_a_tf2_export_feeds_each_signature_input(tmp_path: Pa
     models.export_tf2_classify_regress(tmp_path / "tf2_multi" / "1")
     target = start(["--model_name=tf2_multi", f"--model_base_path={tmp_path / 'tf2_multi'}"], tmp_path, [])
     try:
-        request = multi_request(("tf2_multi", "classify_x_to_y", CLASSIFY), ("tf2_multi", "regress_x_to_y", REGRESS),
-                                input_=examples_input(example(x=1.0), example(x=2.0)))
+        request = multi_request(
+            ("tf2_multi", "classify_x_to_y", CLASSIFY),
+            ("tf2_multi", "regress_x_to_y", REGRESS),
+            input_=examples_input(example(x=1.0), example(x=2.0)),
+        )
         response = target.predict.MultiInference(request, timeout=TIMEOUT)
     finally:
         stop(target)
     classify, regress = response.results
-    assert [[c.score for c in row.classes] for row in classify.classification_result.classifications] == \
-        [[2.5], [3.0]]
+    assert [[c.score for c in row.classes] for row in classify.classification_result.classifications] == [[2.5], [3.0]]
     assert [r.value for r in regress.regression_result.regressions] == [2.5, 3.0]
     assert [r.model_spec.signature_name for r in response.results] == ["classify_x_to_y", "regress_x_to_y"]
 
 
-@pytest.mark.parametrize("request_,code,message", [
-    (multi_request(), INVALID, "MultiInferenceRequest must specify at least one task."),
-    (multi_request(("default", "regress_x_to_y", REGRESS), ("two", "regress_x_to_y2", REGRESS)), INVALID,
-     "All ModelSpecs in a MultiInferenceRequest must access the same model name."),
-    (multi_request(("default", "regress_x_to_y", REGRESS), ("", "regress_x_to_y2", REGRESS)), INVALID,
-     "Found ModelSpec with an empty model name."),
-    (multi_request(("default", "regress_x_to_y", REGRESS), ("default", "regress_x_to_y", REGRESS)), INVALID,
-     "Duplicate evaluation of signature: regress_x_to_y"),
-    (multi_request(("default", "nope", REGRESS)), INVALID, "Requested signature not found in model graph: nope"),
-    (multi_request(("default", "regress_x_to_y", "tensorflow/serving/predict")), UNIMPLEMENTED,
-     "Unsupported signature method_name: tensorflow/serving/predict"),
-    (multi_request(("default", "regress_x_to_y", REGRESS), input_=input_pb2.Input()), INVALID, "Input is empty."),
-], ids=["no-tasks", "two-models", "empty-name", "duplicate", "unknown-signature", "bad-method",
-        "empty-input"])
+@pytest.mark.parametrize(
+    "request_,code,message",
+    [
+        (multi_request(), INVALID, "MultiInferenceRequest must specify at least one task."),
+        (
+            multi_request(("default", "regress_x_to_y", REGRESS), ("two", "regress_x_to_y2", REGRESS)),
+            INVALID,
+            "All ModelSpecs in a MultiInferenceRequest must access the same model name.",
+        ),
+        (
+            multi_request(("default", "regress_x_to_y", REGRESS), ("", "regress_x_to_y2", REGRESS)),
+            INVALID,
+            "Found ModelSpec with an empty model name.",
+        ),
+        (
+            multi_request(("default", "regress_x_to_y", REGRESS), ("default", "regress_x_to_y", REGRESS)),
+            INVALID,
+            "Duplicate evaluation of signature: regress_x_to_y",
+        ),
+        (multi_request(("default", "nope", REGRESS)), INVALID, "Requested signature not found in model graph: nope"),
+        (
+            multi_request(("default", "regress_x_to_y", "tensorflow/serving/predict")),
+            UNIMPLEMENTED,
+            "Unsupported signature method_name: tensorflow/serving/predict",
+        ),
+        (multi_request(("default", "regress_x_to_y", REGRESS), input_=input_pb2.Input()), INVALID, "Input is empty."),
+    ],
+    ids=["no-tasks", "two-models", "empty-name", "duplicate", "unknown-signature", "bad-method", "empty-input"],
+)
 def test_multi_inference_errors(own: Target, request_: Any, code: grpc.StatusCode, message: str) -> None:
     assert failure(own.predict.MultiInference, request_) == (code, message)
 
@@ -580,19 +709,25 @@ def test_multi_inference_feeds_the_examples_to_a_float_input_too(own: Target) ->
 
 def test_get_model_status(own: Target) -> None:
     response = own.models.GetModelStatus(status_request("two"), timeout=TIMEOUT)
-    assert [(s.version, s.state) for s in response.model_version_status] == \
-        [(124, get_model_status_pb2.ModelVersionStatus.AVAILABLE), (123, get_model_status_pb2.ModelVersionStatus.AVAILABLE)]
+    assert [(s.version, s.state) for s in response.model_version_status] == [
+        (124, get_model_status_pb2.ModelVersionStatus.AVAILABLE),
+        (123, get_model_status_pb2.ModelVersionStatus.AVAILABLE),
+    ]
     first = response.model_version_status[0]
     assert first.HasField("status") and first.status.error_code == 0 and first.status.error_message == ""
     one = own.models.GetModelStatus(status_request("two", 123), timeout=TIMEOUT)
     assert [s.version for s in one.model_version_status] == [123]
 
 
-@pytest.mark.parametrize("request_,code,message", [
-    (get_model_status_pb2.GetModelStatusRequest(), INVALID, "Missing ModelSpec"),
-    (status_request("nope"), NOT_FOUND, "Could not find any versions of model nope"),
-    (status_request("two", 999), NOT_FOUND, "Could not find version 999 of model two"),
-], ids=["no-spec", "unknown-model", "unknown-version"])
+@pytest.mark.parametrize(
+    "request_,code,message",
+    [
+        (get_model_status_pb2.GetModelStatusRequest(), INVALID, "Missing ModelSpec"),
+        (status_request("nope"), NOT_FOUND, "Could not find any versions of model nope"),
+        (status_request("two", 999), NOT_FOUND, "Could not find version 999 of model two"),
+    ],
+    ids=["no-spec", "unknown-model", "unknown-version"],
+)
 def test_get_model_status_errors(own: Target, request_: Any, code: grpc.StatusCode, message: str) -> None:
     assert failure(own.models.GetModelStatus, request_) == (code, message)
 
@@ -607,23 +742,39 @@ def metadata_request(name: str, fields: tuple[str, ...] = ("signature_def",), ve
 
 def test_get_model_metadata(own: Target) -> None:
     response = own.predict.GetModelMetadata(metadata_request("default"), timeout=TIMEOUT)
-    assert (response.model_spec.name, response.model_spec.version.value, response.model_spec.signature_name) == \
-        ("default", 123, "")
+    assert (response.model_spec.name, response.model_spec.version.value, response.model_spec.signature_name) == (
+        "default",
+        123,
+        "",
+    )
     signature_map = get_model_metadata_pb2.SignatureDefMap()
     assert response.metadata["signature_def"].Unpack(signature_map)
-    assert set(signature_map.signature_def) == \
-        {"serving_default", "classify_x_to_y", "regress_x_to_y", "regress_x_to_y2", "regress_x2_to_y3"}
+    assert set(signature_map.signature_def) == {
+        "serving_default",
+        "classify_x_to_y",
+        "regress_x_to_y",
+        "regress_x_to_y2",
+        "regress_x2_to_y3",
+    }
     x = signature_map.signature_def["serving_default"].inputs["x"]
     assert (x.name, x.dtype) == ("x:0", types_pb2.DT_FLOAT)
 
 
-@pytest.mark.parametrize("request_,code,message", [
-    (get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"]), INVALID, "Missing ModelSpec"),
-    (metadata_request("default", ()), INVALID, "GetModelMetadataRequest must specify at least one metadata_field"),
-    (metadata_request("default", ("signature_def", "other")), INVALID, "Metadata field other is not supported"),
-    (metadata_request("nope"), NOT_FOUND, "Servable not found for request: Latest(nope)"),
-    (metadata_request("default", version=7), NOT_FOUND, "Servable not found for request: Specific(default, 7)"),
-], ids=["no-spec", "no-fields", "bad-field", "unknown-model", "unknown-version"])
+@pytest.mark.parametrize(
+    "request_,code,message",
+    [
+        (
+            get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"]),
+            INVALID,
+            "Missing ModelSpec",
+        ),
+        (metadata_request("default", ()), INVALID, "GetModelMetadataRequest must specify at least one metadata_field"),
+        (metadata_request("default", ("signature_def", "other")), INVALID, "Metadata field other is not supported"),
+        (metadata_request("nope"), NOT_FOUND, "Servable not found for request: Latest(nope)"),
+        (metadata_request("default", version=7), NOT_FOUND, "Servable not found for request: Specific(default, 7)"),
+    ],
+    ids=["no-spec", "no-fields", "bad-field", "unknown-model", "unknown-version"],
+)
 def test_get_model_metadata_errors(own: Target, request_: Any, code: grpc.StatusCode, message: str) -> None:
     assert failure(own.predict.GetModelMetadata, request_) == (code, message)
 
@@ -661,8 +812,12 @@ def reflection_call(channel: grpc.Channel, **query: Any) -> reflection_pb2.Serve
 def test_reflection_lists_services(own: Target) -> None:
     response = reflection_call(own.channel, list_services="")
     names = {s.name for s in response.list_services_response.service}
-    assert {"tensorflow.serving.PredictionService", "tensorflow.serving.ModelService",
-            "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
+    assert {
+        "tensorflow.serving.PredictionService",
+        "tensorflow.serving.ModelService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    } <= names
     symbol = reflection_call(own.channel, file_containing_symbol="tensorflow.serving.PredictionService")
     assert symbol.file_descriptor_response.file_descriptor_proto
 
@@ -682,9 +837,16 @@ def test_channel_arguments_and_tensor_content_outputs(aux: Target) -> None:
     y = response.outputs["y"]
     assert y.tensor_content and not y.float_val
     assert tf.make_ndarray(y).tolist() == [[3.0], [3.5]]
-    strings = aux.predict.Predict(predict_request(name="strings", inputs={
-        "words": tf.make_tensor_proto([["很", "喜欢"]]), "nwords": tf.make_tensor_proto([2], dtype=tf.int32)}),
-        timeout=TIMEOUT)
+    strings = aux.predict.Predict(
+        predict_request(
+            name="strings",
+            inputs={
+                "words": tf.make_tensor_proto([["很", "喜欢"]]),
+                "nwords": tf.make_tensor_proto([2], dtype=tf.int32),
+            },
+        ),
+        timeout=TIMEOUT,
+    )
     assert list(strings.outputs["labels"].string_val) == [b"POS"]  # strings stay in string_val
     assert tf.make_ndarray(strings.outputs["classes_id"]).tolist() == [1]
 
@@ -697,9 +859,14 @@ def reload_request(config_text: str | None) -> model_management_pb2.ReloadConfig
 
 
 def config_text(entries: list[dict[str, Any]]) -> str:
-    return "model_config_list {\n" + "\n".join(
-        f'config {{ name: "{e["name"]}" base_path: "{e["base_path"]}" model_platform: "tensorflow" }}'
-        for e in entries) + "\n}"
+    return (
+        "model_config_list {\n"
+        + "\n".join(
+            f'config {{ name: "{e["name"]}" base_path: "{e["base_path"]}" model_platform: "tensorflow" }}'
+            for e in entries
+        )
+        + "\n}"
+    )
 
 
 def test_reload_config_adds_and_removes_a_model(aux: Target, model_root: Path) -> None:
@@ -707,14 +874,16 @@ def test_reload_config_adds_and_removes_a_model(aux: Target, model_root: Path) -
     added = {"name": "added", "base_path": model_root / "half_plus_three"}
     response = aux.models.HandleReloadConfigRequest(reload_request(config_text([*base, added])), timeout=TIMEOUT)
     assert response.status.error_code == 0 and response.status.error_message == ""
-    aux.wait_status("added", lambda states: bool(states) and states.get(1) ==
-                    get_model_status_pb2.ModelVersionStatus.AVAILABLE)
+    aux.wait_status(
+        "added", lambda states: bool(states) and states.get(1) == get_model_status_pb2.ModelVersionStatus.AVAILABLE
+    )
     out = aux.predict.Predict(predict_request(name="added", inputs={"x": X2}), timeout=TIMEOUT)
     assert tf.make_ndarray(out.outputs["y"]).tolist() == [4.0]
 
     aux.models.HandleReloadConfigRequest(reload_request(config_text(base)), timeout=TIMEOUT)
-    aux.wait_status("added", lambda states: states is None or states.get(1) ==
-                    get_model_status_pb2.ModelVersionStatus.END)
+    aux.wait_status(
+        "added", lambda states: states is None or states.get(1) == get_model_status_pb2.ModelVersionStatus.END
+    )
     assert failure(aux.predict.Predict, predict_request(name="added", inputs={"x": X2}))[0] == NOT_FOUND
     assert aux.predict.Predict(predict_request(inputs={"x": X2}), timeout=TIMEOUT).outputs["y"].tensor_content
 
@@ -723,17 +892,26 @@ def test_reload_without_a_config_is_invalid_and_changes_nothing(aux: Target) -> 
     # TF Serving's HandleReloadConfigRequest: any config_case but kModelConfigList, unset included.
     code, details = failure(aux.models.HandleReloadConfigRequest, reload_request(None))
     assert code == INVALID
-    assert details == ("ServerModelConfig type not supported by HandleReloadConfigRequest. "
-                       "Only ModelConfigList is currently supported")
+    assert details == (
+        "ServerModelConfig type not supported by HandleReloadConfigRequest. Only ModelConfigList is currently supported"
+    )
     assert aux.predict.Predict(predict_request(inputs={"x": X2}), timeout=TIMEOUT).outputs["y"].tensor_content
 
 
-@pytest.mark.parametrize("text,message", [
-    ('custom_model_config { type_url: "x" }',
-     "ServerModelConfig type not supported by HandleReloadConfigRequest. Only ModelConfigList is currently supported"),
-    ('model_config_list { config { name: "rel" base_path: "relative/path" model_platform: "tensorflow" } }',
-     "Expected model rel to have an absolute path or URI"),
-], ids=["custom-config", "relative-path"])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            'custom_model_config { type_url: "x" }',
+            "ServerModelConfig type not supported by HandleReloadConfigRequest. Only ModelConfigList is currently supported",
+        ),
+        (
+            'model_config_list { config { name: "rel" base_path: "relative/path" model_platform: "tensorflow" } }',
+            "Expected model rel to have an absolute path or URI",
+        ),
+    ],
+    ids=["custom-config", "relative-path"],
+)
 def test_reload_errors(aux: Target, text: str, message: str) -> None:
     code, details = failure(aux.models.HandleReloadConfigRequest, reload_request(text))
     assert code == INVALID and message in details
@@ -750,11 +928,20 @@ def test_reload_config_type_is_model_server_config() -> None:
 
 def seed_predict(address: str, model_name: str) -> predict_pb2.PredictResponse:
     """The tutorial's predict_test(), unchanged apart from tf.make_tensor_proto's import path."""
-    serving_config = {"hostport": address, "max_message_length": 10 * 1024 * 1024, "timeout": 300,
-                      "signature_name": "serving_default", "model_name": model_name}
-    channel = grpc.insecure_channel(serving_config["hostport"], options=[
-        ("grpc.max_send_message_length", serving_config["max_message_length"]),
-        ("grpc.max_receive_message_length", serving_config["max_message_length"])])
+    serving_config = {
+        "hostport": address,
+        "max_message_length": 10 * 1024 * 1024,
+        "timeout": 300,
+        "signature_name": "serving_default",
+        "model_name": model_name,
+    }
+    channel = grpc.insecure_channel(
+        serving_config["hostport"],
+        options=[
+            ("grpc.max_send_message_length", serving_config["max_message_length"]),
+            ("grpc.max_receive_message_length", serving_config["max_message_length"]),
+        ],
+    )
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
     request = predict_pb2.PredictRequest()
     request.model_spec.name = serving_config["model_name"]

@@ -52,8 +52,13 @@ INVALID = grpc.StatusCode.INVALID_ARGUMENT
 INTERNAL = grpc.StatusCode.INTERNAL
 # What a bad request may get. INTERNAL only with "Failed to parse" (undecodable bytes).
 ALLOWED_FOR_BAD_INPUT = {
-    grpc.StatusCode.OK, INVALID, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.OK,
+    INVALID,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.UNIMPLEMENTED,
+    grpc.StatusCode.OUT_OF_RANGE,
 }
 PREDICTION = "/tensorflow.serving.PredictionService/"
 MODEL_SERVICE = "/tensorflow.serving.ModelService/"
@@ -86,8 +91,9 @@ class Fuzzed:
             response, code, details = None, exc.code(), exc.details() or ""
         self.codes[code.name] += 1
         assert self.server.process.poll() is None, f"server died on {request!r:.300}:\n{self.server.log()[-3000:]}"
-        assert code not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE), \
+        assert code not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE), (
             f"no answer in {TIMEOUT} s ({code.name}) to {request!r:.300}"
+        )
         return code, details, response
 
     def raw(self, method: str, payload: bytes) -> tuple[grpc.StatusCode, str, Any]:
@@ -140,8 +146,9 @@ def _sample(dtype: str) -> np.ndarray:
 @pytest.fixture(scope="module")
 def fuzzed(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    entries = [{"name": name, "base_path": str(model_root / name)}
-               for name in ("half_plus_two", "dtypes", "string_model")]
+    entries = [
+        {"name": name, "base_path": str(model_root / name)} for name in ("half_plus_two", "dtypes", "string_model")
+    ]
     if LSTM_MODEL.is_dir():
         entries.append({"name": "lstm", "base_path": str(LSTM_MODEL)})
     config = write_model_config(tmp / "models.config", entries)
@@ -150,9 +157,14 @@ def fuzzed(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     try:
         yield fuzz
         fuzz.check_valid_calls()
-        summary = {"calls": fuzz.calls, "valid_calls": fuzz.valid_calls, "codes": dict(fuzz.codes),
-                   "rss_kib_before": fuzz.rss_before, "rss_kib_after": rss_kib(server.process.pid),
-                   "alive": server.process.poll() is None}
+        summary = {
+            "calls": fuzz.calls,
+            "valid_calls": fuzz.valid_calls,
+            "codes": dict(fuzz.codes),
+            "rss_kib_before": fuzz.rss_before,
+            "rss_kib_after": rss_kib(server.process.pid),
+            "alive": server.process.poll() is None,
+        }
         (tmp / "fuzz-summary.json").write_text(json.dumps(summary, indent=2))
         print("gRPC fuzz summary:", json.dumps(summary))
     finally:
@@ -196,9 +208,17 @@ HUGE = [2**31, 2**40, 2**62, 2**63 - 1]
 CASES: dict[str, tuple[predict_pb2.PredictRequest, str]] = {
     # (request, what the INVALID_ARGUMENT message must say)
     "string rank 33 (TF's conversion segfaults)": (
-        through_classify(tensor(STRING, [1] * (STRING_MAX_RANK + 1), string_val=[b"a"])), "rank 33 is over the limit of 32"),
-    "string rank 64": (through_classify(tensor(STRING, [1] * 64, string_val=[b"a"])), "rank 64 is over the limit of 32"),
-    "float rank 65": (predict("half_plus_two", x=tensor(FLOAT, [1] * 65, float_val=[1.0])), "rank 65 is over the limit of 64"),
+        through_classify(tensor(STRING, [1] * (STRING_MAX_RANK + 1), string_val=[b"a"])),
+        "rank 33 is over the limit of 32",
+    ),
+    "string rank 64": (
+        through_classify(tensor(STRING, [1] * 64, string_val=[b"a"])),
+        "rank 64 is over the limit of 32",
+    ),
+    "float rank 65": (
+        predict("half_plus_two", x=tensor(FLOAT, [1] * 65, float_val=[1.0])),
+        "rank 65 is over the limit of 64",
+    ),
     "rank 255": (predict("half_plus_two", x=tensor(FLOAT, [1] * 255, float_val=[1.0])), "at most 254 allowed"),
     "dims [2^62]": (predict("half_plus_two", x=tensor(FLOAT, [2**62], float_val=[1.0])), "--max_tensor_elements"),
     "dims [2^63-1]": (predict("half_plus_two", x=tensor(FLOAT, [2**63 - 1])), "--max_tensor_elements"),
@@ -206,29 +226,47 @@ CASES: dict[str, tuple[predict_pb2.PredictRequest, str]] = {
     "dims [2^40, 0] string": (through_classify(tensor(STRING, [2**40, 0])), "holds no elements but spans"),
     "dims overflow int64": (predict("half_plus_two", x=tensor(FLOAT, [2**62, 4])), "too many elements"),
     "negative dim": (predict("half_plus_two", x=tensor(FLOAT, [-1, 1], float_val=[1.0])), "negative dimension"),
-    "one value repeated over 2^30": (predict("half_plus_two", x=tensor(FLOAT, [2**30], float_val=[1.0])),
-                                     "--max_tensor_elements"),
+    "one value repeated over 2^30": (
+        predict("half_plus_two", x=tensor(FLOAT, [2**30], float_val=[1.0])),
+        "--max_tensor_elements",
+    ),
     "string repeated past --max_tensor_bytes": (
-        through_classify(tensor(STRING, [2**26], string_val=[b"x" * 64])), "--max_tensor_bytes"),
+        through_classify(tensor(STRING, [2**26], string_val=[b"x" * 64])),
+        "--max_tensor_bytes",
+    ),
     "tensor_content of 4 bytes for shape [0]": (
-        predict("half_plus_two", x=tensor(FLOAT, [0], tensor_content=b"\0\0\0\0")), "tensor_content holds 4 bytes"),
-    "tensor_content short": (predict("half_plus_two", x=tensor(FLOAT, [2, 1], tensor_content=b"\0" * 7)),
-                             "tensor_content holds 7 bytes"),
-    "unknown_rank with values": (predict("half_plus_two", x=tensor(FLOAT, None, True, float_val=[1.0])),
-                                 "unknown rank"),
+        predict("half_plus_two", x=tensor(FLOAT, [0], tensor_content=b"\0\0\0\0")),
+        "tensor_content holds 4 bytes",
+    ),
+    "tensor_content short": (
+        predict("half_plus_two", x=tensor(FLOAT, [2, 1], tensor_content=b"\0" * 7)),
+        "tensor_content holds 7 bytes",
+    ),
+    "unknown_rank with values": (
+        predict("half_plus_two", x=tensor(FLOAT, None, True, float_val=[1.0])),
+        "unknown rank",
+    ),
     "unknown_rank with dims": (predict("half_plus_two", x=tensor(FLOAT, [1], True)), "must not have any dimensions"),
     "unknown dtype": (predict("half_plus_two", x=tensor(999, [1])), "unsupported dtype"),
     "DT_RESOURCE": (predict("half_plus_two", x=tensor(types_pb2.DT_RESOURCE, [1])), "unsupported dtype"),
     "DT_VARIANT": (predict("half_plus_two", x=tensor(types_pb2.DT_VARIANT, [1])), "unsupported dtype"),
     "DT_INVALID": (predict("half_plus_two", x=tensor(types_pb2.DT_INVALID, [1])), "unsupported dtype"),
-    "string tensor_content truncated": (through_classify(tensor(STRING, [2], tensor_content=b"\x05ab")),
-                                        "tensor parsing error: inputs"),
-    "non-UTF-8 bytes into ParseExample": (through_classify(tensor(STRING, [1], string_val=[b"\xff\xfe\x80junk"])),
-                                          "not valid UTF-8"),
-    "junk Example bytes": (through_classify(tensor(STRING, [1], string_val=[b"\x0a\x05junk"])),
-                           "Could not parse example input"),
-    "wrong dtype": (predict("half_plus_two", x=tensor(types_pb2.DT_INT32, [1, 1], int_val=[1])),
-                    "Expects arg[0] to be float but int32 is provided"),
+    "string tensor_content truncated": (
+        through_classify(tensor(STRING, [2], tensor_content=b"\x05ab")),
+        "tensor parsing error: inputs",
+    ),
+    "non-UTF-8 bytes into ParseExample": (
+        through_classify(tensor(STRING, [1], string_val=[b"\xff\xfe\x80junk"])),
+        "not valid UTF-8",
+    ),
+    "junk Example bytes": (
+        through_classify(tensor(STRING, [1], string_val=[b"\x0a\x05junk"])),
+        "Could not parse example input",
+    ),
+    "wrong dtype": (
+        predict("half_plus_two", x=tensor(types_pb2.DT_INT32, [1, 1], int_val=[1])),
+        "Expects arg[0] to be float but int32 is provided",
+    ),
 }
 
 
@@ -243,8 +281,9 @@ def test_hand_written_tensor_is_invalid_argument(fuzzed: Fuzzed, case: str) -> N
 def test_the_rank_limit_lets_rank_32_strings_reach_tensorflow(fuzzed: Fuzzed) -> None:
     # The other side of the limit: a rank-32 string tensor converts, and the graph's own
     # ParseExample op answers (it wants a vector), so the limit is no tighter than TF's.
-    code, details, _ = fuzzed.call(fuzzed.predict.Predict,
-                                   through_classify(tensor(STRING, [1] * STRING_MAX_RANK, string_val=[b"a"])))
+    code, details, _ = fuzzed.call(
+        fuzzed.predict.Predict, through_classify(tensor(STRING, [1] * STRING_MAX_RANK, string_val=[b"a"]))
+    )
     assert code == INVALID and "rank 32" not in details and "ParseExample" in details, details
     fuzzed.check_valid_calls()
 
@@ -282,14 +321,18 @@ def _reload(fuzzed: Fuzzed, config: model_server_config_pb2.ModelServerConfig | 
     return code, details
 
 
-@pytest.mark.parametrize("base_path, message", [
-    ("/no/such/base/path", "Could not find base path /no/such/base/path for servable extra"),
-    ("/tmp/a\x00b", "base_path with a NUL byte"),
-    ("/" + "x" * 5000, "Could not find base path"),
-    ("relative/path", "to have an absolute path or URI"),
-])
-def test_a_bad_reload_is_invalid_argument_and_the_config_stays(fuzzed: Fuzzed, model_root: Path,
-                                                               base_path: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "base_path, message",
+    [
+        ("/no/such/base/path", "Could not find base path /no/such/base/path for servable extra"),
+        ("/tmp/a\x00b", "base_path with a NUL byte"),
+        ("/" + "x" * 5000, "Could not find base path"),
+        ("relative/path", "to have an absolute path or URI"),
+    ],
+)
+def test_a_bad_reload_is_invalid_argument_and_the_config_stays(
+    fuzzed: Fuzzed, model_root: Path, base_path: str, message: str
+) -> None:
     config = model_server_config_pb2.ModelServerConfig()
     for model in ("half_plus_two", "dtypes", "string_model", *(("lstm",) if LSTM_MODEL.is_dir() else ())):
         path = str(LSTM_MODEL) if model == "lstm" else str(model_root / model)
@@ -315,16 +358,22 @@ def _nested(depth: int, leaf: str) -> str:
 
 
 REST_CASES = {
-    "string rank 33": ('{"signature_name": "classify_x_to_y", "inputs": {"inputs": %s}}' % _nested(33, '"a"'),
-                       "rank 33 is over the limit of 32"),
+    "string rank 33": (
+        '{"signature_name": "classify_x_to_y", "inputs": {"inputs": %s}}' % _nested(33, '"a"'),
+        "rank 33 is over the limit of 32",
+    ),
     "numbers nested 65 deep": ('{"inputs": {"x": %s}}' % _nested(65, "1.0"), "65 levels deep"),
     "numbers nested 300 deep": ('{"instances": %s}' % _nested(300, "1.0"), "299 levels deep"),
     "nested 10,000 deep": ('{"instances": %s}' % _nested(10_000, "1.0"), "Nesting too deep"),
     "100,000 unclosed brackets": ('{"instances": ' + "[" * 100_000, "JSON Parse error"),
-    "object nested 10,000 deep": ('{"signature_name": ' + '{"a":' * 10_000 + "1" + "}" * 10_000 + "}",
-                                  "Nesting too deep"),
-    "lone surrogate in a string tensor": ('{"signature_name": "classify_x_to_y", "instances": ["\\ud800"]}',
-                                          "surrogate"),
+    "object nested 10,000 deep": (
+        '{"signature_name": ' + '{"a":' * 10_000 + "1" + "}" * 10_000 + "}",
+        "Nesting too deep",
+    ),
+    "lone surrogate in a string tensor": (
+        '{"signature_name": "classify_x_to_y", "instances": ["\\ud800"]}',
+        "surrogate",
+    ),
     "lone surrogate in signature_name": ('{"signature_name": "\\udc00x", "instances": [[1.0]]}', "surrogate"),
     "surrogate after NaN": ('{"instances": [NaN], "signature_name": "\\ud800"}', "not found in signature def"),
 }
@@ -333,8 +382,9 @@ REST_CASES = {
 @pytest.mark.parametrize("case", list(REST_CASES))
 def test_rest_hostile_bodies_are_400_json(fuzzed: Fuzzed, case: str) -> None:
     body, message = REST_CASES[case]
-    response = requests.post(f"{fuzzed.server.rest_url}/v1/models/half_plus_two:predict", data=body.encode(),
-                             timeout=TIMEOUT)
+    response = requests.post(
+        f"{fuzzed.server.rest_url}/v1/models/half_plus_two:predict", data=body.encode(), timeout=TIMEOUT
+    )
     assert response.status_code == 400, (case, response.status_code, response.text[:300])
     assert message in response.json()["error"], (case, response.text[:300])
     assert fuzzed.server.process.poll() is None
@@ -342,8 +392,7 @@ def test_rest_hostile_bodies_are_400_json(fuzzed: Fuzzed, case: str) -> None:
 
 @requires_shared
 def test_the_seed_lstm_model_survives_the_reported_requests(fuzzed: Fuzzed) -> None:
-    body = ('{"inputs": {"words": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["a"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], '
-            '"nwords": [1]}}')
+    body = '{"inputs": {"words": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["a"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], "nwords": [1]}}'
     response = requests.post(f"{fuzzed.server.rest_url}/v1/models/lstm:predict", data=body.encode(), timeout=TIMEOUT)
     assert response.status_code == 400 and "rank 33" in response.json()["error"], response.text
     for dims in ([1] * 33, [2**40, 0], [2**21, 0]):
@@ -351,8 +400,11 @@ def test_the_seed_lstm_model_survives_the_reported_requests(fuzzed: Fuzzed) -> N
         request = predict("lstm", words=words, nwords=tensor(types_pb2.DT_INT32, [1], int_val=[1]))
         code, details, _ = fuzzed.call(fuzzed.predict.Predict, request)
         assert code == INVALID and "tensor parsing error: words" in details, details
-    response = requests.post(f"{fuzzed.server.rest_url}/v1/models/lstm:predict", timeout=TIMEOUT,
-                             json={"instances": [{"words": ["很", "喜欢"], "nwords": 2}]})
+    response = requests.post(
+        f"{fuzzed.server.rest_url}/v1/models/lstm:predict",
+        timeout=TIMEOUT,
+        json={"instances": [{"words": ["很", "喜欢"], "nwords": 2}]},
+    )
     assert response.status_code == 200 and response.json()["predictions"][0]["labels"] == "POS", response.text
 
 
@@ -382,7 +434,9 @@ def tensors(draw: st.DrawFn) -> tensor_pb2.TensorProto:
     dims = draw(DIMS)
     for size in dims or []:
         proto.tensor_shape.dim.add().size = size
-    proto.tensor_shape.unknown_rank = draw(st.booleans()) if dims is None else draw(st.sampled_from([False] * 9 + [True]))
+    proto.tensor_shape.unknown_rank = (
+        draw(st.booleans()) if dims is None else draw(st.sampled_from([False] * 9 + [True]))
+    )
     kind = draw(st.sampled_from(["none", "content", "typed", "typed"]))
     if kind == "content":
         proto.tensor_content = draw(st.binary(max_size=64))
@@ -414,8 +468,12 @@ def predict_requests(draw: st.DrawFn) -> predict_pb2.PredictRequest:
     return request
 
 
-FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @FUZZ_SETTINGS
@@ -434,16 +492,19 @@ EXAMPLE_METHODS = {
 
 
 @FUZZ_SETTINGS
-@given(method=st.sampled_from(["Predict", "Classify", "Regress", "MultiInference", "GetModelMetadata"]),
-       payload=st.one_of(st.binary(max_size=200), predict_requests().map(lambda r: r.SerializeToString()[:-1])))
+@given(
+    method=st.sampled_from(["Predict", "Classify", "Regress", "MultiInference", "GetModelMetadata"]),
+    payload=st.one_of(st.binary(max_size=200), predict_requests().map(lambda r: r.SerializeToString()[:-1])),
+)
 def test_generated_bytes(fuzzed: Fuzzed, method: str, payload: bytes) -> None:
     code, details, _ = fuzzed.raw(PREDICTION + method, payload)
     fuzzed.check_bad(code, details, f"{method} {payload!r:.300}")
 
 
 @FUZZ_SETTINGS
-@given(method=st.sampled_from(sorted(EXAMPLE_METHODS)), features=st.lists(st.binary(max_size=40), min_size=1,
-                                                                          max_size=3))
+@given(
+    method=st.sampled_from(sorted(EXAMPLE_METHODS)), features=st.lists(st.binary(max_size=40), min_size=1, max_size=3)
+)
 def test_generated_example_inputs(fuzzed: Fuzzed, method: str, features: list[bytes]) -> None:
     # Example bytes spliced into a well-formed request (each item a length-delimited Example).
     message_class, signature = EXAMPLE_METHODS[method]

@@ -19,17 +19,26 @@ GOES_INLINE = "Model counter version 1 signature incr_counter_by runs in"
 
 
 def _serve(model_root: Path, tmp_path: Path, limit_micros: int):
-    config = write_model_config(tmp_path / "models.config", [
-        {"name": "counter", "base_path": model_root / "counter"},
-        {"name": "hp2", "base_path": model_root / "half_plus_two"},
-    ])
-    return start_server([f"--model_config_file={config}", f"--inline_run_max_micros={limit_micros}"],
-                        tmp_path, wait_models=["counter", "hp2"])
+    config = write_model_config(
+        tmp_path / "models.config",
+        [
+            {"name": "counter", "base_path": model_root / "counter"},
+            {"name": "hp2", "base_path": model_root / "half_plus_two"},
+        ],
+    )
+    return start_server(
+        [f"--model_config_file={config}", f"--inline_run_max_micros={limit_micros}"],
+        tmp_path,
+        wait_models=["counter", "hp2"],
+    )
 
 
 def _incr_rest(server) -> float:
-    response = requests.post(f"{server.rest_url}/v1/models/counter:predict",
-                             json={"signature_name": "incr_counter_by", "inputs": {"delta": 1.0}}, timeout=10)
+    response = requests.post(
+        f"{server.rest_url}/v1/models/counter:predict",
+        json={"signature_name": "incr_counter_by", "inputs": {"delta": 1.0}},
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     return float(response.json()["outputs"])
 
@@ -55,14 +64,16 @@ def test_runs_on_the_loop_keep_answers_and_state(model_root: Path, tmp_path: Pat
 
             x = np.arange(6, dtype=np.float32).reshape(6, 1)
             for _ in range(WARMUP_RUNS + 5):
-                body = requests.post(f"{server.rest_url}/v1/models/hp2:predict",
-                                     json={"instances": x.tolist()}, timeout=10).json()
+                body = requests.post(
+                    f"{server.rest_url}/v1/models/hp2:predict", json={"instances": x.tolist()}, timeout=10
+                ).json()
                 assert body == {"predictions": (x / 2 + 2).tolist()}
                 request = predict_pb2.PredictRequest()
                 request.model_spec.name = "hp2"
                 array_to_tensor(x, out=request.inputs["x"])
-                np.testing.assert_array_equal(tensor_to_array(stub.Predict(request, timeout=10).outputs["y"]),
-                                              x / 2 + 2)
+                np.testing.assert_array_equal(
+                    tensor_to_array(stub.Predict(request, timeout=10).outputs["y"]), x / 2 + 2
+                )
     finally:
         server.stop()
     assert (GOES_INLINE in server.log()) == (limit_micros > 0)

@@ -51,9 +51,18 @@ def iris(tmp_path_factory: pytest.TempPathFactory):
 def server(tmp_path_factory: pytest.TempPathFactory, iris) -> RunningServer:
     root = tmp_path_factory.mktemp("onnx")
     hp = onnx_models.save(onnx_models.half_plus_two(), root / "hp" / "1").parent
-    code = warmup_main(["--output", str(hp / "assets.extra" / "tf_serving_warmup_requests"), "--model", "hp",
-                        "--request", '{"instances": [[1.0], [2.0]]}',
-                        "--request", '{"inputs": {"x": [[3.0]]}}'])
+    code = warmup_main(
+        [
+            "--output",
+            str(hp / "assets.extra" / "tf_serving_warmup_requests"),
+            "--model",
+            "hp",
+            "--request",
+            '{"instances": [[1.0], [2.0]]}',
+            "--request",
+            '{"inputs": {"x": [[3.0]]}}',
+        ]
+    )
     assert code == 0
     onnx_models.save(onnx_models.dtypes_model(), root / "dtypes" / "1")
     onnx_models.save(onnx_models.dtypes_model(JSON_DTYPES), root / "json_dtypes" / "1")
@@ -63,13 +72,18 @@ def server(tmp_path_factory: pytest.TempPathFactory, iris) -> RunningServer:
     onnx_models.save(onnx_models.broken_bytes(), root / "broken" / "3")
     onnx_models.save(onnx_models.unknown_op(), root / "unknown" / "1")
     onnx_models.save(onnx_models.half_plus_two(a=2.0, b=1.0), root / "detected" / "5")
-    entries = [f'  config {{ name: "{name}" base_path: "{root / name}" model_platform: "onnx" }}'
-               for name in ("hp", "dtypes", "json_dtypes", "two", "iris", "loop", "broken", "unknown")]
+    entries = [
+        f'  config {{ name: "{name}" base_path: "{root / name}" model_platform: "onnx" }}'
+        for name in ("hp", "dtypes", "json_dtypes", "two", "iris", "loop", "broken", "unknown")
+    ]
     entries.append(f'  config {{ name: "detected" base_path: "{root / "detected"}" }}')
     config = root / "models.config"
     config.write_text("model_config_list {\n" + "\n".join(entries) + "\n}\n")
-    running = start_server([f"--model_config_file={config}", "--max_num_load_retries=0",
-                            "--file_system_settle_seconds=1"], root, wait_models=AVAILABLE)
+    running = start_server(
+        [f"--model_config_file={config}", "--max_num_load_retries=0", "--file_system_settle_seconds=1"],
+        root,
+        wait_models=AVAILABLE,
+    )
     yield running
     running.stop()
 
@@ -88,8 +102,9 @@ def stub(server: RunningServer):
 def _grpc_predict(stub, model: str, inputs: dict, output_filter=()) -> predict_pb2.PredictResponse:
     request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=model), output_filter=output_filter)
     for alias, value in inputs.items():
-        request.inputs[alias].CopyFrom(value if isinstance(value, type(request.inputs[alias]))
-                                       else tf.make_tensor_proto(value))
+        request.inputs[alias].CopyFrom(
+            value if isinstance(value, type(request.inputs[alias])) else tf.make_tensor_proto(value)
+        )
     return stub.Predict(request, timeout=TIMEOUT)
 
 
@@ -143,12 +158,21 @@ def test_grpc_metadata_has_tf_dtypes_and_minus_one_for_symbolic_dims(server: Run
     response.metadata["signature_def"].Unpack(signatures)
     signature = signatures.signature_def["serving_default"]
     assert {k: v.dtype for k, v in signature.inputs.items()} == {
-        "f16": types_pb2.DT_HALF, "f64": types_pb2.DT_DOUBLE, "i8": types_pb2.DT_INT8, "i32": types_pb2.DT_INT32,
-        "i64": types_pb2.DT_INT64, "u8": types_pb2.DT_UINT8, "u64": types_pb2.DT_UINT64,
-        "b": types_pb2.DT_BOOL, "s": types_pb2.DT_STRING}
+        "f16": types_pb2.DT_HALF,
+        "f64": types_pb2.DT_DOUBLE,
+        "i8": types_pb2.DT_INT8,
+        "i32": types_pb2.DT_INT32,
+        "i64": types_pb2.DT_INT64,
+        "u8": types_pb2.DT_UINT8,
+        "u64": types_pb2.DT_UINT64,
+        "b": types_pb2.DT_BOOL,
+        "s": types_pb2.DT_STRING,
+    }
     assert signature.outputs["s_upper"].dtype == types_pb2.DT_STRING
-    assert all([d.size for d in info.tensor_shape.dim] == [-1]
-               for info in [*signature.inputs.values(), *signature.outputs.values()])
+    assert all(
+        [d.size for d in info.tensor_shape.dim] == [-1]
+        for info in [*signature.inputs.values(), *signature.outputs.values()]
+    )
 
 
 # -- predict ----------------------------------------------------------------------------------
@@ -160,18 +184,30 @@ def test_rest_row_and_columnar(server: RunningServer) -> None:
     assert rows.json() == {"predictions": [[2.5], [3.0], [4.5]]}
     columns = _predict(server, "hp", {"inputs": {"x": [[1.0], [2.0]]}})
     assert columns.json() == {"outputs": [[2.5], [3.0]]}
-    two_rows = _predict(server, "two", {"instances": [{"a": [1, 2, 3], "b": [10, 20, 30]},
-                                                     {"a": [0, 0, 1], "b": [0, 0, 1]}]})
+    two_rows = _predict(
+        server, "two", {"instances": [{"a": [1, 2, 3], "b": [10, 20, 30]}, {"a": [0, 0, 1], "b": [0, 0, 1]}]}
+    )
     assert two_rows.status_code == 200, two_rows.text
-    assert two_rows.json() == {"predictions": [{"sum": [11.0, 22.0, 33.0], "total": 66.0},
-                                               {"sum": [0.0, 0.0, 2.0], "total": 2.0}]}
+    assert two_rows.json() == {
+        "predictions": [{"sum": [11.0, 22.0, 33.0], "total": 66.0}, {"sum": [0.0, 0.0, 2.0], "total": 2.0}]
+    }
     two_columns = _predict(server, "two", {"inputs": {"a": [[1, 2, 3]], "b": [[1, 1, 1]]}})
     assert two_columns.json() == {"outputs": {"sum": [[2.0, 3.0, 4.0]], "total": [9.0]}}
 
 
 def test_rest_strings_ints_and_bools(server: RunningServer) -> None:
-    body = {"inputs": {"f64": [2.25], "i8": [-3], "i32": [7], "i64": [2**40], "u8": [255],
-                       "u64": [5], "b": [True], "s": ["abc"]}}
+    body = {
+        "inputs": {
+            "f64": [2.25],
+            "i8": [-3],
+            "i32": [7],
+            "i64": [2**40],
+            "u8": [255],
+            "u64": [5],
+            "b": [True],
+            "s": ["abc"],
+        }
+    }
     r = _predict(server, "json_dtypes", body)
     assert r.status_code == 200, r.text
     out = r.json()["outputs"]
@@ -200,11 +236,17 @@ def test_grpc_predict_with_the_stock_stubs(server: RunningServer, stub) -> None:
     response = _grpc_predict(stub, "hp", {"x": np.array([[1.0], [3.0]], np.float32)})
     assert response.model_spec.name == "hp" and response.model_spec.version.value == 1
     np.testing.assert_array_equal(tf.make_ndarray(response.outputs["y"]), [[2.5], [3.5]])
-    inputs = {"f16": np.array([1.0, 2.0], np.float16), "f64": np.array([1.0, -1.0]),
-              "i8": np.array([1, 2], np.int8), "i32": np.array([1, 2], np.int32),
-              "i64": np.array([1, 2], np.int64), "u8": np.array([1, 2], np.uint8),
-              "u64": np.array([1, 2], np.uint64), "b": np.array([True, False]),
-              "s": tf.make_tensor_proto([b"hello", "w\u00f6rld".encode()])}
+    inputs = {
+        "f16": np.array([1.0, 2.0], np.float16),
+        "f64": np.array([1.0, -1.0]),
+        "i8": np.array([1, 2], np.int8),
+        "i32": np.array([1, 2], np.int32),
+        "i64": np.array([1, 2], np.int64),
+        "u8": np.array([1, 2], np.uint8),
+        "u64": np.array([1, 2], np.uint64),
+        "b": np.array([True, False]),
+        "s": tf.make_tensor_proto([b"hello", "w\u00f6rld".encode()]),
+    }
     response = _grpc_predict(stub, "dtypes", inputs, ["s_id", "s_upper", "u64_id", "f16_x2", "b_not"])
     assert set(response.outputs) == {"s_id", "s_upper", "u64_id", "f16_x2", "b_not"}
     assert response.outputs["s_id"].dtype == types_pb2.DT_STRING
@@ -220,15 +262,35 @@ def test_grpc_predict_with_the_stock_stubs(server: RunningServer, stub) -> None:
 # -- errors -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("model", "body", "text"), [
-    ("hp", {"instances": [[1.0, 2.0]]}, "input 'x': expected shape [-1,1] but got [1,2]"),
-    ("hp", {"instances": [["a"]]}, ""),
-    ("two", {"inputs": {"a": [[1, 2, 3]]}}, "b"),
-    ("two", {"inputs": {"a": [[1, 2, 3]], "b": [[1, 2, 3], [4, 5, 6]]}},
-     "input 'b': expected shape [-1,3] but got [2,3] (dim 0 is 'N', which input 'a' sets to 1)"),
-    ("json_dtypes", {"inputs": {"f64": [1], "i8": [1], "i32": [1], "i64": [1], "u8": [1], "u64": [1],
-                                "b": [True], "s": [{"b64": "/w=="}]}}, "not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("model", "body", "text"),
+    [
+        ("hp", {"instances": [[1.0, 2.0]]}, "input 'x': expected shape [-1,1] but got [1,2]"),
+        ("hp", {"instances": [["a"]]}, ""),
+        ("two", {"inputs": {"a": [[1, 2, 3]]}}, "b"),
+        (
+            "two",
+            {"inputs": {"a": [[1, 2, 3]], "b": [[1, 2, 3], [4, 5, 6]]}},
+            "input 'b': expected shape [-1,3] but got [2,3] (dim 0 is 'N', which input 'a' sets to 1)",
+        ),
+        (
+            "json_dtypes",
+            {
+                "inputs": {
+                    "f64": [1],
+                    "i8": [1],
+                    "i32": [1],
+                    "i64": [1],
+                    "u8": [1],
+                    "u64": [1],
+                    "b": [True],
+                    "s": [{"b64": "/w=="}],
+                }
+            },
+            "not valid UTF-8",
+        ),
+    ],
+)
 def test_rest_bad_requests_are_400(server: RunningServer, model: str, body: dict, text: str) -> None:
     r = _predict(server, model, body)
     assert r.status_code == 400, r.text
@@ -259,13 +321,22 @@ def test_batching_and_version_swaps_under_load_fail_no_request(tmp_path: Path) -
         onnx_models.save(onnx_models.mlp(sizes, weights=w), staging / str(version))
     shutil.copytree(staging / "1", base / "1")
     params = tmp_path / "batching.txt"
-    params.write_text("max_batch_size { value: 64 }\nbatch_timeout_micros { value: 2000 }\n"
-                      "num_batch_threads { value: 2 }\n")
-    server = start_server(["--model_name=mlp", f"--model_base_path={base}",
-                           "--enable_batching", f"--batching_parameters_file={params}",
-                           # a long settle: only a whole model.onnx (version_complete) may load v3
-                           "--max_num_load_retries=0", "--file_system_settle_seconds=300"],
-                          tmp_path, wait_models=["mlp"])
+    params.write_text(
+        "max_batch_size { value: 64 }\nbatch_timeout_micros { value: 2000 }\nnum_batch_threads { value: 2 }\n"
+    )
+    server = start_server(
+        [
+            "--model_name=mlp",
+            f"--model_base_path={base}",
+            "--enable_batching",
+            f"--batching_parameters_file={params}",
+            # a long settle: only a whole model.onnx (version_complete) may load v3
+            "--max_num_load_retries=0",
+            "--file_system_settle_seconds=300",
+        ],
+        tmp_path,
+        wait_models=["mlp"],
+    )
     failures: list[str] = []
     seen: set[int] = set()
     counts = [0]
@@ -294,8 +365,7 @@ def test_batching_and_version_swaps_under_load_fail_no_request(tmp_path: Path) -
                         failures.append(str(exc)[:300])
                     continue
                 candidates = [version] if version else list(weights)
-                if not any(np.allclose(y, onnx_models.mlp_reference(x, weights[v]), atol=1e-4)
-                           for v in candidates):
+                if not any(np.allclose(y, onnx_models.mlp_reference(x, weights[v]), atol=1e-4) for v in candidates):
                     with lock:
                         failures.append(f"wrong answer (version {version})")
                 with lock:
@@ -325,7 +395,7 @@ def test_batching_and_version_swaps_under_load_fail_no_request(tmp_path: Path) -
             reached = counts[0]
             server.wait_for(lambda: counts[0] >= reached + 20, 60, "answers while v3 is half-written")
             assert 3 not in server.version_states("mlp")  # not loaded half-written
-            out.write(data[len(data) // 2:])
+            out.write(data[len(data) // 2 :])
         server.wait_for(lambda: serving(3), 60, "v3 serving alone")
         reached = counts[0]
         server.wait_for(lambda: counts[0] >= reached + 20, 60, "answers from v3")

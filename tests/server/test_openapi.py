@@ -27,10 +27,13 @@ MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 @pytest.fixture(scope="module")
 def server(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("openapi")
-    config = write_model_config(tmp / "models.config", [
-        {"name": "half_plus_two", "base_path": str(model_root / "half_plus_two")},
-        {"name": "two_versions", "base_path": str(model_root / "two_versions"), "labels": {"stable": 123}},
-    ])
+    config = write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "half_plus_two", "base_path": str(model_root / "half_plus_two")},
+            {"name": "two_versions", "base_path": str(model_root / "two_versions"), "labels": {"stable": 123}},
+        ],
+    )
     running = start_server([f"--model_config_file={config}"], tmp, wait_models=["half_plus_two", "two_versions"])
     try:
         yield running
@@ -64,8 +67,14 @@ def test_schemathesis_finds_no_server_error(server: RunningServer) -> None:
     calls = 0
     for operation in operations:
         for mode in MODES:
-            @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                                 suppress_health_check=list(HealthCheck))
+
+            @hypothesis.settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def run(case: schemathesis.Case) -> None:
                 nonlocal calls

@@ -49,8 +49,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     for platform, publish in PUBLISH.items():
         for prefix in ("hp", "swap"):
             publish(root / f"{prefix}_{platform}" / "1")
-            entries.append({"name": f"{prefix}_{platform}", "base_path": str(root / f"{prefix}_{platform}"),
-                            "platform": platform})
+            entries.append(
+                {"name": f"{prefix}_{platform}", "base_path": str(root / f"{prefix}_{platform}"), "platform": platform}
+            )
     write_python_model(root / "raises" / "1", RAISES_IN_PREDICT)
     write_python_model(root / "broken" / "1", RAISES_IN_LOAD)
     write_python_model(root / "strings" / "1", STRINGS)
@@ -60,10 +61,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     # The detected entry has no model_platform at all.
     text = config.read_text().replace(
         "model_config_list {",
-        f'model_config_list {{\n  config {{ name: "detected" base_path: "{root / "detected"}" }}', 1)
+        f'model_config_list {{\n  config {{ name: "detected" base_path: "{root / "detected"}" }}',
+        1,
+    )
     config.write_text(text)
-    running = start_server([f"--model_config_file={config}", "--max_num_load_retries=0"], root,
-                           wait_models=[e["name"] for e in entries if e["name"] != "broken"] + ["detected"])
+    running = start_server(
+        [f"--model_config_file={config}", "--max_num_load_retries=0"],
+        root,
+        wait_models=[e["name"] for e in entries if e["name"] != "broken"] + ["detected"],
+    )
     running.root = root  # type: ignore[attr-defined]
     yield running
     running.stop()
@@ -158,8 +164,9 @@ def test_a_new_version_swaps_in_under_load_with_no_failed_request(server: Runnin
                     if i % 2:
                         answers.add(float(tensor_to_array(stub.Predict(request, timeout=TIMEOUT).outputs["y"])[0, 0]))
                     else:
-                        r = session.post(f"{server.rest_url}/v1/models/{name}:predict",
-                                         json={"instances": [[1.0]]}, timeout=TIMEOUT)
+                        r = session.post(
+                            f"{server.rest_url}/v1/models/{name}:predict", json={"instances": [[1.0]]}, timeout=TIMEOUT
+                        )
                         if r.status_code != 200:
                             failures.append(r.text)
                         else:
@@ -192,7 +199,7 @@ def test_an_exception_in_predict_is_500_with_its_type_and_the_server_stays(serve
     assert info.value.code() == grpc.StatusCode.INTERNAL
     assert "ZeroDivisionError" in info.value.details()
     log = server.log()
-    assert "raised in predict" in log and "Traceback" in log and 'raise ZeroDivisionError' in log
+    assert "raised in predict" in log and "Traceback" in log and "raise ZeroDivisionError" in log
     assert rest_predict(server, "hp_python", {"instances": [[1.0]]}).status_code == 200
 
 
@@ -219,10 +226,19 @@ def test_a_model_without_model_platform_is_detected_and_logged(server: RunningSe
 def test_python_models_batch_when_they_say_so(tmp_path: Path) -> None:
     write_half_plus(tmp_path / "hp" / "1")
     batching = tmp_path / "batching.config"
-    batching.write_text("max_batch_size { value: 64 } batch_timeout_micros { value: 20000 }\n"
-                        "num_batch_threads { value: 2 }\n")
-    server = start_server([f"--model_base_path={tmp_path / 'hp'}", "--model_name=hp", "--enable_batching",
-                           f"--batching_parameters_file={batching}"], tmp_path, wait_models=["hp"])
+    batching.write_text(
+        "max_batch_size { value: 64 } batch_timeout_micros { value: 20000 }\nnum_batch_threads { value: 2 }\n"
+    )
+    server = start_server(
+        [
+            f"--model_base_path={tmp_path / 'hp'}",
+            "--model_name=hp",
+            "--enable_batching",
+            f"--batching_parameters_file={batching}",
+        ],
+        tmp_path,
+        wait_models=["hp"],
+    )
     try:
         results: dict[int, Any] = {}
 

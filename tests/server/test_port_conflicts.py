@@ -20,9 +20,18 @@ from tests.helpers.server import REPO, RunningServer, free_port, start_server
 
 
 def _second_server_fails(model_root: Path, grpc_port: int, rest_port: int, workers: int) -> str:
-    argv = [sys.executable, "-m", "pyserving", "serve", f"--model_base_path={model_root / 'half_plus_two'}",
-            "--model_name=other", "--host=127.0.0.1", f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-            f"--num_workers={workers}"]
+    argv = [
+        sys.executable,
+        "-m",
+        "pyserving",
+        "serve",
+        f"--model_base_path={model_root / 'half_plus_two'}",
+        "--model_name=other",
+        "--host=127.0.0.1",
+        f"--port={grpc_port}",
+        f"--rest_api_port={rest_port}",
+        f"--num_workers={workers}",
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 255, done.stderr[-3000:]
     return done.stderr
@@ -42,8 +51,11 @@ def _first_still_owns_grpc(server: RunningServer) -> None:
 @pytest.fixture(scope="module", params=[1, 2], ids=["first-single", "first-workers"])
 def first(request: pytest.FixtureRequest, model_root: Path, tmp_path_factory: pytest.TempPathFactory):
     tmp_path = tmp_path_factory.mktemp("first")
-    server = start_server([f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=hp2",
-                           f"--num_workers={request.param}"], tmp_path, wait_models=["hp2"])
+    server = start_server(
+        [f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=hp2", f"--num_workers={request.param}"],
+        tmp_path,
+        wait_models=["hp2"],
+    )
     try:
         yield server
     finally:
@@ -51,8 +63,7 @@ def first(request: pytest.FixtureRequest, model_root: Path, tmp_path_factory: py
 
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["second-single", "second-workers"])
-def test_a_second_server_on_the_grpc_port_fails_naming_it(first: RunningServer, model_root: Path,
-                                                           workers: int) -> None:
+def test_a_second_server_on_the_grpc_port_fails_naming_it(first: RunningServer, model_root: Path, workers: int) -> None:
     stderr = _second_server_fails(model_root, first.grpc_port, free_port(), workers)
     assert f"127.0.0.1:{first.grpc_port}" in stderr
     assert "Failed to start server. Error: INVALID_ARGUMENT: Failed to bind" in stderr
@@ -60,8 +71,7 @@ def test_a_second_server_on_the_grpc_port_fails_naming_it(first: RunningServer, 
 
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["second-single", "second-workers"])
-def test_a_second_server_on_the_rest_port_fails_naming_it(first: RunningServer, model_root: Path,
-                                                           workers: int) -> None:
+def test_a_second_server_on_the_rest_port_fails_naming_it(first: RunningServer, model_root: Path, workers: int) -> None:
     stderr = _second_server_fails(model_root, free_port(), first.rest_port, workers)
     assert f"127.0.0.1:{first.rest_port}" in stderr
     assert "Failed to start server. Error: INVALID_ARGUMENT: Failed to bind" in stderr

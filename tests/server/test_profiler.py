@@ -40,8 +40,9 @@ def test_profiler_client_collects_a_trace_of_the_model_runs(tmp_path: Path) -> N
     assert b"SessionRun" in trace.read_bytes()  # the served model's session runs are in it
 
 
-@pytest.mark.parametrize("flag,code", [([], grpc.StatusCode.INVALID_ARGUMENT),
-                                       (["--enable_profiler=false"], grpc.StatusCode.UNIMPLEMENTED)])
+@pytest.mark.parametrize(
+    "flag,code", [([], grpc.StatusCode.INVALID_ARGUMENT), (["--enable_profiler=false"], grpc.StatusCode.UNIMPLEMENTED)]
+)
 def test_profiler_service_is_there_unless_disabled(tmp_path: Path, flag: list[str], code: grpc.StatusCode) -> None:
     server = start_server(["--model_name=hp", f"--model_base_path={HALF_PLUS_TWO}", *flag], tmp_path)
     try:

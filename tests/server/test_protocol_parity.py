@@ -49,14 +49,24 @@ def both(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     tmp = tmp_path_factory.mktemp("parity")
     models.export_half_plus_two(tmp / "labelled" / "1")
     models.export_half_plus_two(tmp / "labelled" / "2", b=3.0)
-    config = write_model_config(tmp / "models.config", [
-        {"name": "default", "base_path": model_root / "half_plus_two"},
-        {"name": "strings", "base_path": model_root / "string_model"},
-        {"name": "labelled", "base_path": tmp / "labelled", "policy": "all {}",
-         "labels": {"stable": 1, "canary": 2}},
-    ])
-    server = start_server([f"--model_config_file={config}", "--allow_version_labels_for_unavailable_models"],
-                          tmp, wait_models=["default", "strings", "labelled"])
+    config = write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "default", "base_path": model_root / "half_plus_two"},
+            {"name": "strings", "base_path": model_root / "string_model"},
+            {
+                "name": "labelled",
+                "base_path": tmp / "labelled",
+                "policy": "all {}",
+                "labels": {"stable": 1, "canary": 2},
+            },
+        ],
+    )
+    server = start_server(
+        [f"--model_config_file={config}", "--allow_version_labels_for_unavailable_models"],
+        tmp,
+        wait_models=["default", "strings", "labelled"],
+    )
     server.wait_available("labelled", 1)
     server.wait_available("labelled", 2)
     channel = grpc.insecure_channel(server.grpc_address)
@@ -68,8 +78,9 @@ def both(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 # -- building the two forms of one request ----------------------------------------------------
 
 
-def predict(name: str, inputs: dict[str, Any], signature: str = "", version: int | None = None,
-            label: str | None = None) -> predict_pb2.PredictRequest:
+def predict(
+    name: str, inputs: dict[str, Any], signature: str = "", version: int | None = None, label: str | None = None
+) -> predict_pb2.PredictRequest:
     request = predict_pb2.PredictRequest()
     request.model_spec.name = name
     request.model_spec.signature_name = signature
@@ -78,15 +89,25 @@ def predict(name: str, inputs: dict[str, Any], signature: str = "", version: int
     if label is not None:
         request.model_spec.version_label = label
     for alias, value in inputs.items():
-        request.inputs[alias].CopyFrom(value if isinstance(value, type(request.inputs[alias]))
-                                       else tf.make_tensor_proto(value))
+        request.inputs[alias].CopyFrom(
+            value if isinstance(value, type(request.inputs[alias])) else tf.make_tensor_proto(value)
+        )
     return request
 
 
 def examples(*xs: float) -> input_pb2.Input:
-    return input_pb2.Input(example_list=input_pb2.ExampleList(examples=[
-        example_pb2.Example(features=feature_pb2.Features(feature={
-            "x": feature_pb2.Feature(float_list=feature_pb2.FloatList(value=[x]))})) for x in xs]))
+    return input_pb2.Input(
+        example_list=input_pb2.ExampleList(
+            examples=[
+                example_pb2.Example(
+                    features=feature_pb2.Features(
+                        feature={"x": feature_pb2.Feature(float_list=feature_pb2.FloatList(value=[x]))}
+                    )
+                )
+                for x in xs
+            ]
+        )
+    )
 
 
 def classify(name: str, signature: str, *xs: float) -> classification_pb2.ClassificationRequest:
@@ -117,40 +138,129 @@ class Case:
 
 F32 = np.float32
 CASES = [
-    Case("predict-row", "default:predict", {"instances": [[1.0], [2.0], [5.0]]}, "Predict",
-         predict("default", {"x": np.array([[1.0], [2.0], [5.0]], F32)}), outputs=["y"]),
-    Case("predict-columnar", "default:predict", {"inputs": {"x": [[1.0], [2.0]]}}, "Predict",
-         predict("default", {"x": np.array([[1.0], [2.0]], F32)}), outputs=["y"]),
-    Case("predict-strings-multi-output", "strings:predict",
-         {"instances": [{"words": ["很", "喜欢"], "nwords": 2}, {"words": ["很", "垃圾"], "nwords": 2}]}, "Predict",
-         predict("strings", {"words": np.array([["很", "喜欢"], ["很", "垃圾"]]),
-                             "nwords": np.array([2, 2], np.int32)}),
-         outputs=["classes_id", "labels", "softmax"]),
-    Case("predict-label", "labelled/labels/canary:predict", {"instances": [[2.0]]}, "Predict",
-         predict("labelled", {"x": np.array([[2.0]], F32)}, label="canary"), outputs=["y"]),
-    Case("predict-version", "labelled/versions/1:predict", {"instances": [[2.0]]}, "Predict",
-         predict("labelled", {"x": np.array([[2.0]], F32)}, version=1), outputs=["y"]),
-    Case("classify", "default:classify", {"signature_name": "classify_x_to_y", "examples": [{"x": 2.0}, {"x": 3.0}]},
-         "Classify", classify("default", "classify_x_to_y", 2.0, 3.0)),
-    Case("regress", "default:regress", {"signature_name": "regress_x_to_y2", "examples": [{"x": 80.0}]},
-         "Regress", regress("default", "regress_x_to_y2", 80.0)),
-    Case("unknown-model", "nope:predict", {"instances": [[1.0]]}, "Predict",
-         predict("nope", {"x": np.array([[1.0]], F32)}), error=True, same_message=True),
-    Case("unknown-version", "default/versions/99:predict", {"instances": [[1.0]]}, "Predict",
-         predict("default", {"x": np.array([[1.0]], F32)}, version=99), error=True, same_message=True),
-    Case("unknown-label", "labelled/labels/nope:predict", {"instances": [[1.0]]}, "Predict",
-         predict("labelled", {"x": np.array([[1.0]], F32)}, label="nope"), error=True, same_message=True),
-    Case("bad-signature", "default:predict", {"signature_name": "nope", "instances": [[1.0]]}, "Predict",
-         predict("default", {"x": np.array([[1.0]], F32)}, signature="nope"), error=True),
-    Case("bad-classify-signature", "default:classify", {"signature_name": "nope", "examples": [{"x": 1.0}]},
-         "Classify", classify("default", "nope", 1.0), error=True, same_message=True),
-    Case("wrong-dtype", "default:predict", {"instances": [["a"]]}, "Predict",
-         predict("default", {"x": np.array([["a"]])}), error=True),
-    Case("missing-input", "default:predict", {"inputs": {"z": [[1.0]]}}, "Predict",
-         predict("default", {"z": np.array([[1.0]], F32)}), error=True),
-    Case("regress-wrong-signature-kind", "default:regress",
-         {"signature_name": "classify_x_to_y", "examples": [{"x": 1.0}]}, "Regress",
-         regress("default", "classify_x_to_y", 1.0), error=True, same_message=True),
+    Case(
+        "predict-row",
+        "default:predict",
+        {"instances": [[1.0], [2.0], [5.0]]},
+        "Predict",
+        predict("default", {"x": np.array([[1.0], [2.0], [5.0]], F32)}),
+        outputs=["y"],
+    ),
+    Case(
+        "predict-columnar",
+        "default:predict",
+        {"inputs": {"x": [[1.0], [2.0]]}},
+        "Predict",
+        predict("default", {"x": np.array([[1.0], [2.0]], F32)}),
+        outputs=["y"],
+    ),
+    Case(
+        "predict-strings-multi-output",
+        "strings:predict",
+        {"instances": [{"words": ["很", "喜欢"], "nwords": 2}, {"words": ["很", "垃圾"], "nwords": 2}]},
+        "Predict",
+        predict("strings", {"words": np.array([["很", "喜欢"], ["很", "垃圾"]]), "nwords": np.array([2, 2], np.int32)}),
+        outputs=["classes_id", "labels", "softmax"],
+    ),
+    Case(
+        "predict-label",
+        "labelled/labels/canary:predict",
+        {"instances": [[2.0]]},
+        "Predict",
+        predict("labelled", {"x": np.array([[2.0]], F32)}, label="canary"),
+        outputs=["y"],
+    ),
+    Case(
+        "predict-version",
+        "labelled/versions/1:predict",
+        {"instances": [[2.0]]},
+        "Predict",
+        predict("labelled", {"x": np.array([[2.0]], F32)}, version=1),
+        outputs=["y"],
+    ),
+    Case(
+        "classify",
+        "default:classify",
+        {"signature_name": "classify_x_to_y", "examples": [{"x": 2.0}, {"x": 3.0}]},
+        "Classify",
+        classify("default", "classify_x_to_y", 2.0, 3.0),
+    ),
+    Case(
+        "regress",
+        "default:regress",
+        {"signature_name": "regress_x_to_y2", "examples": [{"x": 80.0}]},
+        "Regress",
+        regress("default", "regress_x_to_y2", 80.0),
+    ),
+    Case(
+        "unknown-model",
+        "nope:predict",
+        {"instances": [[1.0]]},
+        "Predict",
+        predict("nope", {"x": np.array([[1.0]], F32)}),
+        error=True,
+        same_message=True,
+    ),
+    Case(
+        "unknown-version",
+        "default/versions/99:predict",
+        {"instances": [[1.0]]},
+        "Predict",
+        predict("default", {"x": np.array([[1.0]], F32)}, version=99),
+        error=True,
+        same_message=True,
+    ),
+    Case(
+        "unknown-label",
+        "labelled/labels/nope:predict",
+        {"instances": [[1.0]]},
+        "Predict",
+        predict("labelled", {"x": np.array([[1.0]], F32)}, label="nope"),
+        error=True,
+        same_message=True,
+    ),
+    Case(
+        "bad-signature",
+        "default:predict",
+        {"signature_name": "nope", "instances": [[1.0]]},
+        "Predict",
+        predict("default", {"x": np.array([[1.0]], F32)}, signature="nope"),
+        error=True,
+    ),
+    Case(
+        "bad-classify-signature",
+        "default:classify",
+        {"signature_name": "nope", "examples": [{"x": 1.0}]},
+        "Classify",
+        classify("default", "nope", 1.0),
+        error=True,
+        same_message=True,
+    ),
+    Case(
+        "wrong-dtype",
+        "default:predict",
+        {"instances": [["a"]]},
+        "Predict",
+        predict("default", {"x": np.array([["a"]])}),
+        error=True,
+    ),
+    Case(
+        "missing-input",
+        "default:predict",
+        {"inputs": {"z": [[1.0]]}},
+        "Predict",
+        predict("default", {"z": np.array([[1.0]], F32)}),
+        error=True,
+    ),
+    Case(
+        "regress-wrong-signature-kind",
+        "default:regress",
+        {"signature_name": "classify_x_to_y", "examples": [{"x": 1.0}]},
+        "Regress",
+        regress("default", "classify_x_to_y", 1.0),
+        error=True,
+        same_message=True,
+    ),
 ]
 
 
@@ -207,8 +317,9 @@ def test_rest_and_grpc_agree(both: Both, case: Case) -> None:
         expected = grpc_results(case.method, response, case.outputs)
         got = rest.json()["results"]
         assert [[label for label, _ in row] for row in got] == [[label for label, _ in row] for row in expected]
-        assert [[score for _, score in row] for row in got] == \
-            [pytest.approx([score for _, score in row], rel=1e-6) for row in expected]
+        assert [[score for _, score in row] for row in got] == [
+            pytest.approx([score for _, score in row], rel=1e-6) for row in expected
+        ]
     else:
         assert rest.json()["results"] == pytest.approx(grpc_results(case.method, response, case.outputs), rel=1e-6)
 

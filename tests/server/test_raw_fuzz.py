@@ -32,9 +32,21 @@ from tests.helpers.server import RunningServer, start_server
 EXAMPLES = int(os.environ.get("PYSERVING_FUZZ_EXAMPLES", "300"))  # CI's bound; more by hand
 HANG_SECONDS = 15.0
 BODY_LIMIT = 1 << 20
-PATHS = ["/v1/models/hp2:predict", "/v1/models/hp2:classify", "/v1/models/hp2:regress", "/v1/models/hp2",
-         "/v1/models/hp2/metadata", "/v1/models/hp2/versions/1:predict", "/v1/models/hp2/labels/x:predict",
-         "/v1/config", "/healthz", "/readyz", "/v1/openapi.json", "/v1/models", "/"]
+PATHS = [
+    "/v1/models/hp2:predict",
+    "/v1/models/hp2:classify",
+    "/v1/models/hp2:regress",
+    "/v1/models/hp2",
+    "/v1/models/hp2/metadata",
+    "/v1/models/hp2/versions/1:predict",
+    "/v1/models/hp2/labels/x:predict",
+    "/v1/config",
+    "/healthz",
+    "/readyz",
+    "/v1/openapi.json",
+    "/v1/models",
+    "/",
+]
 
 
 @dataclass
@@ -52,16 +64,27 @@ class Tally:
 @pytest.fixture(scope="module")
 def fuzz(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Tally]]:
     tmp = tmp_path_factory.mktemp("rawfuzz")
-    server = start_server([f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=hp2",
-                           "--rest_api_header_timeout_seconds=0.5", "--rest_api_body_timeout_seconds=0.5",
-                           "--rest_api_keep_alive_timeout_seconds=0.5", f"--rest_api_max_body_bytes={BODY_LIMIT}"],
-                          tmp, wait_models=["hp2"])
+    server = start_server(
+        [
+            f"--model_base_path={model_root / 'half_plus_two'}",
+            "--model_name=hp2",
+            "--rest_api_header_timeout_seconds=0.5",
+            "--rest_api_body_timeout_seconds=0.5",
+            "--rest_api_keep_alive_timeout_seconds=0.5",
+            f"--rest_api_max_body_bytes={BODY_LIMIT}",
+        ],
+        tmp,
+        wait_models=["hp2"],
+    )
     tally = Tally()
     try:
         yield server, tally
-        summary = {**{k: v for k, v in vars(tally).items() if k != "statuses"},
-                   "statuses": dict(sorted(tally.statuses.items())), "alive": server.process.poll() is None,
-                   "ready": requests.get(f"{server.rest_url}/readyz", timeout=10).status_code == 200}
+        summary = {
+            **{k: v for k, v in vars(tally).items() if k != "statuses"},
+            "statuses": dict(sorted(tally.statuses.items())),
+            "alive": server.process.poll() is None,
+            "ready": requests.get(f"{server.rest_url}/readyz", timeout=10).status_code == 200,
+        }
         (tmp / "fuzz-summary.json").write_text(json.dumps(summary, indent=2))
         print("raw socket fuzz summary:", json.dumps(summary))
     finally:
@@ -72,22 +95,45 @@ def fuzz(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 _token = st.text(st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=":"), min_size=1, max_size=12)
 _junk = st.binary(max_size=64)
-_header = st.tuples(st.one_of(_token, st.sampled_from(["Content-Type", "Content-Encoding", "Expect", "Host",
-                                                       "Transfer-Encoding", "Connection", "Origin"])),
-                    st.one_of(_token, st.sampled_from(["gzip", "chunked", "100-continue", "close", "identity",
-                                                       "application/json", "http://x"])))
+_header = st.tuples(
+    st.one_of(
+        _token,
+        st.sampled_from(
+            ["Content-Type", "Content-Encoding", "Expect", "Host", "Transfer-Encoding", "Connection", "Origin"]
+        ),
+    ),
+    st.one_of(
+        _token,
+        st.sampled_from(["gzip", "chunked", "100-continue", "close", "identity", "application/json", "http://x"]),
+    ),
+)
 
 
 @st.composite
 def json_bodies(draw: st.DrawFn) -> bytes:
     depth = draw(st.sampled_from([1, 2, 30, 64, 65, 300, 1100, 5000]))
-    leaf = draw(st.sampled_from(['1.0', '"a"', '{"b64": "!!"}', '"\\ud800"', "NaN", "1e999", "-0", "true", "null",
-                                 '"\\u0000"', "12345678901234567890123"]))
+    leaf = draw(
+        st.sampled_from(
+            [
+                "1.0",
+                '"a"',
+                '{"b64": "!!"}',
+                '"\\ud800"',
+                "NaN",
+                "1e999",
+                "-0",
+                "true",
+                "null",
+                '"\\u0000"',
+                "12345678901234567890123",
+            ]
+        )
+    )
     field_name = draw(st.sampled_from(["instances", "inputs", "examples", "signature_name", "context"]))
     opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
     body = '{"%s": %s%s%s}' % (field_name, opener * depth, leaf, closer * depth)
     if draw(st.booleans()):
-        body = body[:draw(st.integers(0, len(body)))]  # cut short
+        body = body[: draw(st.integers(0, len(body)))]  # cut short
     encoding = draw(st.sampled_from(["utf-8", "utf-16", "utf-8-sig", "latin-1", "junk"]))
     if encoding == "junk":
         return body.encode() + draw(_junk)
@@ -98,13 +144,28 @@ def json_bodies(draw: st.DrawFn) -> bytes:
 def requests_bytes(draw: st.DrawFn) -> tuple[bytes, list[int]]:
     """A raw request (or a few pipelined) and the sizes of the pieces it is sent in."""
     method = draw(st.sampled_from(["POST", "GET", "OPTIONS", "PUT", "DELETE", "HEAD", "PATCH", "CONNECT", "post"]))
-    path = draw(st.one_of(st.sampled_from(PATHS), _token.map(lambda t: "/v1/models/" + t),
-                          st.sampled_from(["*", "http://127.0.0.1/v1/models/hp2", "/v1/models/%ff:predict",
-                                           "/v1/models/hp2/versions/" + "9" * 30, "/../../etc/passwd"])))
+    path = draw(
+        st.one_of(
+            st.sampled_from(PATHS),
+            _token.map(lambda t: "/v1/models/" + t),
+            st.sampled_from(
+                [
+                    "*",
+                    "http://127.0.0.1/v1/models/hp2",
+                    "/v1/models/%ff:predict",
+                    "/v1/models/hp2/versions/" + "9" * 30,
+                    "/../../etc/passwd",
+                ]
+            ),
+        )
+    )
     version = draw(st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1 extra", ""]))
     body = draw(st.one_of(json_bodies(), _junk, st.just(b'{"instances": [[1.0]]}')))
-    framing = draw(st.sampled_from(["length", "chunked", "none", "short length", "long length", "huge length",
-                                    "gzip", "two lengths"]))
+    framing = draw(
+        st.sampled_from(
+            ["length", "chunked", "none", "short length", "long length", "huge length", "gzip", "two lengths"]
+        )
+    )
     headers = [("Host", "x")] + draw(st.lists(_header, max_size=4))
     if framing == "gzip":
         body = gzip.compress(body) if draw(st.booleans()) else body
@@ -122,8 +183,10 @@ def requests_bytes(draw: st.DrawFn) -> tuple[bytes, list[int]]:
     elif framing == "chunked":
         headers.append(("Transfer-Encoding", "chunked"))
         size = draw(st.integers(1, 16))
-        pieces = [body[i:i + size] for i in range(0, len(body), size)]
-        body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + draw(st.sampled_from([b"0\r\n\r\n", b"zz\r\n"]))
+        pieces = [body[i : i + size] for i in range(0, len(body), size)]
+        body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + draw(
+            st.sampled_from([b"0\r\n\r\n", b"zz\r\n"])
+        )
     if draw(st.integers(0, 4)):
         headers.append(("Connection", "close"))
     head = f"{method} {path} {version}".rstrip() + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
@@ -153,7 +216,7 @@ def _responses(data: bytes, head_request: bool) -> list[tuple[int, str, bytes]]:
             while True:
                 size_line, _, rest = rest.partition(b"\r\n")
                 size = int(size_line, 16)
-                body, rest = body + rest[:size], rest[size + 2:]
+                body, rest = body + rest[:size], rest[size + 2 :]
                 if size == 0:
                     break
             data = rest
@@ -191,9 +254,18 @@ def _exchange(server: RunningServer, data: bytes, cuts: list[int]) -> tuple[byte
     return received, True
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 @given(case=requests_bytes())
 def test_raw_requests(fuzz: tuple[RunningServer, Tally], case: tuple[bytes, list[int]]) -> None:
     server, tally = fuzz
@@ -243,8 +315,13 @@ def http2_bytes(draw: st.DrawFn) -> bytes:
     return data
 
 
-@settings(max_examples=max(50, EXAMPLES // 3), deadline=None, database=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=max(50, EXAMPLES // 3),
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=http2_bytes())
 def test_raw_bytes_on_the_grpc_port(fuzz: tuple[RunningServer, Tally], data: bytes) -> None:
     """Whatever the framing, the connection ends (no hang) and the next gRPC client is served."""

@@ -27,13 +27,18 @@ HEADER_TIMEOUT = 1.0
 @pytest.fixture(scope="module")
 def server(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("hostile")
-    config = write_model_config(tmp / "models.config", [
-        {"name": "half_plus_two", "base_path": str(model_root / "half_plus_two")},
-        {"name": "two_versions", "base_path": str(model_root / "two_versions"), "labels": {"stable": 123}},
-    ])
-    running = start_server([f"--model_config_file={config}",
-                            f"--rest_api_header_timeout_seconds={HEADER_TIMEOUT}"], tmp,
-                           wait_models=["half_plus_two", "two_versions"])
+    config = write_model_config(
+        tmp / "models.config",
+        [
+            {"name": "half_plus_two", "base_path": str(model_root / "half_plus_two")},
+            {"name": "two_versions", "base_path": str(model_root / "two_versions"), "labels": {"stable": 123}},
+        ],
+    )
+    running = start_server(
+        [f"--model_config_file={config}", f"--rest_api_header_timeout_seconds={HEADER_TIMEOUT}"],
+        tmp,
+        wait_models=["half_plus_two", "two_versions"],
+    )
     try:
         yield running
     finally:
@@ -86,8 +91,11 @@ def post(server: RunningServer, path: str, body: object) -> requests.Response:
 
 def test_b64_that_is_not_base64_is_400(server: RunningServer) -> None:
     for junk in ("!!!", "a!b=", "ab$d", "+-ab", "a"):
-        r = post(server, "/v1/models/half_plus_two:predict",
-                 {"signature_name": "classify_x_to_y", "instances": [{"b64": junk}]})
+        r = post(
+            server,
+            "/v1/models/half_plus_two:predict",
+            {"signature_name": "classify_x_to_y", "instances": [{"b64": junk}]},
+        )
         assert r.status_code == 400, (junk, r.text)
         assert "Unable to base64 decode" in r.json()["error"]
 
@@ -95,16 +103,22 @@ def test_b64_that_is_not_base64_is_400(server: RunningServer) -> None:
 def test_b64_standard_and_web_safe_without_padding_still_decode(server: RunningServer) -> None:
     data = example(2.0)
     for encoded in (base64.b64encode(data).decode(), base64.urlsafe_b64encode(data).decode().rstrip("=")):
-        r = post(server, "/v1/models/half_plus_two:predict",
-                 {"signature_name": "regress_x_to_y", "instances": [{"b64": encoded}]})
+        r = post(
+            server,
+            "/v1/models/half_plus_two:predict",
+            {"signature_name": "regress_x_to_y", "instances": [{"b64": encoded}]},
+        )
         assert r.status_code == 200, r.text
         assert r.json() == {"predictions": [[3.0]]}
 
 
 def test_bad_example_bytes_through_regress_are_400(server: RunningServer) -> None:
     for junk in (b"\xff\xfe\xfd", b"\x0a\x05\xff\xff", b"\x0a" + b"\xff" * 10):
-        r = post(server, "/v1/models/half_plus_two:predict",
-                 {"signature_name": "regress_x_to_y", "instances": [{"b64": base64.b64encode(junk).decode()}]})
+        r = post(
+            server,
+            "/v1/models/half_plus_two:predict",
+            {"signature_name": "regress_x_to_y", "instances": [{"b64": base64.b64encode(junk).decode()}]},
+        )
         assert r.status_code == 400, (junk, r.text)
         assert r.json()["error"]
 
@@ -125,8 +139,12 @@ def test_options_is_json(server: RunningServer) -> None:
     r = requests.options(server.rest_url + "/v1/models/half_plus_two:predict", timeout=10)
     assert r.status_code == 400
     assert "Origin" in r.json()["error"]
-    assert requests.options(server.rest_url + "/v1/models/half_plus_two:predict",
-                            headers={"Origin": "https://example.com"}, timeout=10).status_code == 200
+    assert (
+        requests.options(
+            server.rest_url + "/v1/models/half_plus_two:predict", headers={"Origin": "https://example.com"}, timeout=10
+        ).status_code
+        == 200
+    )
 
 
 def test_unknown_paths_are_json_404(server: RunningServer) -> None:
@@ -139,29 +157,37 @@ def test_unknown_paths_are_json_404(server: RunningServer) -> None:
 @pytest.mark.parametrize("where", ["model name", "label", "query", "version"])
 def test_a_64_kib_url_is_414_json(server: RunningServer, where: str) -> None:
     long = "a" * 65536
-    path = {"model name": f"/v1/models/{long}:predict", "label": f"/v1/models/two_versions/labels/{long}",
-            "query": f"/v1/models/half_plus_two?{long}", "version": f"/v1/models/x/versions/{'1' * 65536}"}[where]
-    assert_json_error(*raw(server, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()), 414,
-                      "--rest_api_max_url_bytes")
+    path = {
+        "model name": f"/v1/models/{long}:predict",
+        "label": f"/v1/models/two_versions/labels/{long}",
+        "query": f"/v1/models/half_plus_two?{long}",
+        "version": f"/v1/models/x/versions/{'1' * 65536}",
+    }[where]
+    assert_json_error(*raw(server, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()), 414, "--rest_api_max_url_bytes")
 
 
 def test_a_64_kib_header_is_431_json(server: RunningServer) -> None:
     request = b"GET /v1/models/half_plus_two HTTP/1.1\r\nHost: x\r\nX-Big: " + b"h" * 65536 + b"\r\n\r\n"
     assert_json_error(*raw(server, request), 431, "--rest_api_max_header_bytes")
     many = b"".join(b"X-%d: %s\r\n" % (i, b"v" * 100) for i in range(1000))
-    assert_json_error(*raw(server, b"GET /v1/models/half_plus_two HTTP/1.1\r\n" + many + b"\r\n"), 431,
-                      "--rest_api_max_header_bytes")
+    assert_json_error(
+        *raw(server, b"GET /v1/models/half_plus_two HTTP/1.1\r\n" + many + b"\r\n"), 431, "--rest_api_max_header_bytes"
+    )
 
 
-@pytest.mark.parametrize("data", [
-    b"GARBAGE\r\n\r\n",
-    b"GET / HTTP/9.9\r\n\r\n",
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # a TLS ClientHello on the plain port
-    b"POST /v1/models/half_plus_two:predict HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n12345",
-    b"POST /v1/models/half_plus_two:predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-    b"GET /v1/models/half_plus_two HTTP/1.1\r\nBad Header Name: x\r\n\r\n",
-    b"GET /v1/models/half_plus_two HTTP/1.1\r\nX: \x00\x01\r\n\r\n",
-], ids=["garbage", "version", "tls", "two lengths", "bad chunk", "space in name", "control bytes"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # a TLS ClientHello on the plain port
+        b"POST /v1/models/half_plus_two:predict HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n12345",
+        b"POST /v1/models/half_plus_two:predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET /v1/models/half_plus_two HTTP/1.1\r\nBad Header Name: x\r\n\r\n",
+        b"GET /v1/models/half_plus_two HTTP/1.1\r\nX: \x00\x01\r\n\r\n",
+    ],
+    ids=["garbage", "version", "tls", "two lengths", "bad chunk", "space in name", "control bytes"],
+)
 def test_broken_framing_is_400_json(server: RunningServer, data: bytes) -> None:
     assert_json_error(*raw(server, data), 400, "Invalid HTTP request")
 
@@ -176,8 +202,11 @@ def test_headers_that_never_end_are_408_json(server: RunningServer) -> None:
 
 
 def test_an_upgrade_request_is_answered_as_http_1_1(server: RunningServer) -> None:
-    status, _, body = raw(server, b"GET /v1/models/half_plus_two HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
-                                  b"HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+    status, _, body = raw(
+        server,
+        b"GET /v1/models/half_plus_two HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
+        b"HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+    )
     assert status == 200, body
     assert orjson.loads(body)["model_version_status"][0]["state"] == "AVAILABLE"
 
@@ -190,11 +219,14 @@ def test_the_server_still_serves(server: RunningServer) -> None:
 
 
 def test_a_body_that_never_ends_is_408_json(model_root: Path, tmp_path: Path) -> None:
-    server = start_server([f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=hp2",
-                           "--rest_api_body_timeout_seconds=1"], tmp_path, wait_models=["hp2"])
+    server = start_server(
+        [f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=hp2", "--rest_api_body_timeout_seconds=1"],
+        tmp_path,
+        wait_models=["hp2"],
+    )
     try:
         with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as sock:
-            sock.sendall(b"POST /v1/models/hp2:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"inst")
+            sock.sendall(b'POST /v1/models/hp2:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"inst')
             assert_json_error(*read_response(sock), 408, "--rest_api_body_timeout_seconds")
             assert sock.recv(1) == b""
         r = requests.post(f"{server.rest_url}/v1/models/hp2:predict", json={"instances": [[1.0]]}, timeout=30)

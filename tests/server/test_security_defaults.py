@@ -17,14 +17,24 @@ from tests.helpers.server import start_server
 
 
 def test_closed_management_surfaces(model_root: Path, tmp_path: Path) -> None:
-    server = start_server([f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=m",
-                           "--enable_reload_config_rpc=false", "--enable_config_endpoint=false"], tmp_path,
-                          wait_models=["m"])
+    server = start_server(
+        [
+            f"--model_base_path={model_root / 'half_plus_two'}",
+            "--model_name=m",
+            "--enable_reload_config_rpc=false",
+            "--enable_config_endpoint=false",
+        ],
+        tmp_path,
+        wait_models=["m"],
+    )
     try:
         request = model_management_pb2.ReloadConfigRequest()
         config = request.config.model_config_list.config.add()
-        config.name, config.base_path, config.model_platform = "other", str(model_root / "half_plus_three"), \
-            "tensorflow"
+        config.name, config.base_path, config.model_platform = (
+            "other",
+            str(model_root / "half_plus_three"),
+            "tensorflow",
+        )
         with grpc.insecure_channel(server.grpc_address) as channel:
             with pytest.raises(grpc.RpcError) as info:
                 model_service_pb2_grpc.ModelServiceStub(channel).HandleReloadConfigRequest(request, timeout=30)
@@ -33,8 +43,9 @@ def test_closed_management_surfaces(model_root: Path, tmp_path: Path) -> None:
         r = requests.get(f"{server.rest_url}/v1/config", timeout=10)
         assert r.status_code == 400 and r.json() == {"error": "Malformed request: GET /v1/config"}  # as TF Serving
         assert requests.get(f"{server.rest_url}/v1/models/other", timeout=10).status_code == 404  # not loaded
-        assert requests.post(f"{server.rest_url}/v1/models/m:predict", json={"instances": [[1.0]]},
-                             timeout=10).json() == {"predictions": [[2.5]]}
+        assert requests.post(
+            f"{server.rest_url}/v1/models/m:predict", json={"instances": [[1.0]]}, timeout=10
+        ).json() == {"predictions": [[2.5]]}
     finally:
         server.stop()
 
@@ -47,9 +58,23 @@ def test_a_broken_ssl_config_is_not_quoted_in_the_error(model_root: Path, tmp_pa
 
     broken = tmp_path / "ssl.config"
     broken.write_text('server_key: "-----BEGIN PRIVATE KEY-----\\nMIIsecret" MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n')
-    done = subprocess.run([sys.executable, "-m", "pyserving", "serve", f"--model_base_path={model_root / 'half_plus_two'}",
-                           "--host=127.0.0.1", f"--port={free_port()}", f"--rest_api_port={free_port()}",
-                           f"--ssl_config_file={broken}"], capture_output=True, text=True, timeout=120, cwd=REPO)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyserving",
+            "serve",
+            f"--model_base_path={model_root / 'half_plus_two'}",
+            "--host=127.0.0.1",
+            f"--port={free_port()}",
+            f"--rest_api_port={free_port()}",
+            f"--ssl_config_file={broken}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert done.returncode == 255
     assert "Error parsing text-format SSLConfig" in done.stderr and "at line:column 1:" in done.stderr
     assert "MIIEvQ" not in done.stderr + done.stdout and "MIIsecret" not in done.stderr + done.stdout

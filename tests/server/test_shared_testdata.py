@@ -42,14 +42,20 @@ TWO = "saved_model_half_plus_two_2_versions"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("shared")
     entries = [{"name": name, "base_path": TFSERVING_TESTDATA / folder} for name, folder in GOOD.items()]
-    entries += [{"name": name, "base_path": TFSERVING_TESTDATA / folder}
-                for name, (folder, _) in BROKEN.items()]
-    entries.append({"name": TWO, "base_path": TFSERVING_TESTDATA / TWO, "policy": "all {}",
-                    "labels": {"stable": 123, "canary": 124}})
+    entries += [{"name": name, "base_path": TFSERVING_TESTDATA / folder} for name, (folder, _) in BROKEN.items()]
+    entries.append(
+        {
+            "name": TWO,
+            "base_path": TFSERVING_TESTDATA / TWO,
+            "policy": "all {}",
+            "labels": {"stable": 123, "canary": 124},
+        }
+    )
     entries.append({"name": "lstm", "base_path": LSTM_MODEL})
     config = write_model_config(tmp / "models.config", entries)
-    running = start_server([f"--model_config_file={config}", "--max_num_load_retries=0"], tmp,
-                           wait_models=[*GOOD, TWO, "lstm"], grpc=False)
+    running = start_server(
+        [f"--model_config_file={config}", "--max_num_load_retries=0"], tmp, wait_models=[*GOOD, TWO, "lstm"], grpc=False
+    )
     running.wait_available(TWO, 123)
     yield running
     running.stop()
@@ -66,10 +72,21 @@ def test_every_good_testdata_model_is_available(server: RunningServer, name: str
     assert status["status"] == {"error_code": "OK", "error_message": ""}
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("default", 3.0), ("half_plus_three", 4.0), ("tf2", 3.0), ("mkl", 3.0), ("mlmd", 3.0),
-    ("gpu", 3.0), ("gpu_trt", 3.0), ("with_config", 3.0), ("with_empty_config", 3.0), ("matrix", 3.0),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("default", 3.0),
+        ("half_plus_three", 4.0),
+        ("tf2", 3.0),
+        ("mkl", 3.0),
+        ("mlmd", 3.0),
+        ("gpu", 3.0),
+        ("gpu_trt", 3.0),
+        ("with_config", 3.0),
+        ("with_empty_config", 3.0),
+        ("matrix", 3.0),
+    ],
+)
 def test_half_plus_family_predicts(server: RunningServer, name: str, expected: float) -> None:
     r = post(server, f"/v1/models/{name}:predict", {"instances": [2.0]})
     assert r.status_code == 200, r.text
@@ -88,58 +105,122 @@ def test_broken_models_end_with_a_clear_error(server: RunningServer, name: str) 
 
 
 # TF Serving's REST conformance cases (shared/docs/tfserving-api.md section 4).
-@pytest.mark.parametrize(("path", "body", "expected"), [
-    ("/v1/models/default:predict", {"instances": [2.0, 3.0, 4.0]}, {"predictions": [3.0, 3.5, 4.0]}),
-    ("/v1/models/default:predict", {"inputs": [2.0, 3.0, 4.0]}, {"outputs": [3.0, 3.5, 4.0]}),
-    ("/v1/models/default:classify", {"signature_name": "classify_x_to_y", "examples": [{"x": 2.0}]},
-     {"results": [[["", 3.0]]]}),
-    ("/v1/models/default:regress", {"signature_name": "regress_x_to_y", "examples": [{"x": 2.0}]},
-     {"results": [3.0]}),
-    (f"/v1/models/{TWO}:predict", {"instances": [[1.0, 2.0], [3.0, 4.0]]},
-     {"predictions": [[2.5, 3.0], [3.5, 4.0]]}),
-    (f"/v1/models/{TWO}/versions/123:predict", {"instances": [1.0, 2.0]}, {"predictions": [2.5, 3.0]}),
-    (f"/v1/models/{TWO}/labels/stable:predict", {"instances": [1.0, 2.0]}, {"predictions": [2.5, 3.0]}),
-    (f"/v1/models/{TWO}/versions/123:predict", {"signature_name": "serving_default", "instances": [3.0, 4.0]},
-     {"predictions": [3.5, 4.0]}),
-    (f"/v1/models/{TWO}/versions/123:predict", {"signature_name": "serving_default", "inputs": [3.0, 4.0]},
-     {"outputs": [3.5, 4.0]}),
-    (f"/v1/models/{TWO}:regress", {"signature_name": "regress_x_to_y", "examples": [{"x": 80.0}]},
-     {"results": [42.0]}),
-    (f"/v1/models/{TWO}/versions/123:regress", {"signature_name": "regress_x_to_y", "examples": [{"x": 80.0}]},
-     {"results": [42.0]}),
-    (f"/v1/models/{TWO}/labels/stable:regress", {"signature_name": "regress_x_to_y", "examples": [{"x": 80.0}]},
-     {"results": [42.0]}),
-    (f"/v1/models/{TWO}:classify", {"signature_name": "classify_x_to_y", "examples": [{"x": 20.0}]},
-     {"results": [[["", 12.0]]]}),
-    (f"/v1/models/{TWO}/labels/stable:classify", {"signature_name": "classify_x_to_y", "examples": [{"x": 10.0}]},
-     {"results": [[["", 7.0]]]}),
-    (f"/v1/models/{TWO}/labels/canary:predict", {"instances": [1.0]}, {"predictions": [2.5]}),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        ("/v1/models/default:predict", {"instances": [2.0, 3.0, 4.0]}, {"predictions": [3.0, 3.5, 4.0]}),
+        ("/v1/models/default:predict", {"inputs": [2.0, 3.0, 4.0]}, {"outputs": [3.0, 3.5, 4.0]}),
+        (
+            "/v1/models/default:classify",
+            {"signature_name": "classify_x_to_y", "examples": [{"x": 2.0}]},
+            {"results": [[["", 3.0]]]},
+        ),
+        (
+            "/v1/models/default:regress",
+            {"signature_name": "regress_x_to_y", "examples": [{"x": 2.0}]},
+            {"results": [3.0]},
+        ),
+        (
+            f"/v1/models/{TWO}:predict",
+            {"instances": [[1.0, 2.0], [3.0, 4.0]]},
+            {"predictions": [[2.5, 3.0], [3.5, 4.0]]},
+        ),
+        (f"/v1/models/{TWO}/versions/123:predict", {"instances": [1.0, 2.0]}, {"predictions": [2.5, 3.0]}),
+        (f"/v1/models/{TWO}/labels/stable:predict", {"instances": [1.0, 2.0]}, {"predictions": [2.5, 3.0]}),
+        (
+            f"/v1/models/{TWO}/versions/123:predict",
+            {"signature_name": "serving_default", "instances": [3.0, 4.0]},
+            {"predictions": [3.5, 4.0]},
+        ),
+        (
+            f"/v1/models/{TWO}/versions/123:predict",
+            {"signature_name": "serving_default", "inputs": [3.0, 4.0]},
+            {"outputs": [3.5, 4.0]},
+        ),
+        (
+            f"/v1/models/{TWO}:regress",
+            {"signature_name": "regress_x_to_y", "examples": [{"x": 80.0}]},
+            {"results": [42.0]},
+        ),
+        (
+            f"/v1/models/{TWO}/versions/123:regress",
+            {"signature_name": "regress_x_to_y", "examples": [{"x": 80.0}]},
+            {"results": [42.0]},
+        ),
+        (
+            f"/v1/models/{TWO}/labels/stable:regress",
+            {"signature_name": "regress_x_to_y", "examples": [{"x": 80.0}]},
+            {"results": [42.0]},
+        ),
+        (
+            f"/v1/models/{TWO}:classify",
+            {"signature_name": "classify_x_to_y", "examples": [{"x": 20.0}]},
+            {"results": [[["", 12.0]]]},
+        ),
+        (
+            f"/v1/models/{TWO}/labels/stable:classify",
+            {"signature_name": "classify_x_to_y", "examples": [{"x": 10.0}]},
+            {"results": [[["", 7.0]]]},
+        ),
+        (f"/v1/models/{TWO}/labels/canary:predict", {"instances": [1.0]}, {"predictions": [2.5]}),
+    ],
+)
 def test_rest_conformance_success(server: RunningServer, path: str, body: object, expected: object) -> None:
     r = post(server, path, body)
     assert r.status_code == 200, r.text
     assert r.json() == expected
 
 
-@pytest.mark.parametrize(("path", "data", "status", "message"), [
-    (f"/v1/models/{TWO}99:predict", b'{ "instances": [1] }', 404,
-     f"Servable not found for request: Latest({TWO}99)"),
-    (f"/v1/models/{TWO}/versions/999:predict", b'{ "instances": [1] }', 404,
-     f"Servable not found for request: Specific({TWO}, 999)"),
-    (f"/v1/models/{TWO}:predict", b"", 400, "JSON Parse error: The document is empty"),
-    (f"/v1/models/{TWO}:predict", b"instances = [1, 2]", 400, "JSON Parse error: Invalid value"),
-    (f"/v1/models/{TWO}:predict", b'{ "instances": ["x", "y"] }', 400,
-     "Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: JSON Value: \"x\" "
-     "Type: String is not of expected type: float"),
-    (f"/v1/models/{TWO}/labels/Version_Nonexistent:predict", b'{ "instances": [1] }', 400,
-     "Unrecognized servable version label: Version_Nonexistent"),
-    ("/v1/models/mkl:regress", b'{"signature_name": "regress_x_to_y2", "examples": [{"x": 1.0}]}', 400,
-     "Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but got [1,10,10,1]"),
-    ("/v1/models/counter:predict", b'{"signature_name": "get_counter", "instances": [1]}', 400,
-     "Failed to get input map for signature: get_counter"),
-    ("/v1/models/default:regress", b'{"signature_name": "regress_x_to_y", "examples": [{"x": 2}]}', 400,
-     "Data types don't match"),
-])
+@pytest.mark.parametrize(
+    ("path", "data", "status", "message"),
+    [
+        (
+            f"/v1/models/{TWO}99:predict",
+            b'{ "instances": [1] }',
+            404,
+            f"Servable not found for request: Latest({TWO}99)",
+        ),
+        (
+            f"/v1/models/{TWO}/versions/999:predict",
+            b'{ "instances": [1] }',
+            404,
+            f"Servable not found for request: Specific({TWO}, 999)",
+        ),
+        (f"/v1/models/{TWO}:predict", b"", 400, "JSON Parse error: The document is empty"),
+        (f"/v1/models/{TWO}:predict", b"instances = [1, 2]", 400, "JSON Parse error: Invalid value"),
+        (
+            f"/v1/models/{TWO}:predict",
+            b'{ "instances": ["x", "y"] }',
+            400,
+            "Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: JSON Value: \"x\" "
+            "Type: String is not of expected type: float",
+        ),
+        (
+            f"/v1/models/{TWO}/labels/Version_Nonexistent:predict",
+            b'{ "instances": [1] }',
+            400,
+            "Unrecognized servable version label: Version_Nonexistent",
+        ),
+        (
+            "/v1/models/mkl:regress",
+            b'{"signature_name": "regress_x_to_y2", "examples": [{"x": 1.0}]}',
+            400,
+            "Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but got [1,10,10,1]",
+        ),
+        (
+            "/v1/models/counter:predict",
+            b'{"signature_name": "get_counter", "instances": [1]}',
+            400,
+            "Failed to get input map for signature: get_counter",
+        ),
+        (
+            "/v1/models/default:regress",
+            b'{"signature_name": "regress_x_to_y", "examples": [{"x": 2}]}',
+            400,
+            "Data types don't match",
+        ),
+    ],
+)
 def test_rest_conformance_errors(server: RunningServer, path: str, data: bytes, status: int, message: str) -> None:
     r = post(server, path, data=data)
     assert r.status_code == status, r.text
@@ -149,7 +230,9 @@ def test_rest_conformance_errors(server: RunningServer, path: str, data: bytes, 
 def test_status_of_two_versions_newest_first_and_label_ignored(server: RunningServer) -> None:
     body = server.status(TWO)
     assert [(v["version"], v["state"]) for v in body["model_version_status"]] == [
-        ("124", "AVAILABLE"), ("123", "AVAILABLE")]
+        ("124", "AVAILABLE"),
+        ("123", "AVAILABLE"),
+    ]
     labelled = requests.get(f"{server.rest_url}/v1/models/{TWO}/labels/stable", timeout=10).json()
     assert labelled == body
 
@@ -158,15 +241,28 @@ def test_metadata_matches_tf_serving(server: RunningServer) -> None:
     body = requests.get(f"{server.rest_url}/v1/models/default/metadata", timeout=10).json()
     assert body["model_spec"] == {"name": "default", "signature_name": "", "version": "123"}
     sigs = body["metadata"]["signature_def"]["signature_def"]
-    assert sorted(sigs) == ["classify_x_to_y", "regress_x2_to_y3", "regress_x_to_y", "regress_x_to_y2",
-                            "serving_default"]
+    assert sorted(sigs) == [
+        "classify_x_to_y",
+        "regress_x2_to_y3",
+        "regress_x_to_y",
+        "regress_x_to_y2",
+        "serving_default",
+    ]
     assert sigs["serving_default"] == {
-        "inputs": {"x": {"dtype": "DT_FLOAT", "tensor_shape": {
-            "dim": [{"size": "-1", "name": ""}, {"size": "1", "name": ""}], "unknown_rank": False},
-            "name": "x:0"}},
-        "outputs": {"y": {"dtype": "DT_FLOAT", "tensor_shape": {
-            "dim": [{"size": "-1", "name": ""}, {"size": "1", "name": ""}], "unknown_rank": False},
-            "name": "y:0"}},
+        "inputs": {
+            "x": {
+                "dtype": "DT_FLOAT",
+                "tensor_shape": {"dim": [{"size": "-1", "name": ""}, {"size": "1", "name": ""}], "unknown_rank": False},
+                "name": "x:0",
+            }
+        },
+        "outputs": {
+            "y": {
+                "dtype": "DT_FLOAT",
+                "tensor_shape": {"dim": [{"size": "-1", "name": ""}, {"size": "1", "name": ""}], "unknown_rank": False},
+                "name": "y:0",
+            }
+        },
         "method_name": "tensorflow/serving/predict",
         "defaults": {},
     }
@@ -198,15 +294,15 @@ def test_seed_rest_flow_on_lstm(server: RunningServer) -> None:
 
 def test_seed_status_and_metadata_on_lstm(server: RunningServer) -> None:
     status = server.status("lstm")["model_version_status"]
-    assert status == [{"version": "1609392632", "state": "AVAILABLE",
-                       "status": {"error_code": "OK", "error_message": ""}}]
+    assert status == [
+        {"version": "1609392632", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+    ]
     meta = requests.get(f"{server.rest_url}/v1/models/lstm/metadata", timeout=10).json()
     assert meta["model_spec"] == {"name": "lstm", "signature_name": "", "version": "1609392632"}
     sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
     assert sorted(sig["inputs"]) == ["nwords", "words"]
     assert sorted(sig["outputs"]) == ["classes_id", "labels", "softmax"]
-    assert sig["outputs"]["softmax"]["tensor_shape"]["dim"] == [{"size": "-1", "name": ""},
-                                                               {"size": "3", "name": ""}]
+    assert sig["outputs"]["softmax"]["tensor_shape"]["dim"] == [{"size": "-1", "name": ""}, {"size": "3", "name": ""}]
     assert sig["outputs"]["labels"]["name"] == "index_to_string_Lookup:0"
 
 

@@ -46,9 +46,11 @@ def grpc_port_accepts(server: RunningServer) -> bool:
 def predict(server: RunningServer, name: str, x: float) -> float:
     request = predict_pb2.PredictRequest()
     request.model_spec.name = name
-    request.inputs["x"].CopyFrom(tensor_pb2.TensorProto(
-        dtype=types_pb2.DT_FLOAT, tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=[{"size": 1}]),
-        float_val=[x]))
+    request.inputs["x"].CopyFrom(
+        tensor_pb2.TensorProto(
+            dtype=types_pb2.DT_FLOAT, tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=[{"size": 1}]), float_val=[x]
+        )
+    )
     with grpc.insecure_channel(server.grpc_address) as channel:
         response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, 30)
     return float(response.outputs["y"].float_val[0])
@@ -57,8 +59,11 @@ def predict(server: RunningServer, name: str, x: float) -> float:
 def test_fresh_export_is_served_on_the_first_answer(tmp_path: Path) -> None:
     """Export, start at once, Predict once: the just-written folder loads without a second poll."""
     models.export_half_plus_two(tmp_path / "fresh" / "1")
-    server = start_server(["--model_name=fresh", f"--model_base_path={tmp_path / 'fresh'}", *NO_SECOND_CHANCE],
-                          tmp_path, ready=grpc_port_accepts)
+    server = start_server(
+        ["--model_name=fresh", f"--model_base_path={tmp_path / 'fresh'}", *NO_SECOND_CHANCE],
+        tmp_path,
+        ready=grpc_port_accepts,
+    )
     try:
         assert predict(server, "fresh", 2.0) == 3.0
         r = requests.post(f"{server.rest_url}/v1/models/fresh:predict", json={"instances": [[2.0]]}, timeout=10)
@@ -73,8 +78,9 @@ def test_a_folder_still_being_written_neither_loads_nor_holds_the_ports(tmp_path
     partial = models.export_half_plus_two(tmp_path / "m" / "2", b=3.0)
     for shard in (partial / "variables").glob("variables.data-*"):
         os.remove(shard)
-    server = start_server(["--model_name=m", f"--model_base_path={tmp_path / 'm'}", *NO_SECOND_CHANCE],
-                          tmp_path, ready=grpc_port_accepts)
+    server = start_server(
+        ["--model_name=m", f"--model_base_path={tmp_path / 'm'}", *NO_SECOND_CHANCE], tmp_path, ready=grpc_port_accepts
+    )
     try:
         assert predict(server, "m", 2.0) == 3.0
         assert server.version_states("m") == {1: "AVAILABLE"}
@@ -86,12 +92,18 @@ def test_a_broken_model_is_reported_not_fatal(tmp_path: Path) -> None:
     """The ports open once the broken model ended in END; the good one serves; log and status say why."""
     models.export_half_plus_two(tmp_path / "good" / "1")
     age(models.write_broken_version(tmp_path / "broken" / "1", "garbage"))
-    config = write_model_config(tmp_path / "models.config", [
-        {"name": "good", "base_path": tmp_path / "good"},
-        {"name": "broken", "base_path": tmp_path / "broken"},
-    ])
-    server = start_server([f"--model_config_file={config}", "--max_num_load_retries=0", *NO_SECOND_CHANCE],
-                          tmp_path, ready=grpc_port_accepts)
+    config = write_model_config(
+        tmp_path / "models.config",
+        [
+            {"name": "good", "base_path": tmp_path / "good"},
+            {"name": "broken", "base_path": tmp_path / "broken"},
+        ],
+    )
+    server = start_server(
+        [f"--model_config_file={config}", "--max_num_load_retries=0", *NO_SECOND_CHANCE],
+        tmp_path,
+        ready=grpc_port_accepts,
+    )
     try:
         assert predict(server, "good", 2.0) == 3.0
         [status] = server.status("broken")["model_version_status"]
@@ -105,12 +117,23 @@ def test_a_broken_model_is_reported_not_fatal(tmp_path: Path) -> None:
 def test_open_ports_before_load_serves_status_during_the_load(tmp_path: Path) -> None:
     """The old behaviour, behind a flag: a load still retrying shows as LOADING with its error."""
     age(models.write_broken_version(tmp_path / "slow" / "1", "garbage"))
-    server = start_server(["--model_name=slow", f"--model_base_path={tmp_path / 'slow'}",
-                           "--open_ports_before_load", "--max_num_load_retries=5",
-                           "--load_retry_interval_micros=600000000", *NO_SECOND_CHANCE], tmp_path)
+    server = start_server(
+        [
+            "--model_name=slow",
+            f"--model_base_path={tmp_path / 'slow'}",
+            "--open_ports_before_load",
+            "--max_num_load_retries=5",
+            "--load_retry_interval_micros=600000000",
+            *NO_SECOND_CHANCE,
+        ],
+        tmp_path,
+    )
     try:
-        server.wait_for(lambda: server.status("slow")["model_version_status"][0]["status"]["error_message"] != "",
-                        60, "the first load error")
+        server.wait_for(
+            lambda: server.status("slow")["model_version_status"][0]["status"]["error_message"] != "",
+            60,
+            "the first load error",
+        )
         [status] = server.status("slow")["model_version_status"]
         assert status["state"] == "LOADING"
         assert requests.get(f"{server.rest_url}/readyz", timeout=10).status_code == 503

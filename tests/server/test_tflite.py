@@ -23,7 +23,8 @@ def export_tflite_half_plus_two(path: Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converter = tf.lite.TFLiteConverter.from_concrete_functions(
-            [half_plus_two.get_concrete_function()], half_plus_two)
+            [half_plus_two.get_concrete_function()], half_plus_two
+        )
         data = converter.convert()
     path.mkdir(parents=True)
     (path / "model.tflite").write_bytes(data)
@@ -51,7 +52,8 @@ def export_tflite_with_signature_defs(path: Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converter = tf.lite.TFLiteConverter.from_concrete_functions(
-            [half_plus_two.get_concrete_function()], half_plus_two)
+            [half_plus_two.get_concrete_function()], half_plus_two
+        )
         data = converter.convert()
         interpreter = tf.lite.Interpreter(model_content=data)
     [tensor_in] = [d["name"] for d in interpreter.get_input_details()]
@@ -86,8 +88,12 @@ def export_tflite_with_signature_defs(path: Path) -> Path:
 
 def test_signature_defs_metadata_gives_the_aliases(tmp_path: Path) -> None:
     export_tflite_with_signature_defs(tmp_path / "lite" / "1")
-    server = start_server(["--model_name=lite", f"--model_base_path={tmp_path / 'lite'}",
-                           "--prefer_tflite_model"], tmp_path, wait_models=["lite"], grpc=False)
+    server = start_server(
+        ["--model_name=lite", f"--model_base_path={tmp_path / 'lite'}", "--prefer_tflite_model"],
+        tmp_path,
+        wait_models=["lite"],
+        grpc=False,
+    )
     try:
         meta = requests.get(f"{server.rest_url}/v1/models/lite/metadata", timeout=10).json()
         signatures = meta["metadata"]["signature_def"]["signature_def"]
@@ -110,18 +116,20 @@ def test_signature_defs_metadata_gives_the_aliases(tmp_path: Path) -> None:
 
 def test_own_tflite_model_serves_and_resizes_the_batch(tmp_path: Path) -> None:
     export_tflite_half_plus_two(tmp_path / "lite" / "1")
-    server = start_server(["--model_name=lite", f"--model_base_path={tmp_path / 'lite'}",
-                           "--prefer_tflite_model"], tmp_path, wait_models=["lite"], grpc=False)
+    server = start_server(
+        ["--model_name=lite", f"--model_base_path={tmp_path / 'lite'}", "--prefer_tflite_model"],
+        tmp_path,
+        wait_models=["lite"],
+        grpc=False,
+    )
     try:
         meta = requests.get(f"{server.rest_url}/v1/models/lite/metadata", timeout=10).json()
         signature = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
         [alias] = signature["inputs"]
         for rows in ([[2.0]], [[2.0], [3.0], [4.0]]):
-            r = requests.post(f"{server.rest_url}/v1/models/lite:predict",
-                              json={"inputs": {alias: rows}}, timeout=10)
+            r = requests.post(f"{server.rest_url}/v1/models/lite:predict", json={"inputs": {alias: rows}}, timeout=10)
             assert r.status_code == 200, r.text
-            [values] = r.json()["outputs"].values() if isinstance(r.json()["outputs"], dict) \
-                else [r.json()["outputs"]]
+            [values] = r.json()["outputs"].values() if isinstance(r.json()["outputs"], dict) else [r.json()["outputs"]]
             assert values == [[0.5 * row[0] + 2.0] for row in rows]
     finally:
         server.stop()
@@ -129,19 +137,27 @@ def test_own_tflite_model_serves_and_resizes_the_batch(tmp_path: Path) -> None:
 
 @requires_shared
 def test_tf_servings_tflite_testdata(tmp_path: Path) -> None:
-    names = {"lite": "saved_model_half_plus_two_tflite",
-             "lite_sigdef": "saved_model_half_plus_two_tflite_with_sigdef",
-             "parse_example": "parse_example_tflite",
-             "saved_model": "saved_model_half_plus_two_cpu"}
-    config = write_model_config(tmp_path / "m.config", [
-        {"name": name, "base_path": TFSERVING_TESTDATA / folder} for name, folder in names.items()])
-    server = start_server([f"--model_config_file={config}", "--prefer_tflite_model",
-                           "--max_num_load_retries=0"], tmp_path,
-                          wait_models=["lite", "lite_sigdef", "saved_model"], grpc=False)
+    names = {
+        "lite": "saved_model_half_plus_two_tflite",
+        "lite_sigdef": "saved_model_half_plus_two_tflite_with_sigdef",
+        "parse_example": "parse_example_tflite",
+        "saved_model": "saved_model_half_plus_two_cpu",
+    }
+    config = write_model_config(
+        tmp_path / "m.config",
+        [{"name": name, "base_path": TFSERVING_TESTDATA / folder} for name, folder in names.items()],
+    )
+    server = start_server(
+        [f"--model_config_file={config}", "--prefer_tflite_model", "--max_num_load_retries=0"],
+        tmp_path,
+        wait_models=["lite", "lite_sigdef", "saved_model"],
+        grpc=False,
+    )
     try:
         for name, alias in (("lite", "x"), ("lite_sigdef", "x"), ("saved_model", "x")):
-            r = requests.post(f"{server.rest_url}/v1/models/{name}:predict",
-                              json={"inputs": {alias: [[2.0]]}}, timeout=10)
+            r = requests.post(
+                f"{server.rest_url}/v1/models/{name}:predict", json={"inputs": {alias: [[2.0]]}}, timeout=10
+            )
             assert r.status_code == 200, r.text
             assert r.json() == {"outputs": [[3.0]]}
         server.wait_for(lambda: server.version_states("parse_example").get(123) == "END", 30, "END")
@@ -154,9 +170,17 @@ def test_tf_servings_tflite_testdata(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flag", [[], ["--prefer_tflite_model=false"]])
 def test_without_the_flag_a_tflite_folder_is_a_clear_error(tmp_path: Path, flag: list[str]) -> None:
     export_tflite_half_plus_two(tmp_path / "lite" / "1")
-    server = start_server(["--model_name=lite", f"--model_base_path={tmp_path / 'lite'}",
-                           "--max_num_load_retries=0", "--file_system_settle_seconds=1", *flag], tmp_path,
-                          grpc=False)
+    server = start_server(
+        [
+            "--model_name=lite",
+            f"--model_base_path={tmp_path / 'lite'}",
+            "--max_num_load_retries=0",
+            "--file_system_settle_seconds=1",
+            *flag,
+        ],
+        tmp_path,
+        grpc=False,
+    )
     try:
         server.wait_for(lambda: server.version_states("lite").get(1) == "END", 30, "END")
         [status] = server.status("lite")["model_version_status"]

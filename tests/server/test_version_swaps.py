@@ -88,8 +88,11 @@ def test_ten_swaps_under_load_fail_no_request(tmp_path: Path) -> None:
         models.export_half_plus_two(staging / str(version), b=float(version))
     base = tmp_path / "m"
     shutil.copytree(staging / "1", base / "1")
-    server = start_server(["--model_name=m", f"--model_base_path={base}", "--max_num_load_retries=0",
-                           "--file_system_settle_seconds=5"], tmp_path, wait_models=["m"])
+    server = start_server(
+        ["--model_name=m", f"--model_base_path={base}", "--max_num_load_retries=0", "--file_system_settle_seconds=5"],
+        tmp_path,
+        wait_models=["m"],
+    )
     states = server.version_states
 
     def atomic(version: int) -> None:
@@ -97,15 +100,20 @@ def test_ten_swaps_under_load_fail_no_request(tmp_path: Path) -> None:
         os.rename(base / f".incoming-{version}", base / str(version))
 
     def serving(version: int) -> Callable[[], bool]:
-        return lambda: states("m").get(version) == "AVAILABLE" and list(
-            v for v, s in states("m").items() if s == "AVAILABLE") == [version]
+        return lambda: (
+            states("m").get(version) == "AVAILABLE"
+            and list(v for v, s in states("m").items() if s == "AVAILABLE") == [version]
+        )
 
     swaps: list[tuple[str, Callable[[], None], Callable[[], bool]]] = [
         ("atomic rename v2", lambda: atomic(2), serving(2)),
         ("slow copy v3", lambda: slow_copy(staging / "3", base / "3"), serving(3)),
         ("delete old v1 and v2", lambda: [shutil.rmtree(base / "1"), shutil.rmtree(base / "2")], serving(3)),
-        ("broken v4", lambda: models.write_broken_version(base / "4", "garbage"),
-         lambda: states("m").get(4) == "END" and serving(3)()),
+        (
+            "broken v4",
+            lambda: models.write_broken_version(base / "4", "garbage"),
+            lambda: states("m").get(4) == "END" and serving(3)(),
+        ),
         ("delete broken v4", lambda: shutil.rmtree(base / "4"), serving(3)),
         ("atomic rename v5", lambda: atomic(5), serving(5)),
         ("delete newest v5", lambda: shutil.rmtree(base / "5"), serving(3)),
@@ -115,10 +123,12 @@ def test_ten_swaps_under_load_fail_no_request(tmp_path: Path) -> None:
     ]
     results = [LoadResult() for _ in range(4)]
     stop = threading.Event()
-    clients = [threading.Thread(target=rest_client, args=(server, results[0], stop)),
-               threading.Thread(target=rest_client, args=(server, results[1], stop)),
-               threading.Thread(target=grpc_client, args=(server, results[2], stop)),
-               threading.Thread(target=grpc_client, args=(server, results[3], stop))]
+    clients = [
+        threading.Thread(target=rest_client, args=(server, results[0], stop)),
+        threading.Thread(target=rest_client, args=(server, results[1], stop)),
+        threading.Thread(target=grpc_client, args=(server, results[2], stop)),
+        threading.Thread(target=grpc_client, args=(server, results[3], stop)),
+    ]
     try:
         for client in clients:
             client.start()

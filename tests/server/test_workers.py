@@ -27,11 +27,16 @@ WORKERS = 2
 
 
 def _serve(model_root: Path, tmp_path: Path, *extra: str) -> RunningServer:
-    server = start_server([f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=hp2",
-                           f"--num_workers={WORKERS}", *extra], tmp_path, wait_models=["hp2"])
+    server = start_server(
+        [f"--model_base_path={model_root / 'half_plus_two'}", "--model_name=hp2", f"--num_workers={WORKERS}", *extra],
+        tmp_path,
+        wait_models=["hp2"],
+    )
     # start_server saw one worker ready; each logs its REST line once it listens.
-    server.wait_for(lambda: all(f"w{i}] Exporting HTTP/REST API" in server.log() for i in range(1, WORKERS + 1)),
-                    what="every worker listening")
+    server.wait_for(
+        lambda: all(f"w{i}] Exporting HTTP/REST API" in server.log() for i in range(1, WORKERS + 1)),
+        what="every worker listening",
+    )
     return server
 
 
@@ -62,14 +67,19 @@ def test_workers_share_both_ports_and_stop_together(model_root: Path, tmp_path: 
         workers = _workers(server.process.pid)
         assert len(workers) == WORKERS
         for i in range(40):  # a new connection per request: the kernel spreads connections, not requests
-            response = requests.post(f"{server.rest_url}/v1/models/hp2:predict", json={"instances": [[float(i)]]},
-                                     headers={"Connection": "close"}, timeout=30)
+            response = requests.post(
+                f"{server.rest_url}/v1/models/hp2:predict",
+                json={"instances": [[float(i)]]},
+                headers={"Connection": "close"},
+                timeout=30,
+            )
             assert response.status_code == 200, response.text
             assert response.json() == {"predictions": [[i / 2 + 2]]}
         for i in range(10):
             np.testing.assert_allclose(_grpc_predict(server.grpc_address, [float(i), 1.0]), [[i / 2 + 2], [2.5]])
-        access = [line for line in server.log().splitlines()
-                  if "pyserving.access w" in line and " predict model=hp2 " in line]
+        access = [
+            line for line in server.log().splitlines() if "pyserving.access w" in line and " predict model=hp2 " in line
+        ]
         assert len(access) == 50
         served_by = {line.split("pyserving.access ")[1].split("]")[0] for line in access}
         assert served_by == {f"w{i}" for i in range(1, WORKERS + 1)}  # 50 connections, both workers
@@ -87,8 +97,12 @@ def test_a_crashed_worker_is_replaced_while_the_other_serves(model_root: Path, t
         os.kill(first, signal.SIGSEGV)  # what a crash inside a backend looks like to the supervisor
         server.wait_for(lambda: _gone(first), what="the crashed worker gone")
         for i in range(20):  # the survivor serves every new connection meanwhile
-            response = requests.post(f"{server.rest_url}/v1/models/hp2:predict", json={"instances": [[float(i)]]},
-                                     headers={"Connection": "close"}, timeout=30)
+            response = requests.post(
+                f"{server.rest_url}/v1/models/hp2:predict",
+                json={"instances": [[float(i)]]},
+                headers={"Connection": "close"},
+                timeout=30,
+            )
             assert response.status_code == 200, response.text
         server.wait_for(lambda: len(_workers(server.process.pid)) == WORKERS, what="a new worker")
         replacement = (set(_workers(server.process.pid)) - {second}).pop()
@@ -131,8 +145,17 @@ def test_reload_config_rpc_is_refused(model_root: Path, tmp_path: Path) -> None:
 
 
 def _start_fails(model_root: Path, *args: str) -> str:
-    argv = [sys.executable, "-m", "pyserving", "serve", f"--model_base_path={model_root / 'half_plus_two'}",
-            "--model_name=hp2", "--host=127.0.0.1", f"--num_workers={WORKERS}", *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "pyserving",
+        "serve",
+        f"--model_base_path={model_root / 'half_plus_two'}",
+        "--model_name=hp2",
+        "--host=127.0.0.1",
+        f"--num_workers={WORKERS}",
+        *args,
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 255, done.stderr
     return done.stderr
@@ -145,17 +168,23 @@ def test_a_port_in_use_fails_at_startup(model_root: Path) -> None:
         taken.listen(1)
         port = taken.getsockname()[1]
         stderr = _start_fails(model_root, f"--port={free_port()}", f"--rest_api_port={port}")
-    assert f"Failed to start server. Error: INVALID_ARGUMENT: Failed to bind 127.0.0.1:{port} (--rest_api_port)" \
-        in stderr
+    assert (
+        f"Failed to start server. Error: INVALID_ARGUMENT: Failed to bind 127.0.0.1:{port} (--rest_api_port)" in stderr
+    )
 
 
 def test_a_grpc_socket_path_is_refused(model_root: Path, tmp_path: Path) -> None:
-    stderr = _start_fails(model_root, f"--port={free_port()}", f"--rest_api_port={free_port()}",
-                          f"--grpc_socket_path={tmp_path / 'grpc.sock'}")
+    stderr = _start_fails(
+        model_root,
+        f"--port={free_port()}",
+        f"--rest_api_port={free_port()}",
+        f"--grpc_socket_path={tmp_path / 'grpc.sock'}",
+    )
     assert "--num_workers > 1 cannot share --grpc_socket_path" in stderr
 
 
 def test_num_workers_must_be_positive(model_root: Path) -> None:
-    stderr = _start_fails(model_root, f"--port={free_port()}", f"--rest_api_port={free_port()}",
-                          "--num_workers=0")  # the last occurrence of a flag wins
+    stderr = _start_fails(
+        model_root, f"--port={free_port()}", f"--rest_api_port={free_port()}", "--num_workers=0"
+    )  # the last occurrence of a flag wins
     assert "--num_workers must be positive" in stderr

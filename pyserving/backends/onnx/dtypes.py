@@ -39,8 +39,10 @@ def tf_dtype(ort_type: str) -> DataType:
     except KeyError:
         hint = ""
         if ort_type.startswith(("seq(", "map(")):
-            hint = (" (sequences and maps have no TensorProto form; a scikit-learn classifier exported "
-                    "by skl2onnx gives plain tensors with options={id(model): {'zipmap': False}})")
+            hint = (
+                " (sequences and maps have no TensorProto form; a scikit-learn classifier exported "
+                "by skl2onnx gives plain tensors with options={id(model): {'zipmap': False}})"
+            )
         raise UnsupportedType(f"type {ort_type} is not supported{hint}") from None
 
 

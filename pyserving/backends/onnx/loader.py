@@ -85,20 +85,25 @@ class OnnxLoader:
         ort = import_onnxruntime()
         started = time.monotonic()
         try:
-            session = ort.InferenceSession(model_path, sess_options=self._session_options(ort),
-                                           providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(
+                model_path, sess_options=self._session_options(ort), providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # noqa: BLE001 - ORT's pybind errors share no useful base class
-            raise ServingError(f"Failed to load ONNX model at {model_path}: {exc}",
-                               StatusCode.INVALID_ARGUMENT) from exc
+            raise ServingError(
+                f"Failed to load ONNX model at {model_path}: {exc}", StatusCode.INVALID_ARGUMENT
+            ) from exc
         try:
             bounded = self._bounded_run_time(model_path)
-            self._servable = OnnxServable(session, self.path, bounded,
-                                          ort.capi.onnxruntime_pybind11_state)
+            self._servable = OnnxServable(session, self.path, bounded, ort.capi.onnxruntime_pybind11_state)
         except UnsupportedType as exc:
-            raise ServingError(f"Cannot serve ONNX model at {model_path}: {exc}",
-                               StatusCode.UNIMPLEMENTED) from exc
-        logger.info("Loaded ONNX model %s from %s in %.0f ms%s", self.id, model_path,
-                    (time.monotonic() - started) * 1000, "" if bounded else " (has control flow)")
+            raise ServingError(f"Cannot serve ONNX model at {model_path}: {exc}", StatusCode.UNIMPLEMENTED) from exc
+        logger.info(
+            "Loaded ONNX model %s from %s in %.0f ms%s",
+            self.id,
+            model_path,
+            (time.monotonic() - started) * 1000,
+            "" if bounded else " (has control flow)",
+        )
 
     def _bounded_run_time(self, model_path: str) -> bool:
         try:

@@ -105,8 +105,8 @@ def _nodes_ops(buf: mmap.mmap, start: int, end: int, node_field: int) -> Iterato
                 op_type = bytes(buf[value_start:value_end]).decode("utf-8", "replace")
             elif field == _NODE_ATTRIBUTE and kind == 2:
                 has_subgraph = has_subgraph or any(
-                    f in (_ATTRIBUTE_G, _ATTRIBUTE_GRAPHS)
-                    for f, _, _, _ in fields(buf, value_start, value_end))
+                    f in (_ATTRIBUTE_G, _ATTRIBUTE_GRAPHS) for f, _, _, _ in fields(buf, value_start, value_end)
+                )
         if op_type in CONTROL_FLOW_OPS or has_subgraph:
             yield op_type
 

@@ -32,6 +32,7 @@ def _dims(shape: Sequence[int] | None) -> str:
 def signature_of(session: Any) -> tuple[Signature, dict[str, tuple[str | None, ...]]]:
     """The session's graph inputs and outputs as one predict signature (aliases are the ONNX
     names), and each input's symbolic dim names; UnsupportedType names the offending tensor."""
+
     def specs(args: Sequence[Any], kind: str) -> dict[str, TensorSpec]:
         out = {}
         for arg in args:
@@ -58,7 +59,8 @@ def _to_ort_strings(alias: str, array: np.ndarray) -> np.ndarray:
             except UnicodeDecodeError as exc:
                 raise InvalidArgumentError(
                     f"input '{alias}': element {i} is not valid UTF-8 ({exc.reason} at byte {exc.start}); "
-                    "ONNX string tensors hold UTF-8 text") from None
+                    "ONNX string tensors hold UTF-8 text"
+                ) from None
         elif not isinstance(value, str):
             raise InvalidArgumentError(f"input '{alias}': element {i} is {type(value).__name__}, not a string")
         out[i] = value
@@ -92,11 +94,15 @@ class OnnxServable:
         self._signatures = {SIGNATURE: signature}
         self._dtypes = {alias: numpy_dtype(DataType(spec.dtype)) for alias, spec in signature.inputs.items()}
         self._string_outputs = frozenset(
-            alias for alias, spec in signature.outputs.items() if spec.dtype == DataType.DT_STRING)
+            alias for alias, spec in signature.outputs.items() if spec.dtype == DataType.DT_STRING
+        )
         # ONNX Runtime hands int64 back as numpy's ``longlong`` (char 'q'), equal to but not the same
         # type as ``int64`` (char 'l' on Linux); JSON encoders and TensorProto codecs look at the type.
-        self._output_dtypes = {alias: numpy_dtype(DataType(spec.dtype)) for alias, spec in signature.outputs.items()
-                               if alias not in self._string_outputs}
+        self._output_dtypes = {
+            alias: numpy_dtype(DataType(spec.dtype))
+            for alias, spec in signature.outputs.items()
+            if alias not in self._string_outputs
+        }
         self._bounded = bounded_run_time
 
     @property
@@ -110,8 +116,10 @@ class OnnxServable:
     @property
     def batchable(self) -> bool:
         """Requests stack along dim 0 only when every input's first dim is free (``-1``)."""
-        return all(spec.shape is not None and len(spec.shape) > 0 and spec.shape[0] == -1
-                   for spec in self._signature.inputs.values())
+        return all(
+            spec.shape is not None and len(spec.shape) > 0 and spec.shape[0] == -1
+            for spec in self._signature.inputs.values()
+        )
 
     @property
     def caller_thread_run(self) -> Callable[..., dict[str, Any]] | None:
@@ -122,17 +130,18 @@ class OnnxServable:
     def metadata(self) -> None:
         return None  # SignatureDefs are built from ``signatures`` (apis/signature_proto.py)
 
-    def run(self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str],
-            timeout_in_ms: int = 0) -> dict[str, Any]:
+    def run(
+        self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str], timeout_in_ms: int = 0
+    ) -> dict[str, Any]:
         if signature_name != SIGNATURE:
-            raise ServingError(f'Serving signature key "{signature_name}" not found.',
-                               StatusCode.FAILED_PRECONDITION)
+            raise ServingError(f'Serving signature key "{signature_name}" not found.', StatusCode.FAILED_PRECONDITION)
         feed = self._feed(inputs)
         for key in output_keys:
             if key not in self._signature.outputs:
                 raise InvalidArgumentError(
                     f"output tensor alias not found in signature: {key} Outputs expected to be in the set "
-                    f"{{{','.join(sorted(self._signature.outputs))}}}.")
+                    f"{{{','.join(sorted(self._signature.outputs))}}}."
+                )
         try:
             values = self._session.run(list(output_keys), feed)
         except self._errors.InvalidArgument as exc:
@@ -162,7 +171,8 @@ class OnnxServable:
             raise InvalidArgumentError(
                 f"inputs do not match the model's: expected {{{','.join(sorted(expected))}}}, got "
                 f"{{{','.join(sorted(inputs))}}} (missing: {{{','.join(missing)}}}, "
-                f"unknown: {{{','.join(extra)}}})")
+                f"unknown: {{{','.join(extra)}}})"
+            )
         feed: dict[str, np.ndarray] = {}
         bound: dict[str, tuple[str, int]] = {}  # symbolic dim -> (input that set it, size)
         for alias, array in inputs.items():
@@ -170,8 +180,7 @@ class OnnxServable:
             dtype = self._dtypes[alias]
             if array.dtype != dtype and not (dtype.kind == "O" and array.dtype.kind in "OSU"):
                 actual = "string" if array.dtype.kind in "OSU" else _dtype_name(array.dtype)
-                raise InvalidArgumentError(
-                    f"input '{alias}': expected dtype {short_name(spec.dtype)} but got {actual}")
+                raise InvalidArgumentError(f"input '{alias}': expected dtype {short_name(spec.dtype)} but got {actual}")
             if spec.shape is not None:
                 self._check_shape(alias, spec.shape, array.shape, bound)
             if dtype.kind == "O":
@@ -179,11 +188,13 @@ class OnnxServable:
             feed[alias] = array
         return feed
 
-    def _check_shape(self, alias: str, shape: tuple[int, ...], actual: tuple[int, ...],
-                     bound: dict[str, tuple[str, int]]) -> None:
+    def _check_shape(
+        self, alias: str, shape: tuple[int, ...], actual: tuple[int, ...], bound: dict[str, tuple[str, int]]
+    ) -> None:
         def wrong(reason: str = "") -> InvalidArgumentError:
             return InvalidArgumentError(
-                f"input '{alias}': expected shape {_dims(shape)} but got {_dims(actual)}{reason}")
+                f"input '{alias}': expected shape {_dims(shape)} but got {_dims(actual)}{reason}"
+            )
 
         if len(actual) != len(shape):
             raise wrong()

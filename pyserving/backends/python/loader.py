@@ -57,21 +57,25 @@ class PythonServable:
         self._id = servable_id
         self._inputs = dict(model.inputs)
         self._outputs = dict(model.outputs)
-        self.signatures = {"serving_default": Signature(
-            "serving_default", PREDICT_METHOD,
-            {alias: _spec(alias, t) for alias, t in self._inputs.items()},
-            {alias: _spec(alias, t) for alias, t in self._outputs.items()})}
+        self.signatures = {
+            "serving_default": Signature(
+                "serving_default",
+                PREDICT_METHOD,
+                {alias: _spec(alias, t) for alias, t in self._inputs.items()},
+                {alias: _spec(alias, t) for alias, t in self._outputs.items()},
+            )
+        }
 
     def metadata(self) -> None:
         return None  # built from ``signatures``
 
-    def run(self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str],
-            timeout_in_ms: int = 0) -> dict[str, Any]:
+    def run(
+        self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str], timeout_in_ms: int = 0
+    ) -> dict[str, Any]:
         for alias, array in inputs.items():
             declared = self._inputs[alias].shape
             if not _shape_fits(array.shape, declared):
-                raise InvalidArgumentError(
-                    f"input {alias}: expected shape {_dims(declared)}, got {_dims(array.shape)}")
+                raise InvalidArgumentError(f"input {alias}: expected shape {_dims(declared)}, got {_dims(array.shape)}")
         try:
             outputs = self._model.predict(dict(inputs))
         except ServingError:
@@ -80,18 +84,24 @@ class PythonServable:
             logger.exception("model.py of %s raised in predict", self._id)
             raise ServingError(f"{type(exc).__name__}: {exc}", StatusCode.INTERNAL) from None
         if not isinstance(outputs, Mapping):
-            raise ServingError(f"model.py of {self._id}: predict returned {type(outputs).__name__}, "
-                               "not a dict of arrays", StatusCode.INTERNAL)
+            raise ServingError(
+                f"model.py of {self._id}: predict returned {type(outputs).__name__}, not a dict of arrays",
+                StatusCode.INTERNAL,
+            )
         result = {}
         for alias in output_keys:
             if alias not in outputs:
-                raise ServingError(f"model.py of {self._id}: predict returned no output {alias!r} "
-                                   f"(it returned {sorted(outputs)})", StatusCode.INTERNAL)
+                raise ServingError(
+                    f"model.py of {self._id}: predict returned no output {alias!r} (it returned {sorted(outputs)})",
+                    StatusCode.INTERNAL,
+                )
             try:
                 result[alias] = np.asarray(outputs[alias], dtype=_numpy_dtype(self._outputs[alias]))
             except (TypeError, ValueError) as exc:
-                raise ServingError(f"model.py of {self._id}: output {alias!r} is not "
-                                   f"{self._outputs[alias].dtype}: {exc}", StatusCode.INTERNAL) from None
+                raise ServingError(
+                    f"model.py of {self._id}: output {alias!r} is not {self._outputs[alias].dtype}: {exc}",
+                    StatusCode.INTERNAL,
+                ) from None
         return result
 
     def close(self) -> None:
@@ -138,9 +148,10 @@ class PythonModelLoader:
         except Exception as exc:  # noqa: BLE001 - any failure of user code ends the version with its text
             sys.modules.pop(module_name, None)
             logger.exception("Failed to load Python model %s", self.id)
-            raise ServingError(f"Failed to load Python model at {self.path}: {type(exc).__name__}: {exc}",
-                               StatusCode.INVALID_ARGUMENT if isinstance(exc, (TypeError, ValueError))
-                               else StatusCode.UNKNOWN) from None
+            raise ServingError(
+                f"Failed to load Python model at {self.path}: {type(exc).__name__}: {exc}",
+                StatusCode.INVALID_ARGUMENT if isinstance(exc, (TypeError, ValueError)) else StatusCode.UNKNOWN,
+            ) from None
         self._servable = servable
         logger.info("Loaded Python model %s from %s", self.id, file)
 

@@ -32,5 +32,6 @@ def tf_error(exc: BaseException) -> ServingError | None:
         return ServingError(
             "The model rejected an input, and TensorFlow's error message holds bytes that are not "
             "valid UTF-8 (is a string input what the signature expects, e.g. a serialized tf.Example?)",
-            StatusCode.INVALID_ARGUMENT)
+            StatusCode.INVALID_ARGUMENT,
+        )
     return None

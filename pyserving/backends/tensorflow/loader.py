@@ -45,10 +45,14 @@ class SavedModelOptions:
             with open(settings.tensorflow_session_config_file, encoding="utf-8") as stream:
                 session_config = stream.read()
         tags = tuple(t.strip() for t in settings.saved_model_tags.split(",") if t.strip())
-        return cls(saved_model_tags=tags or ("serve",), intra_op_parallelism=intra,
-                   inter_op_parallelism=inter, session_config_text=session_config,
-                   prefer_tflite_model=settings.prefer_tflite_model,
-                   num_tflite_interpreters=settings.num_tflite_interpreters_per_pool)
+        return cls(
+            saved_model_tags=tags or ("serve",),
+            intra_op_parallelism=intra,
+            inter_op_parallelism=inter,
+            session_config_text=session_config,
+            prefer_tflite_model=settings.prefer_tflite_model,
+            num_tflite_interpreters=settings.num_tflite_interpreters_per_pool,
+        )
 
 
 def saved_model_file(path: str) -> str:
@@ -178,11 +182,11 @@ class SavedModelLoader:
             raise
         except Exception as exc:
             session.close()
-            raise ServingError(f"Failed to load SavedModel at {self.path}: {exc}{_unreadable_hint(self.path)}",
-                               StatusCode.INVALID_ARGUMENT if isinstance(exc, (ValueError, TypeError))
-                               else StatusCode.UNKNOWN) from exc
-        logger.info("Loaded SavedModel %s from %s in %.0f ms",
-                    self.id, self.path, (time.monotonic() - started) * 1000)
+            raise ServingError(
+                f"Failed to load SavedModel at {self.path}: {exc}{_unreadable_hint(self.path)}",
+                StatusCode.INVALID_ARGUMENT if isinstance(exc, (ValueError, TypeError)) else StatusCode.UNKNOWN,
+            ) from exc
+        logger.info("Loaded SavedModel %s from %s in %.0f ms", self.id, self.path, (time.monotonic() - started) * 1000)
 
     def unload(self) -> None:
         servable, self._servable = self._servable, None

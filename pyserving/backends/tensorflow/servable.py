@@ -35,8 +35,9 @@ def signatures_from_meta_graph(meta_graph: Any) -> dict[str, Signature]:
 _MAX_CALLABLES = 256
 # Ops whose run time the input values decide, not the input sizes: loops (TF1 control flow
 # and functional While) and ops that wait on queues or readers.
-_LOOP_OPS = frozenset({"Enter", "RefEnter", "LoopCond", "NextIteration", "RefNextIteration",
-                       "While", "StatelessWhile", "_While"})
+_LOOP_OPS = frozenset(
+    {"Enter", "RefEnter", "LoopCond", "NextIteration", "RefNextIteration", "While", "StatelessWhile", "_While"}
+)
 _WAITING_OP_PREFIXES = ("QueueDequeue", "ReaderRead", "BarrierTakeMany", "Stage", "Unstage")
 
 
@@ -116,11 +117,16 @@ class SavedModelServable:
         """
         return self.run_in_caller_thread if self._bounded_run_time else None
 
-    def _run(self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str],
-             timeout_in_ms: int, caller_thread: bool) -> dict[str, Any]:
+    def _run(
+        self,
+        signature_name: str,
+        inputs: Mapping[str, Any],
+        output_keys: Sequence[str],
+        timeout_in_ms: int,
+        caller_thread: bool,
+    ) -> dict[str, Any]:
         feed_keys = tuple(sorted(inputs))
-        fn = self._callable(signature_name, feed_keys, tuple(output_keys), timeout_bucket(timeout_in_ms),
-                            caller_thread)
+        fn = self._callable(signature_name, feed_keys, tuple(output_keys), timeout_bucket(timeout_in_ms), caller_thread)
         try:
             values = fn(*[inputs[k] for k in feed_keys])
         except Exception as exc:
@@ -146,8 +152,9 @@ class SavedModelServable:
             with self._lock:
                 fn = self._callables.get(key)
                 if fn is None:
-                    fn = self._make_callable(self.signatures[signature_name], feed_keys,
-                                             output_keys, timeout_in_ms, caller_thread)
+                    fn = self._make_callable(
+                        self.signatures[signature_name], feed_keys, output_keys, timeout_in_ms, caller_thread
+                    )
                     if len(self._callables) >= _MAX_CALLABLES:
                         self._callables.clear()  # bounded: callers may vary timeouts or filters
                     self._callables[key] = fn

@@ -83,8 +83,10 @@ def _signature_specs(tensor_infos: Any, details: Mapping[str, Any], key: str) ->
     specs = {}
     for alias, info in tensor_infos.items():
         if tflite_tensor_name(info.name) not in details:
-            raise ValueError(f"SignatureDef {key}: tensor {info.name} ({alias}) is not an input or output "
-                             f"of the TF Lite model (it has {', '.join(sorted(details))})")
+            raise ValueError(
+                f"SignatureDef {key}: tensor {info.name} ({alias}) is not an input or output "
+                f"of the TF Lite model (it has {', '.join(sorted(details))})"
+            )
         shape = None if info.tensor_shape.unknown_rank else tuple(d.size for d in info.tensor_shape.dim)
         specs[alias] = TensorSpec(name=info.name, dtype=int(info.dtype), shape=shape)
     return specs
@@ -107,26 +109,34 @@ class TfLiteServable:
         with open(model_path, "rb") as stream:
             self._signature_defs = read_signature_defs(stream.read())
         if self._signature_defs:
-            self.signatures = {key: Signature(key, proto.method_name,
-                                              _signature_specs(proto.inputs, inputs, key),
-                                              _signature_specs(proto.outputs, outputs, key))
-                               for key, proto in self._signature_defs.items()}
+            self.signatures = {
+                key: Signature(
+                    key,
+                    proto.method_name,
+                    _signature_specs(proto.inputs, inputs, key),
+                    _signature_specs(proto.outputs, outputs, key),
+                )
+                for key, proto in self._signature_defs.items()
+            }
         else:
-            self.signatures = {"serving_default": Signature(
-                "serving_default", "tensorflow/serving/predict", inputs, outputs)}
+            self.signatures = {
+                "serving_default": Signature("serving_default", "tensorflow/serving/predict", inputs, outputs)
+            }
 
     def metadata(self) -> Mapping[str, Any] | None:
         """The model's own SignatureDefs (``signature_defs_metadata``), else None: built from ``signatures``."""
         return dict(self._signature_defs) if self._signature_defs else None
 
-    def run(self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str],
-            timeout_in_ms: int = 0) -> dict[str, Any]:
+    def run(
+        self, signature_name: str, inputs: Mapping[str, Any], output_keys: Sequence[str], timeout_in_ms: int = 0
+    ) -> dict[str, Any]:
         signature = self.signatures[signature_name]
         interpreter = self._pool.get()
         try:
             details = {d["name"]: d for d in interpreter.get_input_details()}
-            feeds = [(details[tflite_tensor_name(signature.inputs[alias].name)], array)
-                     for alias, array in inputs.items()]
+            feeds = [
+                (details[tflite_tensor_name(signature.inputs[alias].name)], array) for alias, array in inputs.items()
+            ]
             resized = False
             for detail, array in feeds:
                 if tuple(detail["shape"]) != array.shape:
@@ -139,8 +149,10 @@ class TfLiteServable:
                 interpreter.set_tensor(detail["index"], value)
             interpreter.invoke()
             outputs = {d["name"]: d["index"] for d in interpreter.get_output_details()}
-            return {key: interpreter.get_tensor(outputs[tflite_tensor_name(signature.outputs[key].name)]).copy()
-                    for key in output_keys}
+            return {
+                key: interpreter.get_tensor(outputs[tflite_tensor_name(signature.outputs[key].name)]).copy()
+                for key in output_keys
+            }
         except ValueError as exc:
             raise InvalidArgumentError(str(exc)) from exc
         except RuntimeError as exc:
@@ -175,8 +187,9 @@ class TfLiteLoader:
         try:
             self._servable = TfLiteServable(os.path.join(self.path, TFLITE_FILE), self._interpreters)
         except (ValueError, RuntimeError) as exc:
-            raise ServingError(f"Failed to load TF Lite model at {self.path}: {exc}",
-                               StatusCode.INVALID_ARGUMENT) from exc
+            raise ServingError(
+                f"Failed to load TF Lite model at {self.path}: {exc}", StatusCode.INVALID_ARGUMENT
+            ) from exc
 
     def unload(self) -> None:
         servable, self._servable = self._servable, None

@@ -64,12 +64,19 @@ class Transport(Protocol):
     #: Whether :meth:`predict_json` needs the signature (to type the JSON values).
     json_needs_signature: bool
 
-    async def predict(self, target: ModelTarget, inputs: Mapping[str, np.ndarray],
-                      signature: Signature, timeout_s: float, request_id: str) -> dict[str, np.ndarray]:
+    async def predict(
+        self,
+        target: ModelTarget,
+        inputs: Mapping[str, np.ndarray],
+        signature: Signature,
+        timeout_s: float,
+        request_id: str,
+    ) -> dict[str, np.ndarray]:
         """Typed inputs in, ``{alias: ndarray}`` out (strings as bytes)."""
 
-    async def predict_json(self, target: ModelTarget, body: dict[str, Any], signature: Signature | None,
-                           timeout_s: float, request_id: str) -> bytes:
+    async def predict_json(
+        self, target: ModelTarget, body: dict[str, Any], signature: Signature | None, timeout_s: float, request_id: str
+    ) -> bytes:
         """A TF Serving REST predict body in, TF Serving's JSON response bytes out."""
 
     async def signature(self, target: ModelTarget, timeout_s: float) -> Signature:

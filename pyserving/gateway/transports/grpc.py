@@ -40,9 +40,15 @@ def _apis() -> SimpleNamespace:
     from pyserving.apis import tensor_proto
 
     return SimpleNamespace(
-        health_pb2=health_pb2, health_pb2_grpc=health_pb2_grpc, metadata=get_model_metadata_pb2,
-        status=get_model_status_pb2, model_grpc=model_service_pb2_grpc, predict_pb2=predict_pb2,
-        prediction_grpc=prediction_service_pb2_grpc, tensor_proto=tensor_proto)
+        health_pb2=health_pb2,
+        health_pb2_grpc=health_pb2_grpc,
+        metadata=get_model_metadata_pb2,
+        status=get_model_status_pb2,
+        model_grpc=model_service_pb2_grpc,
+        predict_pb2=predict_pb2,
+        prediction_grpc=prediction_service_pb2_grpc,
+        tensor_proto=tensor_proto,
+    )
 
 
 class GrpcTransport:
@@ -83,8 +89,14 @@ class GrpcTransport:
         except grpc.aio.AioRpcError as exc:
             raise UpstreamError(exc.code().name, exc.details() or exc.code().name) from None
 
-    async def predict(self, target: ModelTarget, inputs: Mapping[str, np.ndarray],
-                      signature: Signature, timeout_s: float, request_id: str) -> dict[str, np.ndarray]:
+    async def predict(
+        self,
+        target: ModelTarget,
+        inputs: Mapping[str, np.ndarray],
+        signature: Signature,
+        timeout_s: float,
+        request_id: str,
+    ) -> dict[str, np.ndarray]:
         apis = self._apis
         request = apis.predict_pb2.PredictRequest()
         self._spec(request.model_spec, target)
@@ -95,13 +107,13 @@ class GrpcTransport:
                 raise InputError(f"input {alias!r}: {exc}") from None
         response = await self._rpc(self._predict.Predict, request, timeout_s, request_id)
         try:
-            return {alias: apis.tensor_proto.tensor_to_array(tensor)
-                    for alias, tensor in response.outputs.items()}
+            return {alias: apis.tensor_proto.tensor_to_array(tensor) for alias, tensor in response.outputs.items()}
         except ValueError as exc:
             raise UpstreamError("INTERNAL", f"unreadable output tensor: {exc}") from None
 
-    async def predict_json(self, target: ModelTarget, body: dict[str, Any], signature: Signature | None,
-                           timeout_s: float, request_id: str) -> bytes:
+    async def predict_json(
+        self, target: ModelTarget, body: dict[str, Any], signature: Signature | None, timeout_s: float, request_id: str
+    ) -> bytes:
         assert signature is not None
         try:
             parsed = json_format.predict_inputs(body, signature)
@@ -121,19 +133,25 @@ class GrpcTransport:
         defs = apis.metadata.SignatureDefMap()
         response.metadata["signature_def"].Unpack(defs)
         if target.signature not in defs.signature_def:
-            raise UpstreamError("SIGNATURE_NOT_FOUND",
-                                f"model {target.model!r} has no signature {target.signature!r} "
-                                f"(it has: {', '.join(sorted(defs.signature_def))})")
+            raise UpstreamError(
+                "SIGNATURE_NOT_FOUND",
+                f"model {target.model!r} has no signature {target.signature!r} "
+                f"(it has: {', '.join(sorted(defs.signature_def))})",
+            )
         sig = defs.signature_def[target.signature]
-        return Signature(target.signature, sig.method_name, _specs(sig.inputs), _specs(sig.outputs),
-                         frozenset(getattr(sig, "defaults", {}) or {}))
+        return Signature(
+            target.signature,
+            sig.method_name,
+            _specs(sig.inputs),
+            _specs(sig.outputs),
+            frozenset(getattr(sig, "defaults", {}) or {}),
+        )
 
     async def check(self, models: Sequence[str], mode: str, timeout_s: float) -> set[str] | None:
         apis = self._apis
         try:
             if mode == "grpc_health":
-                reply = await self._rpc(self._health.Check, apis.health_pb2.HealthCheckRequest(),
-                                        timeout_s)
+                reply = await self._rpc(self._health.Check, apis.health_pb2.HealthCheckRequest(), timeout_s)
                 serving = reply.status == apis.health_pb2.HealthCheckResponse.SERVING
                 return set(models) if serving else set()
             available = set()
@@ -163,4 +181,3 @@ def _specs(tensors: Any) -> dict[str, TensorSpec]:
         shape = None if info.tensor_shape.unknown_rank else tuple(d.size for d in info.tensor_shape.dim)
         out[alias] = TensorSpec(info.name, int(info.dtype), shape)
     return out
-

@@ -22,9 +22,17 @@ from pyserving.tensors.signature import Signature, TensorSpec
 
 #: HTTP status from the model server to canonical code (TF's ToHTTPStatusCode, inverted).
 HTTP_TO_CODE: dict[int, str] = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-    404: "NOT_FOUND", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED",
-    500: "INTERNAL", 501: "UNIMPLEMENTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
 _JSON = {"content-type": "application/json"}
@@ -37,10 +45,12 @@ class RestTransport:
 
     def __init__(self, address: str, config: UpstreamConfig) -> None:
         self.address = address
-        limits = httpx.Limits(max_connections=config.connections,
-                              max_keepalive_connections=config.connections, keepalive_expiry=30)
-        self._client = httpx.AsyncClient(base_url=address, limits=limits, trust_env=False,
-                                         timeout=config.timeout_ms / 1000)
+        limits = httpx.Limits(
+            max_connections=config.connections, max_keepalive_connections=config.connections, keepalive_expiry=30
+        )
+        self._client = httpx.AsyncClient(
+            base_url=address, limits=limits, trust_env=False, timeout=config.timeout_ms / 1000
+        )
 
     @staticmethod
     def _model_path(target: ModelTarget) -> str:
@@ -51,29 +61,32 @@ class RestTransport:
             path += f"/labels/{quote(target.label, safe='')}"
         return path
 
-    async def _send(self, method: str, path: str, timeout_s: float, content: bytes | None = None,
-                    request_id: str = "") -> bytes:
+    async def _send(
+        self, method: str, path: str, timeout_s: float, content: bytes | None = None, request_id: str = ""
+    ) -> bytes:
         headers = dict(_JSON) if content is not None else {}
         if request_id:
             headers["x-request-id"] = request_id
         try:
-            response = await self._client.request(method, path, content=content, headers=headers,
-                                                  timeout=timeout_s)
+            response = await self._client.request(method, path, content=content, headers=headers, timeout=timeout_s)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise UpstreamError("UNAVAILABLE", f"cannot connect: {exc or type(exc).__name__}") from None
         except httpx.TimeoutException:
-            raise UpstreamError("DEADLINE_EXCEEDED", f"no answer within {timeout_s * 1000:.0f} ms") \
-                from None
+            raise UpstreamError("DEADLINE_EXCEEDED", f"no answer within {timeout_s * 1000:.0f} ms") from None
         except httpx.TransportError as exc:
-            raise UpstreamError("UNAVAILABLE", f"connection failed: {type(exc).__name__}: {exc}") \
-                from None
+            raise UpstreamError("UNAVAILABLE", f"connection failed: {type(exc).__name__}: {exc}") from None
         if response.status_code != 200:
-            raise UpstreamError(HTTP_TO_CODE.get(response.status_code, "UNKNOWN"),
-                                _error_message(response))
+            raise UpstreamError(HTTP_TO_CODE.get(response.status_code, "UNKNOWN"), _error_message(response))
         return response.content
 
-    async def predict(self, target: ModelTarget, inputs: Mapping[str, np.ndarray],
-                      signature: Signature, timeout_s: float, request_id: str) -> dict[str, np.ndarray]:
+    async def predict(
+        self,
+        target: ModelTarget,
+        inputs: Mapping[str, np.ndarray],
+        signature: Signature,
+        timeout_s: float,
+        request_id: str,
+    ) -> dict[str, np.ndarray]:
         body = codec.rest_predict_body(inputs, target.signature)
         raw = await self._send("POST", self._model_path(target) + ":predict", timeout_s, body, request_id)
         try:
@@ -81,10 +94,12 @@ class RestTransport:
         except (orjson.JSONDecodeError, codec.InputError) as exc:
             raise UpstreamError("INTERNAL", f"unreadable predict response: {exc}") from None
 
-    async def predict_json(self, target: ModelTarget, body: dict[str, Any], signature: Signature | None,
-                           timeout_s: float, request_id: str) -> bytes:
-        return await self._send("POST", self._model_path(target) + ":predict", timeout_s,
-                                orjson.dumps(body), request_id)
+    async def predict_json(
+        self, target: ModelTarget, body: dict[str, Any], signature: Signature | None, timeout_s: float, request_id: str
+    ) -> bytes:
+        return await self._send(
+            "POST", self._model_path(target) + ":predict", timeout_s, orjson.dumps(body), request_id
+        )
 
     async def signature(self, target: ModelTarget, timeout_s: float) -> Signature:
         raw = await self._send("GET", self._model_path(target) + "/metadata", timeout_s)
@@ -93,14 +108,14 @@ class RestTransport:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             raise UpstreamError("INTERNAL", "unreadable model metadata") from None
         if target.signature not in defs:
-            raise UpstreamError("SIGNATURE_NOT_FOUND",
-                                f"model {target.model!r} has no signature {target.signature!r} "
-                                f"(it has: {', '.join(sorted(defs))})")
+            raise UpstreamError(
+                "SIGNATURE_NOT_FOUND",
+                f"model {target.model!r} has no signature {target.signature!r} (it has: {', '.join(sorted(defs))})",
+            )
         try:
             return signature_from_json(target.signature, defs[target.signature])
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            raise UpstreamError("INTERNAL", f"unreadable signature {target.signature!r}: {exc!r}") \
-                from None
+            raise UpstreamError("INTERNAL", f"unreadable signature {target.signature!r}: {exc!r}") from None
 
     async def check(self, models: Sequence[str], mode: str, timeout_s: float) -> set[str] | None:
         available = set()
@@ -139,10 +154,18 @@ def signature_from_json(name: str, sig: dict[str, Any]) -> Signature:
         out = {}
         for alias, info in tensors.items():
             shape_info = info.get("tensor_shape", {})
-            shape = None if shape_info.get("unknown_rank") else tuple(
-                int(d.get("size", -1)) for d in shape_info.get("dim", []))
+            shape = (
+                None
+                if shape_info.get("unknown_rank")
+                else tuple(int(d.get("size", -1)) for d in shape_info.get("dim", []))
+            )
             out[alias] = TensorSpec(info.get("name", ""), int(DataType[info["dtype"]]), shape)
         return out
 
-    return Signature(name, sig.get("method_name", ""), specs(sig.get("inputs", {})),
-                     specs(sig.get("outputs", {})), frozenset(sig.get("defaults", {})))
+    return Signature(
+        name,
+        sig.get("method_name", ""),
+        specs(sig.get("inputs", {})),
+        specs(sig.get("outputs", {})),
+        frozenset(sig.get("defaults", {})),
+    )

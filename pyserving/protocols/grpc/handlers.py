@@ -51,5 +51,6 @@ def add_service(server: grpc.aio.Server, service: ServiceDescriptor, servicer: A
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
             request_deserializer=safe_deserializer(request_class),
-            response_serializer=response_class.SerializeToString)
+            response_serializer=response_class.SerializeToString,
+        )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))

@@ -75,17 +75,20 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     async def _reload(self, config: Any) -> None:
         if not self.reload_config:
             raise PermissionDeniedError(
-                "HandleReloadConfigRequest is turned off on this server (--enable_reload_config_rpc=false)")
+                "HandleReloadConfigRequest is turned off on this server (--enable_reload_config_rpc=false)"
+            )
         if self.workers > 1:
             raise FailedPreconditionError(
                 f"HandleReloadConfigRequest reaches one of the {self.workers} worker processes "
                 "(--num_workers): change the --model_config_file instead; every worker polls it "
-                "(--model_config_file_poll_wait_seconds)")
+                "(--model_config_file_poll_wait_seconds)"
+            )
         # TF Serving answers a request with no config at all like one with a custom_model_config.
         if config.WhichOneof("config") != "model_config_list":
             raise InvalidArgumentError(
                 "ServerModelConfig type not supported by HandleReloadConfigRequest. "
-                "Only ModelConfigList is currently supported")
+                "Only ModelConfigList is currently supported"
+            )
         models = models_from_proto(config)
         for model in models:
             logger.info("Config entry: name=%s base_path=%s", model.name, model.base_path)

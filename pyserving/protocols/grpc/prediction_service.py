@@ -91,8 +91,9 @@ def decode_inputs(inputs: Mapping[str, Any], limits: TensorLimits) -> dict[str, 
     return arrays
 
 
-def encode_outputs(outputs: Mapping[str, np.ndarray], keys: Sequence[str], response: Any,
-                   use_tensor_content: bool) -> None:
+def encode_outputs(
+    outputs: Mapping[str, np.ndarray], keys: Sequence[str], response: Any, use_tensor_content: bool
+) -> None:
     for alias in keys:
         array_to_tensor(outputs[alias], use_tensor_content, out=response.outputs[alias])
 
@@ -130,13 +131,13 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             inference.check_predict_inputs(signature, inputs)
             output_keys = inference.select_outputs(signature, list(request.output_filter))
             outputs = await inference.run_signature(
-                core, handle, signature, inputs, output_keys, timeout_in_ms(context))
+                core, handle, signature, inputs, output_keys, timeout_in_ms(context)
+            )
             version = handle.id.version
         response = predict_pb2.PredictResponse()
         _fill_model_spec(response.model_spec, request.model_spec.name, version, signature_name)
         if sum(np.size(outputs[k]) for k in output_keys) > _ENCODE_INLINE_MAX_ELEMENTS:
-            await core.run_blocking(encode_outputs, outputs, output_keys, response,
-                                    self.use_tensor_content)
+            await core.run_blocking(encode_outputs, outputs, output_keys, response, self.use_tensor_content)
         else:
             encode_outputs(outputs, output_keys, response, self.use_tensor_content)
         return response
@@ -146,12 +147,12 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         core = self.core
         with core.acquire(servable_request(core, request)) as handle:
             signature = inference.classification_signature(handle, request.model_spec.signature_name)
-            rows = await inference.classify(core, handle, signature, serialized_examples(request.input),
-                                            timeout_in_ms(context))
+            rows = await inference.classify(
+                core, handle, signature, serialized_examples(request.input), timeout_in_ms(context)
+            )
             version = handle.id.version
         response = classification_pb2.ClassificationResponse()
-        _fill_model_spec(response.model_spec, request.model_spec.name, version,
-                         request.model_spec.signature_name)
+        _fill_model_spec(response.model_spec, request.model_spec.name, version, request.model_spec.signature_name)
         _fill_classifications(response.result, rows)
         return response
 
@@ -160,12 +161,12 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         core = self.core
         with core.acquire(servable_request(core, request)) as handle:
             signature = inference.regression_signature(handle, request.model_spec.signature_name)
-            values = await inference.regress(core, handle, signature, serialized_examples(request.input),
-                                             timeout_in_ms(context))
+            values = await inference.regress(
+                core, handle, signature, serialized_examples(request.input), timeout_in_ms(context)
+            )
             version = handle.id.version
         response = regression_pb2.RegressionResponse()
-        _fill_model_spec(response.model_spec, request.model_spec.name, version,
-                         request.model_spec.signature_name)
+        _fill_model_spec(response.model_spec, request.model_spec.name, version, request.model_spec.signature_name)
         _fill_regressions(response.result, values)
         return response
 
@@ -190,8 +191,9 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 else:
                     values = await inference.regress(core, handle, signature, examples, timeout)
                     _fill_regressions(result.regression_result, values)
-                _fill_model_spec(result.model_spec, task.model_spec.name, handle.id.version,
-                                 task.model_spec.signature_name)
+                _fill_model_spec(
+                    result.model_spec, task.model_spec.name, handle.id.version, task.model_spec.signature_name
+                )
         return response
 
     @rpc
@@ -225,8 +227,7 @@ def _multi_inference_signatures(handle: ServableHandle, tasks: Sequence[Any]) ->
         if not model_name:
             model_name = spec.name
         elif spec.name != model_name:
-            raise InvalidArgumentError(
-                "All ModelSpecs in a MultiInferenceRequest must access the same model name.")
+            raise InvalidArgumentError("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
         name = spec.signature_name or inference.DEFAULT_SIGNATURE
         if name in seen:
             raise InvalidArgumentError(f"Duplicate evaluation of signature: {name}")

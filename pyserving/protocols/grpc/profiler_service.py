@@ -37,18 +37,23 @@ class Session(Protocol):
 StartSession = Callable[[bytes], Session]
 
 _T = descriptor_pb2.FieldDescriptorProto
-_MESSAGES: dict[str, list[tuple[str, int, int, bool, str | None]]] = {  # name -> [(field, number, type, repeated, message type)]
-    "ProfileRequest": [("duration_ms", 1, _T.TYPE_UINT64, False, None),
-                       ("max_events", 2, _T.TYPE_UINT64, False, None),
-                       ("tools", 3, _T.TYPE_STRING, True, None),
-                       ("opts", 4, _T.TYPE_BYTES, False, None),  # tensorflow.ProfileOptions
-                       ("repository_root", 5, _T.TYPE_STRING, False, None),
-                       ("session_id", 6, _T.TYPE_STRING, False, None),
-                       ("host_name", 7, _T.TYPE_STRING, False, None)],
-    "ProfileToolData": [("name", 1, _T.TYPE_STRING, False, None),
-                        ("data", 2, _T.TYPE_BYTES, False, None)],
-    "ProfileResponse": [("tool_data", 6, _T.TYPE_MESSAGE, True, "ProfileToolData"),
-                        ("empty_trace", 7, _T.TYPE_BOOL, False, None)],
+_MESSAGES: dict[
+    str, list[tuple[str, int, int, bool, str | None]]
+] = {  # name -> [(field, number, type, repeated, message type)]
+    "ProfileRequest": [
+        ("duration_ms", 1, _T.TYPE_UINT64, False, None),
+        ("max_events", 2, _T.TYPE_UINT64, False, None),
+        ("tools", 3, _T.TYPE_STRING, True, None),
+        ("opts", 4, _T.TYPE_BYTES, False, None),  # tensorflow.ProfileOptions
+        ("repository_root", 5, _T.TYPE_STRING, False, None),
+        ("session_id", 6, _T.TYPE_STRING, False, None),
+        ("host_name", 7, _T.TYPE_STRING, False, None),
+    ],
+    "ProfileToolData": [("name", 1, _T.TYPE_STRING, False, None), ("data", 2, _T.TYPE_BYTES, False, None)],
+    "ProfileResponse": [
+        ("tool_data", 6, _T.TYPE_MESSAGE, True, "ProfileToolData"),
+        ("empty_trace", 7, _T.TYPE_BOOL, False, None),
+    ],
     "TerminateRequest": [("session_id", 1, _T.TYPE_STRING, False, None)],
     "TerminateResponse": [],
 }
@@ -56,18 +61,22 @@ _MESSAGES: dict[str, list[tuple[str, int, int, bool, str | None]]] = {  # name -
 
 def _message_classes() -> dict[str, Any]:
     package = "pyserving.profiler"
-    file = descriptor_pb2.FileDescriptorProto(name="pyserving/profiler_service.proto", package=package,
-                                              syntax="proto3")
+    file = descriptor_pb2.FileDescriptorProto(name="pyserving/profiler_service.proto", package=package, syntax="proto3")
     for name, fields in _MESSAGES.items():
         message = file.message_type.add(name=name)
         for field, number, kind, repeated, type_name in fields:
-            message.field.add(name=field, number=number, type=kind,
-                              label=_T.LABEL_REPEATED if repeated else _T.LABEL_OPTIONAL,
-                              type_name=f".{package}.{type_name}" if type_name else None)
+            message.field.add(
+                name=field,
+                number=number,
+                type=kind,
+                label=_T.LABEL_REPEATED if repeated else _T.LABEL_OPTIONAL,
+                type_name=f".{package}.{type_name}" if type_name else None,
+            )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{name}"))
-            for name in _MESSAGES}
+    return {
+        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{name}")) for name in _MESSAGES
+    }
 
 
 MESSAGES = _message_classes()
@@ -84,7 +93,8 @@ class ProfilerService:
         try:
             if not 0 < request.duration_ms <= MAX_DURATION_MS:
                 raise InvalidArgumentError(
-                    f"duration_ms must be between 1 and {MAX_DURATION_MS}, not {request.duration_ms}")
+                    f"duration_ms must be between 1 and {MAX_DURATION_MS}, not {request.duration_ms}"
+                )
             session = await asyncio.to_thread(self._start_session, request.opts)
             stop = self._terminate.setdefault(request.session_id, asyncio.Event())
             try:
@@ -111,10 +121,15 @@ class ProfilerService:
 def profiler_handler(service: ProfilerService) -> grpc.GenericRpcHandler:
     def unary(method: Callable[..., Any], request: str, response: str) -> grpc.RpcMethodHandler:
         return grpc.unary_unary_rpc_method_handler(
-            method, request_deserializer=MESSAGES[request].FromString,
-            response_serializer=MESSAGES[response].SerializeToString)
+            method,
+            request_deserializer=MESSAGES[request].FromString,
+            response_serializer=MESSAGES[response].SerializeToString,
+        )
 
-    return grpc.method_handlers_generic_handler(SERVICE, {
-        "Profile": unary(service.Profile, "ProfileRequest", "ProfileResponse"),
-        "Terminate": unary(service.Terminate, "TerminateRequest", "TerminateResponse"),
-    })
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Profile": unary(service.Profile, "ProfileRequest", "ProfileResponse"),
+            "Terminate": unary(service.Terminate, "TerminateRequest", "TerminateResponse"),
+        },
+    )

@@ -48,8 +48,7 @@ def parse_channel_arguments(text: str) -> tuple[ChannelArgument, ...]:
             continue
         key, sep, value = token.partition("=")
         if not sep or not key.strip():
-            raise InvalidArgumentError(
-                f"Invalid --grpc_channel_arguments entry {token!r}: expected key=value")
+            raise InvalidArgumentError(f"Invalid --grpc_channel_arguments entry {token!r}: expected key=value")
         arguments.append((key.strip(), _int32_or_str(value)))
     return tuple(arguments)
 
@@ -111,8 +110,9 @@ class HealthService(health_pb2_grpc.HealthServicer):
     lifecycle (a synchronous event bus) cannot call. Event-loop only.
     """
 
-    def __init__(self, serving: Callable[[], bool] = lambda: True,
-                 names: tuple[str, ...] = HEALTH_SERVICE_NAMES) -> None:
+    def __init__(
+        self, serving: Callable[[], bool] = lambda: True, names: tuple[str, ...] = HEALTH_SERVICE_NAMES
+    ) -> None:
         self._serving = serving
         self._names = frozenset(names)
         self._changed = asyncio.Event()
@@ -154,10 +154,14 @@ class HealthService(health_pb2_grpc.HealthServicer):
             await changed.wait()
 
 
-INFERENCE_METHODS = frozenset({
-    f"/{PREDICTION_SERVICE}/Predict", f"/{PREDICTION_SERVICE}/Classify",
-    f"/{PREDICTION_SERVICE}/Regress", f"/{PREDICTION_SERVICE}/MultiInference",
-})
+INFERENCE_METHODS = frozenset(
+    {
+        f"/{PREDICTION_SERVICE}/Predict",
+        f"/{PREDICTION_SERVICE}/Classify",
+        f"/{PREDICTION_SERVICE}/Regress",
+        f"/{PREDICTION_SERVICE}/MultiInference",
+    }
+)
 
 
 def _model_of(request: Any) -> str:
@@ -185,7 +189,8 @@ class InFlightLimitInterceptor(grpc.aio.ServerInterceptor):
         wrapped = grpc.unary_unary_rpc_method_handler(
             self._limited(handler.unary_unary),
             request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
+            response_serializer=handler.response_serializer,
+        )
         self._wrapped[details.method] = (handler, wrapped)
         return wrapped
 
@@ -221,10 +226,16 @@ def create_server(
     ``profiler`` starts a profiler session: given, ``tensorflow.ProfilerService`` is served.
     """
     server = grpc.aio.server(options=options.server_options(), interceptors=list(interceptors) or None)
-    add_service(server, prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"],
-                PredictionService(core, options.use_tensor_content))
-    add_service(server, model_service_pb2.DESCRIPTOR.services_by_name["ModelService"],
-                ModelService(core, options.workers, options.reload_config))
+    add_service(
+        server,
+        prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"],
+        PredictionService(core, options.use_tensor_content),
+    )
+    add_service(
+        server,
+        model_service_pb2.DESCRIPTOR.services_by_name["ModelService"],
+        ModelService(core, options.workers, options.reload_config),
+    )
     services = [PREDICTION_SERVICE, MODEL_SERVICE]
     if profiler is not None:
         server.add_generic_rpc_handlers((profiler_handler(ProfilerService(profiler)),))

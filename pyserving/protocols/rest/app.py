@@ -86,9 +86,14 @@ class RestApp:
             with contextlib.suppress(ServingError):
                 scope[SCOPE_ROUTE] = match(method, path)  # for metrics and logs only
             size = f" of {exc.size} bytes" if exc.size is not None else ""
-            status, headers, payload = 413, JSON_HEADERS, error_body(
-                f"Request body{size} exceeds the limit of {self.options.max_body_bytes} bytes "
-                "(--rest_api_max_body_bytes)")
+            status, headers, payload = (
+                413,
+                JSON_HEADERS,
+                error_body(
+                    f"Request body{size} exceeds the limit of {self.options.max_body_bytes} bytes "
+                    "(--rest_api_max_body_bytes)"
+                ),
+            )
         else:
             try:
                 status, headers, payload = await self.dispatch(method, path, body, scope)
@@ -96,13 +101,17 @@ class RestApp:
                 # Only a graceful shutdown cancels requests (its grace period ran out):
                 # answer instead of leaving the server to send a bare 500.
                 scope[SCOPE_CODE] = StatusCode.UNAVAILABLE
-                status, headers, payload = 503, JSON_HEADERS, error_body(
-                    "The server is shutting down and cancelled this request "
-                    "(it ran past --shutdown_grace_period_seconds)")
+                status, headers, payload = (
+                    503,
+                    JSON_HEADERS,
+                    error_body(
+                        "The server is shutting down and cancelled this request "
+                        "(it ran past --shutdown_grace_period_seconds)"
+                    ),
+                )
         length = [(b"content-length", str(len(payload)).encode())]
         scope[SCOPE_STATUS] = status
-        await send({"type": "http.response.start", "status": status,
-                    "headers": headers + length + self._extra_headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers + length + self._extra_headers})
         await send({"type": "http.response.body", "body": payload})
 
     async def dispatch(
@@ -138,7 +147,6 @@ class RestApp:
             logger.exception("Unhandled error for %s %s", method, path)
             message = f"{type(exc).__name__}: {exc}"
             return http_status(StatusCode.INTERNAL), JSON_HEADERS, error_body(message)
-
 
     async def _handle(self, route: Any, body: bytes) -> bytes:
         timeout = self.options.rest_api_timeout_in_ms
@@ -208,8 +216,7 @@ def _preflight(scope: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], b
     for name, value in scope.get("headers", ()):
         if name == b"origin" and (value.startswith(b"http://") or value.startswith(b"https://")):
             return 200, [], b""
-    return 400, JSON_HEADERS, error_body(
-        "OPTIONS is a CORS preflight and needs an Origin header (http:// or https://)")
+    return 400, JSON_HEADERS, error_body("OPTIONS is a CORS preflight and needs an Origin header (http:// or https://)")
 
 
 def _shown(path: str) -> str:

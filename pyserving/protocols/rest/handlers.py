@@ -24,14 +24,15 @@ async def predict(core: ServerCore, route: Route, body: bytes, timeout_in_ms: in
         key = signature_name or inference.DEFAULT_SIGNATURE
         signature = handle.servable.signatures.get(key)
         if signature is None:
-            raise InvalidArgumentError(f'Serving signature name: "{key}" not found in signature def.'
-                                       f"{inference.signatures_hint(handle)}")
-        if not signature.inputs:
             raise InvalidArgumentError(
-                f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
+                f'Serving signature name: "{key}" not found in signature def.{inference.signatures_hint(handle)}'
+            )
+        if not signature.inputs:
+            raise InvalidArgumentError(f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
         tensors = predict_body.tensors(signature)
         outputs = await inference.run_signature(
-            core, handle, signature, tensors.inputs, sorted(signature.outputs), timeout_in_ms)
+            core, handle, signature, tensors.inputs, sorted(signature.outputs), timeout_in_ms
+        )
     return predict_response(outputs, tensors.row_format)
 
 
@@ -44,9 +45,7 @@ async def classify_or_regress(core: ServerCore, route: Route, body: bytes, timeo
         if route.action == "classify":
             signature = inference.classification_signature(handle, signature_name)
             classes = await inference.classify(core, handle, signature, examples, timeout_in_ms)
-            results: Any = [
-                [[_label(c.label), c.score] for c in row] for row in classes
-            ]
+            results: Any = [[[_label(c.label), c.score] for c in row] for row in classes]
         else:
             signature = inference.regression_signature(handle, signature_name)
             results = await inference.regress(core, handle, signature, examples, timeout_in_ms)
@@ -60,23 +59,28 @@ def _label(label: str | bytes) -> str:
 def status(core: ServerCore, route: Route) -> bytes:
     # TF Serving ignores a label on the status route; so do we.
     states = model_status(core, route.model, route.version)
-    return orjson.dumps({"model_version_status": [
+    return orjson.dumps(
         {
-            "version": str(s.id.version),
-            "state": s.state.name,
-            "status": {
-                "error_code": s.error.code.name if s.error else "OK",
-                "error_message": s.error.message if s.error else "",
-            },
+            "model_version_status": [
+                {
+                    "version": str(s.id.version),
+                    "state": s.state.name,
+                    "status": {
+                        "error_code": s.error.code.name if s.error else "OK",
+                        "error_message": s.error.message if s.error else "",
+                    },
+                }
+                for s in states
+            ]
         }
-        for s in states
-    ]})
+    )
 
 
 def metadata(core: ServerCore, route: Route) -> bytes:
-    servable_id, signature_defs = model_metadata(
-        core, core.resolve(route.model, route.version, route.label))
-    return orjson.dumps({
-        "model_spec": {"name": route.model, "signature_name": "", "version": str(servable_id.version)},
-        "metadata": {"signature_def": {"signature_def": signature_defs_json(signature_defs)}},
-    })
+    servable_id, signature_defs = model_metadata(core, core.resolve(route.model, route.version, route.label))
+    return orjson.dumps(
+        {
+            "model_spec": {"name": route.model, "signature_name": "", "version": str(servable_id.version)},
+            "metadata": {"signature_def": {"signature_def": signature_defs_json(signature_defs)}},
+        }
+    )

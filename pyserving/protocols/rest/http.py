@@ -31,8 +31,13 @@ from pyserving.apis.json_format import error_body
 
 logger = logging.getLogger("pyserving.rest")
 
-_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 414: b"URI Too Long",
-            431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
+_REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+    503: b"Service Unavailable",
+}
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,13 @@ class HttpLimits:
 
     @classmethod
     def from_settings(cls, settings: Any) -> HttpLimits:
-        return cls(settings.rest_api_max_url_bytes, settings.rest_api_max_header_bytes,
-                   settings.rest_api_header_timeout_seconds, settings.rest_api_body_timeout_seconds,
-                   settings.rest_api_max_connections)
+        return cls(
+            settings.rest_api_max_url_bytes,
+            settings.rest_api_max_header_bytes,
+            settings.rest_api_header_timeout_seconds,
+            settings.rest_api_body_timeout_seconds,
+            settings.rest_api_max_connections,
+        )
 
 
 class _Refused(Exception):
@@ -123,15 +132,19 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_url(self, url: bytes) -> None:
         self._url_bytes += len(url)
         if self._url_bytes > self.limits.max_url_bytes:
-            self._refuse(414, f"The request URL is longer than {self.limits.max_url_bytes} bytes "
-                         "(--rest_api_max_url_bytes)")
+            self._refuse(
+                414, f"The request URL is longer than {self.limits.max_url_bytes} bytes (--rest_api_max_url_bytes)"
+            )
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_bytes += len(name) + len(value)
         if self._header_bytes > self.limits.max_header_bytes:
-            self._refuse(431, f"The request headers are larger than {self.limits.max_header_bytes} bytes "
-                         "(--rest_api_max_header_bytes)")
+            self._refuse(
+                431,
+                f"The request headers are larger than {self.limits.max_header_bytes} bytes "
+                "(--rest_api_max_header_bytes)",
+            )
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
@@ -168,8 +181,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._url_bytes == 0 and self._header_bytes == 0 and self.cycle is not None:
             self.transport.close()  # idle between requests: uvicorn's keep-alive timeout's job, no answer
             return
-        self._answer(408, f"The request headers did not arrive within {self.limits.header_timeout_seconds:g} s "
-                     "(--rest_api_header_timeout_seconds)")
+        self._answer(
+            408,
+            f"The request headers did not arrive within {self.limits.header_timeout_seconds:g} s "
+            "(--rest_api_header_timeout_seconds)",
+        )
 
     def _body_timeout(self) -> None:
         self._header_timer = None
@@ -183,8 +199,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         self.cycle.disconnected = True  # the app's receive() ends, its answer is dropped
         self.cycle.message_event.set()
-        self._answer(408, f"The request body did not arrive within {self.limits.body_timeout_seconds:g} s "
-                     "(--rest_api_body_timeout_seconds)")
+        self._answer(
+            408,
+            f"The request body did not arrive within {self.limits.body_timeout_seconds:g} s "
+            "(--rest_api_body_timeout_seconds)",
+        )
 
     def _answer(self, status: int, message: str) -> None:
         """A JSON error and the connection's end, outside any request (the parser refused it)."""
@@ -193,8 +212,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Error"))]
         for name, value in self.server_state.default_headers:
             head.append(name + b": " + value + b"\r\n")
-        head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
-                     % len(body))
+        head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
         logger.info("REST connection from %s refused: %d %s", self.client, status, message)
         self.transport.write(b"".join(head) + body)
         self.transport.close()
