@@ -140,10 +140,12 @@ class PredictBody:
     def __init__(self, body: bytes) -> None:
         self._body = body
         self._numeric = numeric_body(body) if len(body) >= NUMERIC_MIN_BYTES else None
-        self._doc = None if self._numeric else parse_object(body)
-        self.signature_name = (
-            self._numeric.signature_name if self._numeric is not None else signature_name_of(self._doc)
-        )  # type: ignore[arg-type]
+        self._doc: dict[str, Any] | None = None
+        if self._numeric is not None:
+            self.signature_name = self._numeric.signature_name
+        else:
+            self._doc = parse_object(body)
+            self.signature_name = signature_name_of(self._doc)
 
     def tensors(self, signature: Signature) -> PredictTensors:
         numeric, self._numeric = self._numeric, None  # its parser's buffers go now, not after the run
