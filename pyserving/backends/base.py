@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
+from pyserving.core.errors import ServingError, StatusCode
 from pyserving.core.ids import ServableId
 from pyserving.core.loader import Loader
+
+S = TypeVar("S")
 
 
 class Backend(Protocol):
@@ -43,3 +46,22 @@ def folder_bytes(path: str) -> int:
             except OSError:
                 pass
     return total
+
+
+class VersionFolderLoader(Generic[S]):
+    """What every loader of a version folder shares: its id and path, the loaded servable (or
+    FAILED_PRECONDITION before a load), and the folder's size as the resource estimate."""
+
+    def __init__(self, servable_id: ServableId, path: str) -> None:
+        self.id = servable_id
+        self.path = path
+        self._servable: S | None = None
+
+    @property
+    def servable(self) -> S:
+        if self._servable is None:
+            raise ServingError(f"servable {self.id} is not loaded", StatusCode.FAILED_PRECONDITION)
+        return self._servable
+
+    def estimate_resources(self) -> int:
+        return folder_bytes(self.path)

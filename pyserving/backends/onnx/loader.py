@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pyserving.backends.base import folder_bytes
+from pyserving.backends.base import VersionFolderLoader
 from pyserving.backends.onnx.dtypes import UnsupportedType
 from pyserving.backends.onnx.model_file import WireError, control_flow_ops
 from pyserving.backends.onnx.servable import OnnxServable
@@ -60,23 +60,12 @@ def _release_free_memory() -> None:
         pass
 
 
-class OnnxLoader:
+class OnnxLoader(VersionFolderLoader[OnnxServable]):
     """Loader for ``model_platform: "onnx"``. One call at a time; ``load`` may follow ``unload``."""
 
     def __init__(self, servable_id: ServableId, path: str, options: OnnxOptions) -> None:
-        self.id = servable_id
-        self.path = path
+        super().__init__(servable_id, path)
         self.options = options
-        self._servable: OnnxServable | None = None
-
-    @property
-    def servable(self) -> OnnxServable:
-        if self._servable is None:
-            raise ServingError(f"servable {self.id} is not loaded", StatusCode.FAILED_PRECONDITION)
-        return self._servable
-
-    def estimate_resources(self) -> int:
-        return folder_bytes(self.path)
 
     def load(self) -> None:
         model_path = os.path.join(self.path, MODEL_FILE)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pyserving.backends.base import folder_bytes
+from pyserving.backends.base import VersionFolderLoader
 from pyserving.backends.python.model import PythonModel, Tensor
 from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
 from pyserving.core.ids import ServableId
@@ -111,22 +111,8 @@ class PythonServable:
             logger.exception("model.py of %s raised in unload", self._id)
 
 
-class PythonModelLoader:
+class PythonModelLoader(VersionFolderLoader[PythonServable]):
     """Imports ``<version>/model.py`` under its own module name and calls ``Model().load``."""
-
-    def __init__(self, servable_id: ServableId, path: str) -> None:
-        self.id = servable_id
-        self.path = path
-        self._servable: PythonServable | None = None
-
-    @property
-    def servable(self) -> PythonServable:
-        if self._servable is None:
-            raise ServingError(f"servable {self.id} is not loaded", StatusCode.FAILED_PRECONDITION)
-        return self._servable
-
-    def estimate_resources(self) -> int:
-        return folder_bytes(self.path)
 
     def load(self) -> None:
         file = os.path.join(self.path, MODEL_FILE)

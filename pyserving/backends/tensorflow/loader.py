@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyserving.backends.base import folder_bytes
+from pyserving.backends.base import VersionFolderLoader
 from pyserving.backends.tensorflow.errors import map_tf_errors
 from pyserving.backends.tensorflow.servable import SavedModelServable
 from pyserving.core import heap
@@ -141,7 +141,7 @@ def _variables_complete(variables_dir: str) -> bool:
     return {int(m.group(1)) for m in shards if int(m.group(2)) == count} == set(range(count))
 
 
-class SavedModelLoader:
+class SavedModelLoader(VersionFolderLoader[SavedModelServable]):
     """Loader for ``model_platform: "tensorflow"``.
 
     ``load`` blocks for the whole restore and leaves nothing behind on failure;
@@ -149,19 +149,8 @@ class SavedModelLoader:
     """
 
     def __init__(self, servable_id: ServableId, path: str, options: SavedModelOptions) -> None:
-        self.id = servable_id
-        self.path = path
+        super().__init__(servable_id, path)
         self.options = options
-        self._servable: SavedModelServable | None = None
-
-    @property
-    def servable(self) -> SavedModelServable:
-        if self._servable is None:
-            raise ServingError(f"servable {self.id} is not loaded", StatusCode.FAILED_PRECONDITION)
-        return self._servable
-
-    def estimate_resources(self) -> int:
-        return folder_bytes(self.path)
 
     def load(self) -> None:
         saved_model_file(self.path)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pyserving.backends.base import folder_bytes
+from pyserving.backends.base import VersionFolderLoader
 from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
 from pyserving.core.ids import ServableId
 from pyserving.tensors.dtypes import from_numpy
@@ -165,23 +165,12 @@ class TfLiteServable:
             self._pool.get()
 
 
-class TfLiteLoader:
+class TfLiteLoader(VersionFolderLoader[TfLiteServable]):
     """Loads ``model.tflite`` from a version folder. One call at a time."""
 
     def __init__(self, servable_id: ServableId, path: str, interpreters: int = 1) -> None:
-        self.id = servable_id
-        self.path = path
+        super().__init__(servable_id, path)
         self._interpreters = max(1, interpreters)
-        self._servable: TfLiteServable | None = None
-
-    @property
-    def servable(self) -> TfLiteServable:
-        if self._servable is None:
-            raise ServingError(f"servable {self.id} is not loaded", StatusCode.FAILED_PRECONDITION)
-        return self._servable
-
-    def estimate_resources(self) -> int:
-        return folder_bytes(self.path)
 
     def load(self) -> None:
         try:
