@@ -254,3 +254,43 @@ def test_python_models_batch_when_they_say_so(tmp_path: Path) -> None:
         assert "serving it as 'python'" in server.log()  # single-model mode detects it too
     finally:
         server.stop()
+
+
+def test_reload_adds_and_removes_models_of_every_platform(tmp_path: Path) -> None:
+    from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
+
+    for platform, publish in PUBLISH.items():
+        publish(tmp_path / platform / "1")
+    first = write_model_config(
+        tmp_path / "first.config",
+        [{"name": "tensorflow", "base_path": str(tmp_path / "tensorflow"), "platform": "tensorflow"}],
+    )
+    server = start_server([f"--model_config_file={first}"], tmp_path, wait_models=["tensorflow"])
+    try:
+
+        def reload(platforms: list[str]) -> None:
+            request = model_management_pb2.ReloadConfigRequest()
+            for platform in platforms:
+                request.config.model_config_list.config.add(
+                    name=platform, base_path=str(tmp_path / platform), model_platform=platform
+                )
+            with grpc.insecure_channel(server.grpc_address) as channel:
+                response = model_service_pb2_grpc.ModelServiceStub(channel).HandleReloadConfigRequest(
+                    request, timeout=60
+                )
+            assert response.status.error_code == 0, response.status.error_message
+
+        reload(PLATFORMS)  # adds the others
+        for platform in PLATFORMS:
+            server.wait_available(platform)
+            assert rest_predict(server, platform, {"instances": [[2.0]]}).json() == {"predictions": [[3.0]]}
+        reload(["tensorflow"])  # removes them again
+        for platform in PLATFORMS:
+            if platform != "tensorflow":
+                server.wait_for(
+                    lambda p=platform: rest_predict(server, p, {"instances": [[2.0]]}).status_code == 404,
+                    what=f"{platform} removed",
+                )
+        assert rest_predict(server, "tensorflow", {"instances": [[2.0]]}).status_code == 200
+    finally:
+        server.stop()
