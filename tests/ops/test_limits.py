@@ -192,13 +192,13 @@ def test_one_models_slow_runs_leave_threads_for_the_others(
         wait_models=["sleep", "hp"],
     )
     try:
-        for _ in range(2):  # a first run builds hp's callable through TF's shared pool: before the load
+        for _ in range(8):  # hp's first runs build its callables through TF's shared pool: before the load
             grpc_predict(server, "hp", np.array([[1.0]], np.float32))
         slow: list[threading.Thread] = []
         done: list[str] = []
         for _ in range(6):
             thread = threading.Thread(
-                target=lambda: done.append(grpc_predict(server, "sleep", np.array([4.0], np.float32)).model_spec.name)
+                target=lambda: done.append(grpc_predict(server, "sleep", np.array([6.0], np.float32)).model_spec.name)
             )
             thread.start()
             slow.append(thread)
