@@ -1,34 +1,64 @@
-"""Predict, classify and regress on a servable handle, with TF Serving's checks and texts."""
+"""Predict, classify and regress: TF Serving's checks and texts, in one place for every caller.
+
+REST, gRPC and warmup find signatures and check inputs and outputs here; each protocol passes
+in only what it words differently (a missing signature: :class:`MissingSignature`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pyserving.core.errors import FailedPreconditionError, InvalidArgumentError
+from pyserving.core.errors import FailedPreconditionError, InvalidArgumentError, ServingError
+from pyserving.core.loader import Servable
 from pyserving.core.manager import ServableHandle
-from pyserving.serving.server_core import ServerCore
 from pyserving.tensors.dtypes import DataType, base_dtype, enum_name, from_numpy, short_name
 from pyserving.tensors.signature import Signature
 
+if TYPE_CHECKING:  # server_core imports warmup, which uses this module
+    from pyserving.serving.server_core import ServerCore
+
 DEFAULT_SIGNATURE = "serving_default"
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+REGRESS_METHOD = "tensorflow/serving/regress"
+
+#: (signature key, hint listing the model's signatures) -> the error a protocol answers.
+MissingSignature = Callable[[str, str], ServingError]
 
 
-def signature_for_predict(handle: ServableHandle, name: str) -> Signature:
-    """gRPC Predict's lookup (REST reports a missing signature with its own text)."""
-    name = name or DEFAULT_SIGNATURE
-    signature: Signature | None = handle.servable.signatures.get(name)
+def grpc_predict_missing(key: str, hint: str) -> ServingError:
+    return FailedPreconditionError(f'Serving signature key "{key}" not found.{hint}')
+
+
+def rest_predict_missing(key: str, hint: str) -> ServingError:
+    return InvalidArgumentError(f'Serving signature name: "{key}" not found in signature def.{hint}')
+
+
+def by_name_missing(key: str, hint: str) -> ServingError:
+    """Classify, regress and MultiInference, over both protocols."""
+    return InvalidArgumentError(f"No signature was found with the name: {key}.{hint}")
+
+
+def find_signature(servable: Servable, name: str, missing: MissingSignature) -> Signature:
+    """The signature ``name`` (``serving_default`` when empty), or the protocol's error."""
+    key = name or DEFAULT_SIGNATURE
+    signature: Signature | None = servable.signatures.get(key)
     if signature is None:
-        raise FailedPreconditionError(f'Serving signature key "{name}" not found.{signatures_hint(handle)}')
+        raise missing(key, signatures_hint(servable))
     return signature
 
 
-def signatures_hint(handle: ServableHandle) -> str:
+def signature_for_predict(servable: Servable, name: str) -> Signature:
+    """gRPC Predict's (and warmup's) lookup."""
+    return find_signature(servable, name, grpc_predict_missing)
+
+
+def signatures_hint(servable: Servable) -> str:
     """Appended to TF Serving's "signature not found" texts: the names a request may use."""
-    return f" Signatures of this model: {', '.join(sorted(handle.servable.signatures)) or 'none'}."
+    return f" Signatures of this model: {', '.join(sorted(servable.signatures)) or 'none'}."
 
 
 def signature_def_text(signature: Signature) -> str:
@@ -126,18 +156,9 @@ class Classification:
     score: float
 
 
-def _signature_by_name(handle: ServableHandle, name: str) -> Signature:
-    signature: Signature | None = handle.servable.signatures.get(name or DEFAULT_SIGNATURE)
-    if signature is None:
-        raise InvalidArgumentError(
-            f"No signature was found with the name: {name or DEFAULT_SIGNATURE}.{signatures_hint(handle)}"
-        )
-    return signature
-
-
-def _example_signature(handle: ServableHandle, name: str, kind: str) -> Signature:
+def _example_signature(servable: Servable, name: str, kind: str) -> Signature:
     """A signature fed one batch of serialized tf.Examples under the alias ``inputs``."""
-    signature = _signature_by_name(handle, name)
+    signature = find_signature(servable, name, by_name_missing)
     if len(signature.inputs) != 1 or "inputs" not in signature.inputs:
         hint = (
             f" Signature '{signature.name}' ({signature.method_name}) takes "
@@ -152,8 +173,8 @@ def _example_signature(handle: ServableHandle, name: str, kind: str) -> Signatur
     return signature
 
 
-def classification_signature(handle: ServableHandle, name: str) -> Signature:
-    signature = _example_signature(handle, name, "classification")
+def classification_signature(servable: Servable, name: str) -> Signature:
+    signature = _example_signature(servable, name, "classification")
     if not 1 <= len(signature.outputs) <= 2:
         raise InvalidArgumentError(f"Expected one or two output Tensors, found {len(signature.outputs)}")
     if "classes" not in signature.outputs and "scores" not in signature.outputs:
@@ -164,8 +185,8 @@ def classification_signature(handle: ServableHandle, name: str) -> Signature:
     return signature
 
 
-def regression_signature(handle: ServableHandle, name: str) -> Signature:
-    signature = _example_signature(handle, name, "regression")
+def regression_signature(servable: Servable, name: str) -> Signature:
+    signature = _example_signature(servable, name, "regression")
     if len(signature.outputs) != 1:
         raise InvalidArgumentError("Expected one output Tensor.")
     if "outputs" not in signature.outputs:
@@ -173,7 +194,8 @@ def regression_signature(handle: ServableHandle, name: str) -> Signature:
     return signature
 
 
-def _examples_tensor(signature: Signature, examples: Sequence[bytes]) -> dict[str, np.ndarray]:
+def examples_tensor(examples: Sequence[bytes]) -> dict[str, np.ndarray]:
+    """Serialized tf.Examples as the one input ``inputs`` of a classify or regress signature."""
     if not examples:
         raise InvalidArgumentError("Input is empty.")
     array = np.empty(len(examples), dtype=object)
@@ -189,7 +211,7 @@ async def classify(
     timeout_in_ms: int = 0,
 ) -> list[list[Classification]]:
     outputs = await run_signature(
-        core, handle, signature, _examples_tensor(signature, examples), sorted(signature.outputs), timeout_in_ms
+        core, handle, signature, examples_tensor(examples), sorted(signature.outputs), timeout_in_ms
     )
     batch = len(examples)
     classes = outputs.get("classes")
@@ -228,9 +250,7 @@ async def regress(
     examples: Sequence[bytes],
     timeout_in_ms: int = 0,
 ) -> list[float]:
-    outputs = await run_signature(
-        core, handle, signature, _examples_tensor(signature, examples), ["outputs"], timeout_in_ms
-    )
+    outputs = await run_signature(core, handle, signature, examples_tensor(examples), ["outputs"], timeout_in_ms)
     values = outputs["outputs"]
     batch = len(examples)
     if not (values.ndim == 1 or (values.ndim == 2 and values.shape[1] == 1)):

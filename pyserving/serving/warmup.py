@@ -27,7 +27,6 @@ from typing import Any
 from pyserving.apis.input_proto import serialized_examples
 from pyserving.apis.tensor_proto import TensorProtoError, tensor_to_array
 from pyserving.core.errors import (
-    FailedPreconditionError,
     InvalidArgumentError,
     ServingError,
     StatusCode,
@@ -35,14 +34,15 @@ from pyserving.core.errors import (
 )
 from pyserving.core.ids import ServableId
 from pyserving.core.loader import Loader, Servable
+from pyserving.serving import inference
 from pyserving.tensors.limits import DEFAULT_LIMITS
+from pyserving.tensors.signature import Signature
 
 logger = logging.getLogger("pyserving.warmup")
 
 ASSETS_EXTRA = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 MAX_RECORDS = 1000
-DEFAULT_SIGNATURE = "serving_default"
 
 # (servable id, export dir, seconds, records replayed, error or None), called on the load thread.
 WarmupListener = Callable[[ServableId | None, str, float, int, ServingError | None], None]
@@ -165,24 +165,31 @@ def _parse(record: bytes, path: str) -> Any:
     return log
 
 
-def replay(servable: Any, log: Any) -> None:
-    """Runs the request of one PredictionLog on the servable; raises ServingError on failure."""
+def replay(servable: Servable, log: Any) -> None:
+    """Runs the request of one PredictionLog on the servable with the checks a client's request
+    gets (``serving/inference.py``); raises ServingError on failure."""
     kind = log.WhichOneof("log_type")
     if kind == "predict_log":
         _predict(servable, log.predict_log.request)
     elif kind == "classify_log":
         request = log.classify_log.request
-        _examples(servable, request.model_spec.signature_name, serialized_examples(request.input), None)
+        signature = inference.classification_signature(servable, request.model_spec.signature_name)
+        _examples(servable, signature, serialized_examples(request.input))
     elif kind == "regress_log":
         request = log.regress_log.request
-        _examples(servable, request.model_spec.signature_name, serialized_examples(request.input), ["outputs"])
+        signature = inference.regression_signature(servable, request.model_spec.signature_name)
+        _examples(servable, signature, serialized_examples(request.input))
     elif kind == "multi_inference_log":
         request = log.multi_inference_log.request
         examples = serialized_examples(request.input)
         if not request.tasks:
             raise InvalidArgumentError("MultiInferenceRequest must specify at least one task.")
         for task in request.tasks:
-            _examples(servable, task.model_spec.signature_name, examples, None)
+            name = task.model_spec.signature_name
+            if task.method_name == inference.REGRESS_METHOD:
+                _examples(servable, inference.regression_signature(servable, name), examples)
+            else:
+                _examples(servable, inference.classification_signature(servable, name), examples)
     else:
         number = 0
         if kind is not None:
@@ -190,42 +197,17 @@ def replay(servable: Any, log: Any) -> None:
         raise UnimplementedError(f"Unsupported log_type for warmup: {number}")
 
 
-def _signature(servable: Any, name: str) -> Any:
-    key = name or DEFAULT_SIGNATURE
-    signature = servable.signatures.get(key)
-    if signature is None:
-        raise FailedPreconditionError(f'Serving signature key "{key}" not found.')
-    return signature
-
-
-def _predict(servable: Any, request: Any) -> None:
-    signature = _signature(servable, request.model_spec.signature_name)
+def _predict(servable: Servable, request: Any) -> None:
+    signature = inference.signature_for_predict(servable, request.model_spec.signature_name)
     inputs = {}
     for alias, proto in request.inputs.items():
-        if alias not in signature.inputs:
-            raise InvalidArgumentError(
-                f"input alias not found in signature: {alias}. Inputs expected to be in the set "
-                f"{{{','.join(sorted(signature.inputs))}}}."
-            )
         try:
             inputs[alias] = tensor_to_array(proto, DEFAULT_LIMITS)  # the codec every request goes through
         except TensorProtoError as exc:
             raise InvalidArgumentError(f"tensor parsing error: {alias}: {exc}") from None
-    outputs = list(request.output_filter) or sorted(signature.outputs)
-    for alias in outputs:
-        if alias not in signature.outputs:
-            raise InvalidArgumentError(f"output tensor alias not found in signature: {alias}")
-    servable.run(signature.name, inputs, outputs)
+    inference.check_predict_inputs(signature, inputs)
+    servable.run(signature.name, inputs, inference.select_outputs(signature, list(request.output_filter)))
 
 
-def _examples(servable: Any, signature_name: str, examples: Sequence[bytes], outputs: Sequence[str] | None) -> None:
-    import numpy as np
-
-    signature = _signature(servable, signature_name)
-    if "inputs" not in signature.inputs:
-        raise InvalidArgumentError(f"No classification or regression inputs found in SignatureDef: {signature.name}")
-    if not examples:
-        raise InvalidArgumentError("Input is empty.")
-    array = np.empty(len(examples), dtype=object)
-    array[:] = list(examples)
-    servable.run(signature.name, {"inputs": array}, list(outputs) if outputs else sorted(signature.outputs))
+def _examples(servable: Servable, signature: Signature, examples: Sequence[bytes]) -> None:
+    servable.run(signature.name, inference.examples_tensor(examples), sorted(signature.outputs))

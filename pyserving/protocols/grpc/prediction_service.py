@@ -37,8 +37,8 @@ from pyserving.tensors.signature import Signature
 if TYPE_CHECKING:
     from pyserving.core.manager import ServableHandle
 
-CLASSIFY_METHOD = "tensorflow/serving/classify"
-REGRESS_METHOD = "tensorflow/serving/regress"
+CLASSIFY_METHOD = inference.CLASSIFY_METHOD
+REGRESS_METHOD = inference.REGRESS_METHOD
 SIGNATURE_DEF_FIELD = "signature_def"
 
 # Outputs with more elements than this are encoded on the inference executor,
@@ -126,7 +126,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         servable = servable_request(core, request)
         signature_name = request.model_spec.signature_name or inference.DEFAULT_SIGNATURE
         with core.acquire(servable) as handle:
-            signature = inference.signature_for_predict(handle, signature_name)
+            signature = inference.signature_for_predict(handle.servable, signature_name)
             inputs = decode_inputs(request.inputs, core.options.tensor_limits)
             inference.check_predict_inputs(signature, inputs)
             output_keys = inference.select_outputs(signature, list(request.output_filter))
@@ -146,7 +146,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     async def Classify(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         core = self.core
         with core.acquire(servable_request(core, request)) as handle:
-            signature = inference.classification_signature(handle, request.model_spec.signature_name)
+            signature = inference.classification_signature(handle.servable, request.model_spec.signature_name)
             rows = await inference.classify(
                 core, handle, signature, serialized_examples(request.input), timeout_in_ms(context)
             )
@@ -160,7 +160,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     async def Regress(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         core = self.core
         with core.acquire(servable_request(core, request)) as handle:
-            signature = inference.regression_signature(handle, request.model_spec.signature_name)
+            signature = inference.regression_signature(handle.servable, request.model_spec.signature_name)
             values = await inference.regress(
                 core, handle, signature, serialized_examples(request.input), timeout_in_ms(context)
             )
@@ -235,9 +235,9 @@ def _multi_inference_signatures(handle: ServableHandle, tasks: Sequence[Any]) ->
         if name not in handle.servable.signatures:
             raise InvalidArgumentError(f"Requested signature not found in model graph: {name}")
         if task.method_name == CLASSIFY_METHOD:
-            signature = inference.classification_signature(handle, name)
+            signature = inference.classification_signature(handle.servable, name)
         elif task.method_name == REGRESS_METHOD:
-            signature = inference.regression_signature(handle, name)
+            signature = inference.regression_signature(handle.servable, name)
         else:
             raise UnimplementedError(f"Unsupported signature method_name: {task.method_name}")
         # TF1 exports share one input tensor; a TF2 export gives each signature its own

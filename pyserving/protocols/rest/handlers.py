@@ -21,12 +21,7 @@ async def predict(core: ServerCore, route: Route, body: bytes, timeout_in_ms: in
     signature_name = predict_body.signature_name
     request = core.resolve(route.model, route.version, route.label)
     with core.acquire(request) as handle:
-        key = signature_name or inference.DEFAULT_SIGNATURE
-        signature = handle.servable.signatures.get(key)
-        if signature is None:
-            raise InvalidArgumentError(
-                f'Serving signature name: "{key}" not found in signature def.{inference.signatures_hint(handle)}'
-            )
+        signature = inference.find_signature(handle.servable, signature_name, inference.rest_predict_missing)
         if not signature.inputs:
             raise InvalidArgumentError(f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
         tensors = predict_body.tensors(signature)
@@ -43,11 +38,11 @@ async def classify_or_regress(core: ServerCore, route: Route, body: bytes, timeo
     request = core.resolve(route.model, route.version, route.label)
     with core.acquire(request) as handle:
         if route.action == "classify":
-            signature = inference.classification_signature(handle, signature_name)
+            signature = inference.classification_signature(handle.servable, signature_name)
             classes = await inference.classify(core, handle, signature, examples, timeout_in_ms)
             results: Any = [[[_label(c.label), c.score] for c in row] for row in classes]
         else:
-            signature = inference.regression_signature(handle, signature_name)
+            signature = inference.regression_signature(handle.servable, signature_name)
             results = await inference.regress(core, handle, signature, examples, timeout_in_ms)
     return orjson.dumps({"results": results})
 
