@@ -188,3 +188,60 @@ def test_num_workers_must_be_positive(model_root: Path) -> None:
         model_root, f"--port={free_port()}", f"--rest_api_port={free_port()}", "--num_workers=0"
     )  # the last occurrence of a flag wins
     assert "--num_workers must be positive" in stderr
+
+
+CRASHES_IN_WORKER_1 = '''
+import os
+import signal
+
+from pyserving.backends.python import PythonModel, Tensor
+
+
+class Model(PythonModel):
+    """Kills its worker with SIGSEGV at every load in worker 1 (a backend crash); loads elsewhere."""
+
+    inputs = {"x": Tensor("float32", [-1])}
+    outputs = {"y": Tensor("float32", [-1])}
+
+    def load(self, version_dir):
+        if os.environ.get("PYSERVING_WORKER") == "1":
+            os.kill(os.getpid(), signal.SIGSEGV)
+
+    def predict(self, inputs):
+        return {"y": inputs["x"]}
+'''
+
+
+def test_a_worker_that_crashes_in_a_loop_is_backed_off_while_the_other_serves(model_root: Path, tmp_path: Path) -> None:
+    from tests.conftest import write_model_config
+    from tests.helpers.python_models import write_python_model
+
+    write_python_model(tmp_path / "crashy" / "1", CRASHES_IN_WORKER_1)
+    config = write_model_config(
+        tmp_path / "models.config",
+        [
+            {"name": "hp2", "base_path": str(model_root / "half_plus_two")},
+            {"name": "crashy", "base_path": str(tmp_path / "crashy"), "platform": "python"},
+        ],
+    )
+    server = start_server(
+        [f"--model_config_file={config}", f"--num_workers={WORKERS}"], tmp_path, wait_models=["hp2", "crashy"]
+    )
+    try:
+        server.wait_for(
+            lambda: "starting a new one in 2 s" in server.log(), timeout=90, what="the second quick death backed off"
+        )
+        for i in range(20):  # worker 2 serves every new connection meanwhile
+            response = requests.post(
+                f"{server.rest_url}/v1/models/hp2:predict",
+                json={"instances": [[float(i)]]},
+                headers={"Connection": "close"},
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+        log = server.log()
+        assert "Worker 1 (pid" in log and "was killed by signal 11; starting a new one in 1 s" in log
+        assert "Worker 2 (pid" not in log
+    finally:
+        status = server.stop()
+    assert status == 0
