@@ -6,8 +6,11 @@ Importing this module is cheap; TensorFlow is imported only by the functions tha
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -65,3 +68,43 @@ def status_body(version: int = 1) -> dict:
             {"version": str(version), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
         ]
     }
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
+
+
+def time_calls(call: Callable[[], Any], batch: int, seconds: float, warmup: float) -> dict:
+    """Calls ``call`` back to back for ``warmup`` s, then ``seconds`` s measured: the in-process limit."""
+    end = time.perf_counter() + warmup
+    while time.perf_counter() < end:
+        call()
+    latencies = []
+    started = time.perf_counter()
+    end = started + seconds
+    now = started
+    while now < end:
+        call()
+        t = time.perf_counter()
+        latencies.append(t - now)
+        now = t
+    elapsed = now - started
+    latencies.sort()
+    return {
+        "calls": len(latencies),
+        "seconds": elapsed,
+        "calls_s": len(latencies) / elapsed,
+        "rows_s": len(latencies) * batch / elapsed,
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
+def sweep(measure: Callable[[int, float, float], dict], batch_sizes: list[int], seconds: float, warmup: float) -> dict:
+    """``measure`` per batch size, plus ``best``: the batch size with the most rows/s."""
+    results = {str(batch): measure(batch, seconds, warmup) for batch in batch_sizes}
+    best = max(results, key=lambda b: results[b]["rows_s"])
+    results["best"] = {"batch": int(best), "rows_s": results[best]["rows_s"]}
+    return results

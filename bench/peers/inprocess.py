@@ -23,20 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.peers.common import model_name, read_signature, version_dir  # noqa: E402
+from bench.peers.common import model_name, read_signature, sweep, time_calls, version_dir  # noqa: E402
 from bench.peers.inprocess_onnx import OrtLimit, onnx_version_dir  # noqa: E402
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
 
 class Limit:
@@ -56,34 +49,10 @@ class Limit:
         servable, sig = self._loader.servable, self.signature
         x = self._rng.uniform(-1, 1, (batch, max(1, sig.input_width))).astype(np.float32)
         inputs, outputs = {sig.input_alias: x}, [sig.output_alias]
-        end = time.perf_counter() + warmup
-        while time.perf_counter() < end:
-            servable.run("serving_default", inputs, outputs)
-        latencies = []
-        started = time.perf_counter()
-        end = started + seconds
-        now = started
-        while now < end:
-            servable.run("serving_default", inputs, outputs)
-            t = time.perf_counter()
-            latencies.append(t - now)
-            now = t
-        elapsed = now - started
-        latencies.sort()
-        return {
-            "calls": len(latencies),
-            "seconds": elapsed,
-            "calls_s": len(latencies) / elapsed,
-            "rows_s": len(latencies) * batch / elapsed,
-            "p50_ms": percentile(latencies, 0.5) * 1000,
-            "p99_ms": percentile(latencies, 0.99) * 1000,
-        }
+        return time_calls(lambda: servable.run("serving_default", inputs, outputs), batch, seconds, warmup)
 
     def sweep(self, batch_sizes: list[int], seconds: float, warmup: float) -> dict:
-        results = {str(batch): self.measure(batch, seconds, warmup) for batch in batch_sizes}
-        best = max(results, key=lambda b: results[b]["rows_s"])
-        results["best"] = {"batch": int(best), "rows_s": results[best]["rows_s"]}
-        return results
+        return sweep(self.measure, batch_sizes, seconds, warmup)
 
     def unload(self) -> None:
         self._loader.unload()

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.peers.common import sweep, time_calls  # noqa: E402
 
 MODEL_FILE = "model.onnx"
 
@@ -31,12 +34,6 @@ def onnx_version_dir(model_dir: str) -> Path | None:
         return path
     versions = sorted((int(p.name), p) for p in path.iterdir() if p.name.isdigit() and (p / MODEL_FILE).is_file())
     return versions[-1][1] if versions else None
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
 
 class OrtLimit:
@@ -68,34 +65,10 @@ class OrtLimit:
     def measure(self, batch: int, seconds: float, warmup: float) -> dict:
         run, outputs = self._session.run, [self._output]
         feed = {self._input.name: self._rng.uniform(-1, 1, (batch, self._width)).astype(np.float32)}
-        end = time.perf_counter() + warmup
-        while time.perf_counter() < end:
-            run(outputs, feed)
-        latencies = []
-        started = time.perf_counter()
-        end = started + seconds
-        now = started
-        while now < end:
-            run(outputs, feed)
-            t = time.perf_counter()
-            latencies.append(t - now)
-            now = t
-        elapsed = now - started
-        latencies.sort()
-        return {
-            "calls": len(latencies),
-            "seconds": elapsed,
-            "calls_s": len(latencies) / elapsed,
-            "rows_s": len(latencies) * batch / elapsed,
-            "p50_ms": percentile(latencies, 0.5) * 1000,
-            "p99_ms": percentile(latencies, 0.99) * 1000,
-        }
+        return time_calls(lambda: run(outputs, feed), batch, seconds, warmup)
 
     def sweep(self, batch_sizes: list[int], seconds: float, warmup: float) -> dict:
-        results = {str(batch): self.measure(batch, seconds, warmup) for batch in batch_sizes}
-        best = max(results, key=lambda b: results[b]["rows_s"])
-        results["best"] = {"batch": int(best), "rows_s": results[best]["rows_s"]}
-        return results
+        return sweep(self.measure, batch_sizes, seconds, warmup)
 
     def unload(self) -> None:
         self._session = None
