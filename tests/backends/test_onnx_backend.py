@@ -226,6 +226,12 @@ def test_registry_and_detection(tmp_path: Path) -> None:
     backend = load_backend("onnx", settings)
     assert isinstance(backend, OnnxBackend) and backend.platform == "onnx"
     assert backend.options == OnnxOptions(intra_op_parallelism=1, inter_op_parallelism=3)
+    # With batching the batch threads are the parallelism: one intra-op thread per run unless set.
+    assert OnnxOptions.from_settings(ServerSettings(enable_batching=True)) == OnnxOptions(intra_op_parallelism=1)
+    assert OnnxOptions.from_settings(ServerSettings()) == OnnxOptions()
+    assert OnnxOptions.from_settings(ServerSettings(enable_batching=True, tensorflow_intra_op_parallelism=2)) == (
+        OnnxOptions(intra_op_parallelism=2)
+    )
     onnx_models.save(onnx_models.half_plus_two(), tmp_path / "m" / "7")
     assert detect_platform(str(tmp_path / "m")) == ("onnx", os.path.join("7", "model.onnx"))
 
