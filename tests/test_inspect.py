@@ -1,4 +1,4 @@
-"""``pyserving.inspect`` must print what ``saved_model_cli show`` prints.
+"""``pyserving.tools.inspect_model`` must print what ``saved_model_cli show`` prints.
 
 Why: users compare our ``pyserving inspect`` output with the TensorFlow tool
 they know; the structured form also feeds the server's metadata code.  The
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pyserving import inspect as sm_inspect
+from pyserving.tools import inspect_model as sm_inspect
 from tests.helpers import models
 from tests.helpers.shared import LSTM_MODEL, latest_version
 
@@ -228,6 +228,6 @@ def test_pbtxt_is_read(tmp_path: Path, exported: dict[str, Path]) -> None:
 
 
 def test_import_does_not_import_tensorflow() -> None:
-    code = "import sys, pyserving.inspect; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    code = "import sys, pyserving.tools.inspect_model; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     repo_root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=repo_root, timeout=60)

@@ -206,11 +206,11 @@ def main(argv: list[str] | None = None) -> None:
     if command == "config":
         sys.exit(show_config(rest))
     if command == "inspect":
-        from pyserving.inspect import main as inspect_main
+        from pyserving.tools.inspect_model import main as inspect_main
 
         sys.exit(inspect_main(rest))
     if command == "warmup":
-        from pyserving.warmup_tool import main as warmup_main
+        from pyserving.tools.warmup_file import main as warmup_main
 
         sys.exit(warmup_main(rest))
     if command in ("--version", "version"):

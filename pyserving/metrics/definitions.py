@@ -26,7 +26,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from pyserving.metrics.hot import LoopCollector, LoopCounter, LoopGauge, LoopHistogram
+from pyserving.metrics.loop_tables import LoopCollector, LoopCounter, LoopGauge, LoopHistogram
 from pyserving.metrics.tfserving import TfServingMetrics
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -54,7 +54,7 @@ class Metrics:
         r = self.registry
         if process_metrics:
             ProcessCollector(registry=r)
-        # The per-request ones are event-loop tables (metrics/hot.py): no locks on the hot path.
+        # The per-request ones are event-loop tables (metrics/loop_tables.py): no locks on the hot path.
         self.requests = LoopCounter(
             "pyserving_requests",
             "Model requests by model, version served, API, protocol and status code "

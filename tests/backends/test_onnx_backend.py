@@ -253,7 +253,7 @@ def test_unload_and_reload(tmp_path: Path) -> None:
 
 
 def test_inspect_shows_the_signature_the_server_gives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pyserving.inspect import main as inspect_main
+    from pyserving.tools.inspect_model import main as inspect_main
 
     version_dir = onnx_models.save(onnx_models.two_inputs(), tmp_path / "two" / "1").parent
     assert inspect_main([str(version_dir)]) == 0

@@ -12,7 +12,7 @@ import pytest
 import requests
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2, prediction_service_pb2_grpc
 
-from pyserving.warmup_tool import main as warmup_main
+from pyserving.tools.warmup_file import main as warmup_main
 from tests.conftest import write_model_config
 from tests.helpers import models
 from tests.helpers.server import RunningServer, start_server

@@ -31,7 +31,7 @@ from tensorflow_serving.apis import (  # noqa: E402
     prediction_service_pb2_grpc,
 )
 
-from pyserving.warmup_tool import main as warmup_main  # noqa: E402
+from pyserving.tools.warmup_file import main as warmup_main  # noqa: E402
 from tests.helpers import onnx_models  # noqa: E402
 from tests.helpers.server import RunningServer, start_server  # noqa: E402
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyserving.backends.base import VersionFolderLoader
+from pyserving.backends.tensorflow import heap
 from pyserving.backends.tensorflow.errors import map_tf_errors
 from pyserving.backends.tensorflow.servable import SavedModelServable
-from pyserving.core import heap
 from pyserving.core.errors import ServingError, StatusCode
 from pyserving.core.ids import ServableId
 

@@ -60,7 +60,7 @@ loads the model into a session or calls ``tf.saved_model.load``.
 [--signature_def NAME]``.
 
 TensorFlow's protobuf modules are imported lazily inside the functions, so
-``import pyserving.inspect`` does not import TensorFlow.
+``import pyserving.tools.inspect_model`` does not import TensorFlow.
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ def _signatures(saved_model_dir: str, tag_set: str) -> dict[str, Any]:
     if os.path.isfile(os.path.join(saved_model_dir, "model.onnx")):
         return _onnx_signatures(saved_model_dir)
     from pyserving.backends.tensorflow.servable import signatures_from_meta_graph
-    from pyserving.inspect import read_saved_model
+    from pyserving.tools.inspect_model import read_saved_model
 
     tags = {t.strip() for t in tag_set.split(",") if t.strip()}
     saved_model = read_saved_model(saved_model_dir)
