@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -65,3 +67,13 @@ class VersionFolderLoader(Generic[S]):
 
     def estimate_resources(self) -> int:
         return folder_bytes(self.path)
+
+
+def release_free_memory() -> None:
+    """Hands freed heap pages back to the OS after an unload (glibc keeps them otherwise, and RSS
+    grows with every version swap)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

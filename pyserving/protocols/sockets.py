@@ -16,12 +16,7 @@ def bind_socket(host: str, port: int, reuse_port: bool = False, flag: str = "") 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:  # --num_workers: every worker listens on the port, the kernel spreads connections
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        where = f" ({flag})" if flag else ""
-        raise InvalidArgumentError(f"Failed to bind {host}:{port}{where}: {exc.strerror}") from None
+    _bind(sock, host, port, flag)
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -43,10 +38,15 @@ def reserve_port(host: str, port: int, flag: str = "") -> socket.socket:
     bind_socket(host, port, flag=flag).close()
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    _bind(sock, host, port, flag)
+    return sock
+
+
+def _bind(sock: socket.socket, host: str, port: int, flag: str) -> None:
+    """Binds ``sock``, or closes it and raises InvalidArgumentError naming ``flag`` (if given)."""
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
         where = f" ({flag})" if flag else ""
         raise InvalidArgumentError(f"Failed to bind {host}:{port}{where}: {exc.strerror}") from None
-    return sock

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import threading
@@ -11,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pyserving.backends.base import VersionFolderLoader
+from pyserving.backends.base import VersionFolderLoader, release_free_memory
 from pyserving.backends.onnx.dtypes import UnsupportedType
 from pyserving.backends.onnx.model_file import WireError, control_flow_ops
 from pyserving.backends.onnx.servable import OnnxServable
@@ -54,15 +52,6 @@ def import_onnxruntime() -> Any:
         import onnxruntime
 
     return onnxruntime
-
-
-def _release_free_memory() -> None:
-    """Hands freed heap pages back to the OS (glibc keeps them otherwise, and RSS grows per swap)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 class OnnxLoader(VersionFolderLoader[OnnxServable]):
@@ -120,4 +109,4 @@ class OnnxLoader(VersionFolderLoader[OnnxServable]):
         if servable is not None:
             servable.close()
             del servable
-            _release_free_memory()
+            release_free_memory()

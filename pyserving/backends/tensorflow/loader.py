@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import logging
 import os
@@ -13,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyserving.backends.base import VersionFolderLoader
+from pyserving.backends.base import VersionFolderLoader, release_free_memory
 from pyserving.backends.tensorflow import heap
 from pyserving.backends.tensorflow.errors import map_tf_errors
 from pyserving.backends.tensorflow.servable import SavedModelServable
@@ -83,15 +81,6 @@ def import_tensorflow() -> Any:
 
     heap.freeze_imports()
     return tf
-
-
-def _release_free_memory() -> None:
-    """Hands freed heap pages back to the OS (glibc keeps them otherwise, and RSS grows per swap)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def saved_model_complete(path: str) -> bool:
@@ -183,7 +172,7 @@ class SavedModelLoader(VersionFolderLoader[SavedModelServable]):
             servable.close()
             del servable
             gc.collect()  # graphs hold reference cycles; free the version's memory now
-            _release_free_memory()
+            release_free_memory()
 
     def _session_config(self) -> Any:
         import tensorflow as tf
