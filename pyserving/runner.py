@@ -46,6 +46,7 @@ from pyserving.metrics import (
     on_run,
 )
 from pyserving.protocols.limits import InFlightLimit
+from pyserving.protocols.oip_models import OipOptions
 from pyserving.protocols.rest.app import ExtraRoute, RestOptions, create_app
 from pyserving.protocols.rest.http import HttpLimits, http_protocol
 from pyserving.protocols.sockets import bind_socket
@@ -227,6 +228,12 @@ class Server:
         self._rest_task: asyncio.Task[None] | None = None
         self._grpc: Any = None
         self._health: Any = None
+        self.oip = OipOptions(
+            signature_name=settings.oip_signature_name or "serving_default",
+            ready=self.is_ready,
+            repository_api=settings.enable_model_repository_api,
+            workers=settings.num_workers,
+        )
 
     def _model_path(self, servable_id: ServableId) -> str:
         model = self.core.models.get(servable_id.name)
@@ -237,6 +244,7 @@ class Server:
         settings = self.settings
         models = model_configs(settings)
         await self.core.apply_config(models)
+        self.oip.known_models.update((m.name, m) for m in models)
         # The ports open once the first loads are done, as TF Serving's (clients, scripts and
         # probes take "port open" for "models loaded"). Workers always wait: the kernel hands
         # connections to every listening worker, and one still loading would answer 404.
@@ -364,7 +372,9 @@ class Server:
             from pyserving.backends.tensorflow.profiler import ProfilerSession
 
             profiler = ProfilerSession
-        self._grpc = create_server(self.core, GrpcOptions.from_settings(settings), interceptors, self._health, profiler)
+        self._grpc = create_server(
+            self.core, GrpcOptions.from_settings(settings), interceptors, self._health, profiler, self.oip
+        )
         credentials = self.ssl_config.grpc_credentials() if self.ssl_config is not None else None
         addresses = []
         if settings.port:
@@ -414,6 +424,7 @@ class Server:
                 extra_routes=extra_routes,
                 max_body_bytes=settings.rest_api_max_body_bytes,
                 limit=self.limit,
+                oip=self.oip,
             ),
         )
         if self._observers:

@@ -89,6 +89,18 @@ class ServerSettings:
     enable_grpc_healthcheck_service: bool = _opt(False, "Serve grpc.health.v1.Health.")
     enable_serialization_as_tensor_content: bool = _opt(False, "Predict outputs as tensor_content.")
     enable_grpc_reflection: bool = _opt(False, "pyserving: serve gRPC server reflection.")
+    oip_signature_name: str = _opt(
+        "serving_default",
+        "pyserving: the signature the Open Inference Protocol v2 (/v2 on the REST port, "
+        "inference.GRPCInferenceService on the gRPC port) serves; a request may name another one "
+        "with its signature_name parameter (docs/oip.md).",
+    )
+    enable_model_repository_api: bool = _opt(
+        False,
+        "pyserving: serve OIP's model repository extension (index, load, unload over REST and gRPC). "
+        "Off by default: load and unload change what is served, for anyone who can reach the port "
+        "(docs/oip.md).",
+    )
     enable_reload_config_rpc: bool = _opt(
         True,
         "pyserving: serve ModelService.HandleReloadConfigRequest, which replaces the served models "

@@ -32,6 +32,7 @@ from pyserving.core.state_monitor import ServableStateMonitor
 from pyserving.core.states import ManagerState, ServableState
 from pyserving.serving.inline_runs import InlineRuns, input_elements
 from pyserving.serving.model_config import ModelConfig
+from pyserving.serving.model_stats import ModelStats
 from pyserving.serving.warmup import WarmedLoader, WarmupOptions
 from pyserving.sources.filesystem import FileSystemSource, ServableSourceConfig
 from pyserving.tensors.limits import DEFAULT_LIMITS, TensorLimitError, TensorLimits
@@ -111,6 +112,10 @@ class ServerCore:
         # Called after every model run, on the event loop in the requesting task's context:
         # (servable id, signature name, inputs, seconds, error or None). Metrics subscribe.
         self.run_listeners: list[Callable[[ServableId, str, Mapping[str, Any], float, BaseException | None], None]] = []
+        # Per-version counters for OIP's statistics extension: always kept (cheap), for every protocol.
+        self.stats = ModelStats(batched=options.batching is not None)
+        self.run_listeners.append(self.stats.on_run)
+        self.batch_listeners.append(self.stats.on_batch)
         # One batcher for all (None key), or one per version with per-version options.
         self._batchers: dict[ServableId | None, BatchScheduler | None] = {}
         if options.per_version_batching is not None:

@@ -23,6 +23,7 @@ from pyserving.protocols.grpc.model_service import ModelService
 from pyserving.protocols.grpc.prediction_service import PredictionService
 from pyserving.protocols.grpc.profiler_service import ProfilerService, StartSession, profiler_handler
 from pyserving.protocols.limits import InFlightLimit
+from pyserving.protocols.oip_models import OipOptions
 from pyserving.serving.server_core import ServerCore
 
 # TF Serving sets ServerBuilder::SetMaxMessageSize(kint32max) for both directions.
@@ -160,11 +161,15 @@ INFERENCE_METHODS = frozenset(
         f"/{PREDICTION_SERVICE}/Classify",
         f"/{PREDICTION_SERVICE}/Regress",
         f"/{PREDICTION_SERVICE}/MultiInference",
+        "/inference.GRPCInferenceService/ModelInfer",
     }
 )
 
 
 def _model_of(request: Any) -> str:
+    model_name = getattr(request, "model_name", None)  # inference.ModelInferRequest
+    if model_name is not None:
+        return str(model_name)
     spec = getattr(request, "model_spec", None)
     if spec is not None:
         return str(spec.name)
@@ -217,6 +222,7 @@ def create_server(
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     health: HealthService | None = None,
     profiler: StartSession | None = None,
+    oip: OipOptions | None = None,
 ) -> grpc.aio.Server:
     """A grpc.aio.Server with the services registered; not bound, not started.
 
@@ -224,6 +230,7 @@ def create_server(
     Health servicer to register when the health check is enabled (default: SERVING
     once every configured model is available); it is woken on every model state change.
     ``profiler`` starts a profiler session: given, ``tensorflow.ProfilerService`` is served.
+    ``oip``: given, ``inference.GRPCInferenceService`` (the Open Inference Protocol v2) is served too.
     """
     server = grpc.aio.server(options=options.server_options(), interceptors=list(interceptors) or None)
     add_service(
@@ -237,6 +244,10 @@ def create_server(
         ModelService(core, options.workers, options.reload_config),
     )
     services = [PREDICTION_SERVICE, MODEL_SERVICE]
+    if oip is not None:
+        from pyserving.protocols.oip_grpc.servicer import add_oip_service
+
+        services.append(add_oip_service(server, core, oip))
     if profiler is not None:
         server.add_generic_rpc_handlers((profiler_handler(ProfilerService(profiler)),))
     if options.enable_healthcheck:

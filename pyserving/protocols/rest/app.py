@@ -18,6 +18,9 @@ from typing import Any
 from pyserving.apis.json_format import error_body
 from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
 from pyserving.protocols.limits import InFlightLimit
+from pyserving.protocols.oip_models import OipOptions
+from pyserving.protocols.oip_rest import handlers as oip_handlers
+from pyserving.protocols.oip_rest import routes as oip_routes
 from pyserving.protocols.rest import handlers
 from pyserving.protocols.rest.errors import http_status
 from pyserving.protocols.rest.openapi import OPENAPI_PATH, openapi_route
@@ -61,6 +64,8 @@ class RestOptions:
     max_body_bytes: int = 0
     # --max_concurrent_requests_per_model, shared with gRPC; None: unlimited.
     limit: InFlightLimit | None = None
+    # The Open Inference Protocol v2 under /v2 (protocols/oip_rest); None: /v2 answers 404.
+    oip: OipOptions | None = None
 
 
 class RestApp:
@@ -121,6 +126,8 @@ class RestApp:
         if extra is not None:
             status, content_type, payload = await extra(method, body)
             return status, [(b"content-type", content_type)], payload
+        if self.options.oip is not None and path.startswith("/v2") and (len(path) == 3 or path[3] == "/"):
+            return await self._oip(method, path, body, scope)
         if not path.lower().startswith("/v1/"):
             return 404, JSON_HEADERS, error_body(f"Not found: {method} {_shown(path)}")
         if method == "OPTIONS":
@@ -147,6 +154,38 @@ class RestApp:
             logger.exception("Unhandled error for %s %s", method, path)
             message = f"{type(exc).__name__}: {exc}"
             return http_status(StatusCode.INTERNAL), JSON_HEADERS, error_body(message)
+
+    async def _oip(
+        self, method: str, path: str, body: bytes, scope: dict[str, Any]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """``/v2``: every answer but a 200 is ``{"error": ...}`` (tritonclient reads nothing else)."""
+        assert self.options.oip is not None
+        try:
+            route = oip_routes.match(method, path)
+            scope[SCOPE_ROUTE] = route
+            headers = scope.get("headers", ())
+            if route.action != "infer":
+                return await oip_handlers.handle(self.core, self.options.oip, route, body, headers, 0)
+            body = _decompress(body, scope)
+            limit = self.options.limit
+            timeout = self.options.rest_api_timeout_in_ms
+            if limit is None:
+                return await oip_handlers.infer(self.core, self.options.oip, route, body, headers, timeout)
+            limit.acquire(route.model)
+            try:
+                return await oip_handlers.infer(self.core, self.options.oip, route, body, headers, timeout)
+            finally:
+                limit.release(route.model)
+        except oip_routes.MethodNotAllowed as exc:
+            scope[SCOPE_CODE] = exc.code
+            return 405, JSON_HEADERS, error_body(exc.message)
+        except ServingError as exc:
+            scope[SCOPE_CODE] = exc.code
+            return http_status(exc.code), JSON_HEADERS, error_body(exc.message)
+        except Exception as exc:  # noqa: BLE001 - never drop a connection on a bug
+            scope[SCOPE_CODE] = StatusCode.INTERNAL
+            logger.exception("Unhandled error for %s %s", method, path)
+            return 500, JSON_HEADERS, error_body(f"{type(exc).__name__}: {exc}")
 
     async def _handle(self, route: Any, body: bytes) -> bytes:
         timeout = self.options.rest_api_timeout_in_ms

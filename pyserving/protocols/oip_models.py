@@ -1,0 +1,438 @@
+"""The OIP v2 use-cases both front ends share: resolve, metadata, readiness, infer, config, index.
+
+Why here and not in each protocol: REST and gRPC must answer the same model with the same
+names, versions, shapes and status codes; each front end only decodes its wire format into
+``(datatype, array)`` per input and encodes the result (``../shared/docs/oip-v2.md`` §1, §5).
+Inference goes through ``serving/inference.py`` and ``ServerCore.run`` like TF Serving's API,
+so batching, deadlines, tensor limits and metrics apply alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from pyserving import __version__
+from pyserving.apis.oip_datatypes import CONFIG_TYPES, array_datatype, oip_datatype
+from pyserving.core.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    ServableNotFoundError,
+    ServingError,
+    StatusCode,
+    UnavailableError,
+)
+from pyserving.core.ids import ServableRequest
+from pyserving.core.manager import ServableHandle
+from pyserving.core.states import ManagerState
+from pyserving.serving import inference
+from pyserving.serving.model_config import ModelConfig
+from pyserving.serving.server_core import ServerCore
+from pyserving.tensors.signature import Signature, TensorSpec
+
+SERVER_NAME = "pyserving"
+PLATFORMS = {"tensorflow": "tensorflow_savedmodel", "onnx": "onnxruntime_onnx", "python": "python"}
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_INT64_MAX = 2**63 - 1
+REPOSITORY_FLAG = "--enable_model_repository_api"
+
+
+@dataclass
+class OipOptions:
+    """What the OIP front ends need beyond the core; one instance shared by REST and gRPC."""
+
+    # --oip_signature_name: the signature OIP serves (metadata and infer).
+    signature_name: str = inference.DEFAULT_SIGNATURE
+    # Server readiness (the runner's: no shutdown started and every model available).
+    ready: Callable[[], bool] = lambda: True
+    # --enable_model_repository_api: index/load/unload change what is served.
+    repository_api: bool = False
+    # --num_workers: load/unload would reach one worker only.
+    workers: int = 1
+    # Every model ever configured: load may bring back an unloaded one from its base path.
+    known_models: dict[str, ModelConfig] = field(default_factory=dict)
+
+    def extensions(self) -> list[str]:
+        names = ["binary_tensor_data", "model_configuration", "statistics"]
+        if self.repository_api:
+            names.append("model_repository")
+        return names
+
+
+def server_metadata(options: OipOptions) -> dict[str, Any]:
+    return {"name": SERVER_NAME, "version": __version__, "extensions": options.extensions()}
+
+
+# -- resolution ---------------------------------------------------------------------------
+
+
+def servable_request(core: ServerCore, name: str, version: str) -> ServableRequest:
+    """A decimal version, a TF Serving version label (a pyserving extension), or "" for latest."""
+    if not name:
+        raise InvalidArgumentError("model name must not be empty")
+    if not version:
+        return core.resolve(name)
+    if _DIGITS.fullmatch(version):
+        digits = version.lstrip("0") or "0"
+        if len(digits) > 19 or int(digits) > _INT64_MAX:
+            raise InvalidArgumentError(f"model version {version[:64]!r} is out of range")
+        return core.resolve(name, int(digits))
+    model = core.models.get(name)
+    if model is not None and version in model.version_labels:
+        return core.resolve(name, label=version)
+    raise InvalidArgumentError(
+        f"model version {version[:64]!r} is neither a decimal version nor a version label of model '{name}'"
+    )
+
+
+def _unavailable_or_missing(core: ServerCore, request: ServableRequest) -> ServingError:
+    """NOT_FOUND for a name or version nobody configured; UNAVAILABLE for one on its way."""
+    name = request.name
+    if name not in core.models:
+        return ServableNotFoundError(f"Request for unknown model: '{name}' is not found")
+    states = core.monitor.versions(name)
+    if request.version is None:
+        if any(s.state in (ManagerState.START, ManagerState.LOADING) for s in states) or not states:
+            return UnavailableError(f"model '{name}' has no available version yet")
+        return UnavailableError(f"model '{name}' has no available version")
+    for state in states:
+        if state.id.version == request.version and state.state != ManagerState.END:
+            return UnavailableError(f"model '{name}' version {request.version} is not ready ({state.state.name})")
+    return ServableNotFoundError(f"model '{name}' version {request.version} is not found")
+
+
+@contextmanager
+def acquire(core: ServerCore, name: str, version: str) -> Iterator[ServableHandle]:
+    request = servable_request(core, name, version)
+    try:
+        handle = core.acquire(request)
+    except ServableNotFoundError:
+        raise _unavailable_or_missing(core, request) from None
+    with handle:
+        yield handle
+
+
+def model_ready(core: ServerCore, name: str, version: str) -> bool:
+    """True when an infer on the same path would not fail for availability; NOT_FOUND for unknown names."""
+    try:
+        with acquire(core, name, version):
+            return True
+    except UnavailableError:
+        return False
+    except ServableNotFoundError:
+        if name in core.models and version:
+            return False
+        raise
+
+
+# -- metadata -------------------------------------------------------------------------------
+
+
+def signature_of(handle: ServableHandle, options: OipOptions, name: str = "") -> Signature:
+    """``name`` (a request's ``signature_name`` parameter), else --oip_signature_name."""
+    signature = inference.find_signature(handle.servable, name or options.signature_name, _missing_signature)
+    for kind, specs in (("input", signature.inputs), ("output", signature.outputs)):
+        for alias, spec in specs.items():
+            if oip_datatype(spec.dtype) is None:
+                raise InvalidArgumentError(
+                    f"signature '{signature.name}' {kind} '{alias}' has dtype {spec.dtype_name}, "
+                    "which the Open Inference Protocol cannot carry"
+                )
+    return signature
+
+
+def _missing_signature(key: str, hint: str) -> ServingError:
+    return InvalidArgumentError(
+        f"signature '{key}' not found (--oip_signature_name or the signature_name parameter).{hint}"
+    )
+
+
+def _shape(spec: TensorSpec) -> list[int]:
+    return [-1] if spec.shape is None else [int(d) for d in spec.shape]
+
+
+def tensor_metadata(specs: Mapping[str, TensorSpec]) -> list[dict[str, Any]]:
+    return [
+        {"name": alias, "datatype": oip_datatype(specs[alias].dtype), "shape": _shape(specs[alias])}
+        for alias in sorted(specs)
+    ]
+
+
+def platform_of(core: ServerCore, name: str) -> str:
+    model = core.models.get(name)
+    platform = model.model_platform if model is not None else ""
+    return PLATFORMS.get(platform, platform)
+
+
+def model_metadata(core: ServerCore, options: OipOptions, name: str, version: str) -> dict[str, Any]:
+    with acquire(core, name, version) as handle:
+        signature = signature_of(handle, options)
+        versions = (
+            [str(handle.id.version)] if version else [str(v) for v in sorted(core.manager.available_versions(name))]
+        )
+        return {
+            "name": name,
+            "versions": versions,
+            "platform": platform_of(core, name),
+            "inputs": tensor_metadata(signature.inputs),
+            "outputs": tensor_metadata(signature.outputs),
+        }
+
+
+def model_config(core: ServerCore, options: OipOptions, name: str, version: str) -> dict[str, Any]:
+    """Triton's ModelConfig from the signature (§5.4): full shapes and max_batch_size 0, always correct."""
+    with acquire(core, name, version) as handle:
+        signature = signature_of(handle, options)
+    model = core.models.get(name)
+    policy: dict[str, Any] = {"latest": {"num_versions": 1}}
+    if model is not None:
+        kind = model.version_policy.kind
+        if kind == "all":
+            policy = {"all": {}}
+        elif kind == "specific":
+            policy = {"specific": {"versions": list(model.version_policy.versions)}}
+        else:
+            policy = {"latest": {"num_versions": model.version_policy.num_versions}}
+    platform = model.model_platform if model is not None else ""
+
+    def tensors(specs: Mapping[str, TensorSpec]) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": alias,
+                "data_type": CONFIG_TYPES[str(oip_datatype(specs[alias].dtype))],
+                "dims": _shape(specs[alias]),
+            }
+            for alias in sorted(specs)
+        ]
+
+    return {
+        "name": name,
+        "platform": platform_of(core, name),
+        "backend": platform,
+        "version_policy": policy,
+        "max_batch_size": 0,
+        "input": tensors(signature.inputs),
+        "output": tensors(signature.outputs),
+    }
+
+
+# -- infer -------------------------------------------------------------------------------------
+
+
+@dataclass
+class InferInput:
+    name: str
+    datatype: str
+    array: np.ndarray
+
+
+@dataclass
+class InferResult:
+    version: int
+    outputs: list[tuple[str, str, np.ndarray]]  # (name, datatype, array) in answer order
+
+
+def check_inputs(signature: Signature, model: str, inputs: Sequence[InferInput]) -> dict[str, np.ndarray]:
+    """Unique names known to the signature, datatypes equal to the signature's, known dims equal."""
+    arrays: dict[str, np.ndarray] = {}
+    for item in inputs:
+        if item.name in arrays:
+            raise InvalidArgumentError(f"input '{item.name}' appears more than once in the request")
+        spec = signature.inputs.get(item.name)
+        if spec is None:
+            raise InvalidArgumentError(
+                f"unexpected inference input '{item.name}' for model '{model}'; "
+                f"its inputs are {', '.join(sorted(signature.inputs)) or 'none'}"
+            )
+        expected = oip_datatype(spec.dtype)
+        if item.datatype != expected:
+            raise InvalidArgumentError(
+                f"inference input '{item.name}' data-type is '{item.datatype}', but model '{model}' expects '{expected}'"
+            )
+        if spec.shape is not None:
+            shape = item.array.shape
+            if len(shape) != len(spec.shape) or any(d != -1 and d != s for d, s in zip(spec.shape, shape, strict=True)):
+                raise InvalidArgumentError(
+                    f"unexpected shape for input '{item.name}' for model '{model}'. "
+                    f"Expected {list(spec.shape)}, got {list(shape)}"
+                )
+        arrays[item.name] = item.array
+    missing = [alias for alias in sorted(signature.inputs) if alias not in arrays and alias not in signature.defaults]
+    if missing:
+        raise InvalidArgumentError(
+            f"expected {len(signature.inputs)} inputs but got {len(arrays)} inputs for model '{model}'; "
+            f"missing: {', '.join(missing)}"
+        )
+    return arrays
+
+
+def check_outputs(signature: Signature, requested: Sequence[str]) -> list[str]:
+    if not requested:
+        return sorted(signature.outputs)
+    seen: set[str] = set()
+    for name in requested:
+        if name in seen:
+            raise InvalidArgumentError(f"output '{name}' already exists in request")
+        if name not in signature.outputs:
+            raise InvalidArgumentError(
+                f"unexpected inference output '{name}'; the outputs are {', '.join(sorted(signature.outputs))}"
+            )
+        seen.add(name)
+    return list(requested)
+
+
+async def infer(
+    core: ServerCore,
+    options: OipOptions,
+    name: str,
+    version: str,
+    decode: Callable[[], Sequence[InferInput]],
+    requested: Sequence[str],
+    timeout_in_ms: int,
+    signature_name: str = "",
+) -> InferResult:
+    """Resolve (404/503 before any body error), decode, check, run through ``ServerCore.run``."""
+    with acquire(core, name, version) as handle:
+        signature = signature_of(handle, options, signature_name)
+        inputs = decode()
+        arrays = check_inputs(signature, name, inputs)
+        keys = check_outputs(signature, requested)
+        outputs = await inference.run_signature(core, handle, signature, arrays, keys, timeout_in_ms)
+        version_used = handle.id.version
+    result = []
+    for key in keys:
+        array = np.asarray(outputs[key])
+        try:
+            datatype = array_datatype(array)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"output '{key}': {exc}") from None
+        result.append((key, datatype, array))
+    return InferResult(version_used, result)
+
+
+# -- statistics ------------------------------------------------------------------------------------
+
+
+def statistics(core: ServerCore, name: str, version: str) -> list[dict[str, Any]]:
+    """``model_stats`` entries (§6.3); a name must be known, and so must a version given with it."""
+    number: int | None = None
+    if name:
+        if name not in core.models and not core.stats.of(name):
+            raise ServableNotFoundError(f"Request for unknown model: '{name}' is not found")
+        if version:
+            number = servable_request(core, name, version).version
+    found: dict[tuple[str, int], Any] = {
+        (sid.name, sid.version): stats for sid, stats in core.stats.of(name or None, number)
+    }
+    for model in [name] if name else sorted(core.models):
+        for v in core.manager.available_versions(model):
+            if number is None or v == number:
+                found.setdefault((model, v), None)
+    entries = [(model, v, stats) for (model, v), stats in found.items()]
+    entries.sort(key=lambda e: (e[0], e[1]))
+    return [_stats_entry(model, v, stats) for model, v, stats in entries]
+
+
+def _stats_entry(name: str, version: int, stats: Any) -> dict[str, Any]:
+    def duration(d: Any) -> dict[str, int]:
+        return {"count": d.count if d else 0, "ns": d.ns if d else 0}
+
+    zero = {"count": 0, "ns": 0}
+    return {
+        "name": name,
+        "version": str(version),
+        "last_inference": stats.last_inference_ms if stats else 0,
+        "inference_count": stats.inference_count if stats else 0,
+        "execution_count": stats.execution_count if stats else 0,
+        "inference_stats": {
+            "success": duration(stats.success if stats else None),
+            "fail": duration(stats.fail if stats else None),
+            "queue": duration(stats.queue if stats else None),
+            "compute_input": zero,
+            "compute_infer": duration(stats.compute_infer if stats else None),
+            "compute_output": zero,
+            "cache_hit": zero,
+            "cache_miss": zero,
+        },
+        "batch_stats": [],
+    }
+
+
+# -- model repository ------------------------------------------------------------------------------
+
+_INDEX_STATES = {
+    ManagerState.START: "LOADING",
+    ManagerState.LOADING: "LOADING",
+    ManagerState.AVAILABLE: "READY",
+    ManagerState.UNLOADING: "UNLOADING",
+    ManagerState.END: "UNAVAILABLE",
+    ManagerState.UNKNOWN: "UNKNOWN",
+}
+
+
+def _check_repository(options: OipOptions) -> None:
+    if not options.repository_api:
+        raise PermissionDeniedError(
+            f"the model repository extension is turned off on this server; start it with {REPOSITORY_FLAG} "
+            "to let clients load and unload models"
+        )
+
+
+def repository_index(core: ServerCore, options: OipOptions, ready_only: bool) -> list[dict[str, Any]]:
+    _check_repository(options)
+    entries: list[dict[str, Any]] = []
+    for name in sorted(set(core.models) | set(options.known_models)):
+        states = sorted(core.monitor.versions(name), key=lambda s: s.id.version) if name in core.models else []
+        if not states and not ready_only:
+            entries.append({"name": name})
+        for state in states:
+            entry = {"name": name, "version": str(state.id.version), "state": _INDEX_STATES[state.state]}
+            if state.state == ManagerState.END:
+                entry["reason"] = state.error.message if state.error is not None else "unloaded"
+            if not ready_only or entry["state"] == "READY":
+                entries.append(entry)
+    return entries
+
+
+def _check_writes(options: OipOptions) -> None:
+    _check_repository(options)
+    if options.workers > 1:
+        raise FailedPreconditionError(
+            f"model load/unload reaches one of the {options.workers} worker processes (--num_workers); "
+            "change the --model_config_file instead"
+        )
+
+
+async def repository_load(core: ServerCore, options: OipOptions, name: str, timeout: float = 60.0) -> None:
+    """Adds a configured model back (or re-polls a served one) and waits for an AVAILABLE version."""
+    _check_writes(options)
+    model = core.models.get(name) or options.known_models.get(name)
+    if model is None:
+        raise ServableNotFoundError(f"model '{name}' is not in the model config; load serves configured models only")
+    options.known_models.setdefault(name, model)
+    current = [m for m in core.models.values() if m.name != name]
+    await core.apply_config([*current, replace(model)])
+    failures = await core.wait_settled([name], timeout)
+    error = failures.get(name)
+    if error is not None:
+        raise ServingError(f"failed to load '{name}': {error.message}", error.code)
+
+
+async def repository_unload(core: ServerCore, options: OipOptions, name: str) -> None:
+    _check_writes(options)
+    if name not in core.models:
+        if name in options.known_models:
+            return  # already unloaded
+        raise ServableNotFoundError(f"Request for unknown model: '{name}' is not found")
+    options.known_models.setdefault(name, core.models[name])
+    await core.apply_config([m for m in core.models.values() if m.name != name])
+
+
+def unimplemented(what: str) -> ServingError:
+    return ServingError(what, StatusCode.UNIMPLEMENTED)
