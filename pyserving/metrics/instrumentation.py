@@ -8,8 +8,9 @@ request ends every observer gets the record: Prometheus metrics
 (``MetricsObserver``) and the access log (``AccessLogObserver`` in
 ``metrics/logs.py``). Handlers and use-cases never call any of this.
 
-REST requests outside ``/v1/`` (health probes, the metrics scrape, ``/v1/config``
-aside) are not recorded.
+REST requests outside ``/v1/`` and ``/v2/models/`` (health probes, the metrics scrape,
+``/v1/config`` aside) are not recorded. OIP v2 requests carry the protocol label ``oip-rest``
+or ``oip-grpc`` (``rest`` and ``grpc`` stay TF Serving's API).
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ GRPC_APIS = {
     "/tensorflow.serving.PredictionService/GetModelMetadata": "metadata",
     "/tensorflow.serving.ModelService/GetModelStatus": "status",
     "/tensorflow.serving.ModelService/HandleReloadConfigRequest": "reload_config",
+}
+# The Open Inference Protocol v2's RPCs: recorded under the protocol label "oip-grpc" (and REST
+# /v2/models/... under "oip-rest"), so TF Serving's own metrics never count them.
+OIP_GRPC_APIS = {
+    "/inference.GRPCInferenceService/ModelInfer": "infer",
+    "/inference.GRPCInferenceService/ModelMetadata": "metadata",
+    "/inference.GRPCInferenceService/ModelReady": "ready",
 }
 # TF Serving counts :tensorflow:serving:request_count for these gRPC calls (and every REST request).
 TF_GRPC_APIS = {"predict": "Predict", "classify": "Classify", "regress": "Regress"}
@@ -175,6 +183,16 @@ def _model_and_api(method: str, path: str) -> tuple[str, str]:
     return unquote(rest[:end]), api
 
 
+def _oip_model_and_api(path: str) -> tuple[str, str]:
+    """``/v2/models/<name>[/versions/<v>][/infer|/ready|...]``: a first guess, as ``_model_and_api``."""
+    rest = path[len("/v2/models/") :]
+    name, _, tail = rest.partition("/")
+    action = tail.rpartition("/")[2] if tail else "metadata"
+    if action not in ("infer", "ready", "stats", "config"):
+        action = "metadata"
+    return unquote(name), action
+
+
 class RestInstrumentation:
     """ASGI middleware around ``RestApp``. Event-loop only."""
 
@@ -188,11 +206,16 @@ class RestInstrumentation:
             return
         raw = scope.get("raw_path")
         path = raw.decode("latin-1") if raw else scope["path"]
-        if path[:4].lower() != "/v1/" or path.startswith("/v1/config") or scope["method"] == "OPTIONS":
+        if path.startswith("/v2/models/"):
+            model, api = _oip_model_and_api(path)
+            protocol = "oip-rest"
+        elif path[:4].lower() != "/v1/" or path.startswith("/v1/config") or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        model, api = _model_and_api(scope["method"], path)
-        record = RequestRecord("rest", api, model)
+        else:
+            model, api = _model_and_api(scope["method"], path)
+            protocol = "rest"
+        record = RequestRecord(protocol, api, model)
         token = CURRENT_REQUEST.set(record)
         for observer in self.observers:
             observer.started(record)
@@ -222,6 +245,10 @@ class RestInstrumentation:
 
 
 def _grpc_model(request: Any) -> str:
+    for field in ("model_name", "name"):  # OIP's ModelInferRequest, ModelMetadataRequest
+        value = getattr(request, field, None)
+        if isinstance(value, str):
+            return value
     spec = getattr(request, "model_spec", None)
     if spec is not None:
         return str(spec.name)
@@ -232,6 +259,9 @@ def _grpc_model(request: Any) -> str:
 
 
 def _grpc_version(response: Any, record: RequestRecord) -> str:
+    oip_version = getattr(response, "model_version", None)
+    if isinstance(oip_version, str) and oip_version:
+        return oip_version
     spec = getattr(response, "model_spec", None)
     if spec is not None and spec.HasField("version"):
         return str(spec.version.value)
@@ -252,13 +282,17 @@ def grpc_interceptor(observers: Sequence[RequestObserver]) -> Any:
             handler = await continuation(details)
             method = details.method
             api = GRPC_APIS.get(method)
+            protocol = "grpc"
+            if api is None:
+                api = OIP_GRPC_APIS.get(method)
+                protocol = "oip-grpc"
             if handler is None or api is None or handler.unary_unary is None:
                 return handler
             cached = self._wrapped.get(method)
             if cached is not None and cached[0] is handler:
                 return cached[1]
             wrapped = grpc.unary_unary_rpc_method_handler(
-                _observed(handler.unary_unary, api, tuple(observers)),
+                _observed(handler.unary_unary, api, tuple(observers), protocol),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -268,13 +302,13 @@ def grpc_interceptor(observers: Sequence[RequestObserver]) -> Any:
     return GrpcInstrumentation()
 
 
-def _observed(behavior: Any, api: str, observers: tuple[RequestObserver, ...]) -> Any:
+def _observed(behavior: Any, api: str, observers: tuple[RequestObserver, ...], protocol: str = "grpc") -> Any:
     import asyncio
 
     import grpc
 
     async def observed(request: Any, context: Any) -> Any:
-        record = RequestRecord("grpc", api, _grpc_model(request))
+        record = RequestRecord(protocol, api, _grpc_model(request))
         token = CURRENT_REQUEST.set(record)
         for observer in observers:
             observer.started(record)

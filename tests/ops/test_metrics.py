@@ -227,3 +227,39 @@ def test_requests_and_lifecycle_are_logged_one_line_each(server: RunningServer) 
     assert "model life version 1: UNLOADING" in log
     assert "model life version 1: END (unloaded in" in log
     assert "/healthz" not in log and METRICS_PATH not in log  # probes and scrapes are not request-logged
+
+
+def test_oip_requests_carry_their_own_protocol_label(server: RunningServer) -> None:
+    import tritonclient.grpc as grpcclient
+    import tritonclient.http as httpclient
+
+    before = scrape(server.rest_url)
+    x = np.array([[1.0]], np.float32)
+    rest_input = httpclient.InferInput("x", [1, 1], "FP32")
+    rest_input.set_data_from_numpy(x)
+    grpc_input = grpcclient.InferInput("x", [1, 1], "FP32")
+    grpc_input.set_data_from_numpy(x)
+    rest = httpclient.InferenceServerClient(f"127.0.0.1:{server.rest_port}")
+    over_grpc = grpcclient.InferenceServerClient(server.grpc_address)
+    try:
+        rest.infer("m", [rest_input])
+        over_grpc.infer("m", [grpc_input])
+    finally:
+        rest.close()
+        over_grpc.close()
+    ours = "pyserving_requests_total"
+    labels = {"model": "m", "version": "1", "api": "infer", "code": "OK"}
+    server.wait_for(
+        lambda: (
+            value(scrape(server.rest_url), ours, protocol="oip-grpc", **labels)
+            > value(before, ours, protocol="oip-grpc", **labels)
+        ),
+        10,
+        "the OIP gRPC request's metric",
+    )
+    after = scrape(server.rest_url)
+    assert value(after, ours, protocol="oip-rest", **labels) - value(before, ours, protocol="oip-rest", **labels) == 1
+    # TF Serving's own request metrics count TF Serving's API only.
+    assert value(after, ":tensorflow:serving:request_count", model_name="m", status="OK") == value(
+        before, ":tensorflow:serving:request_count", model_name="m", status="OK"
+    )
