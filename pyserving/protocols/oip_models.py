@@ -134,9 +134,15 @@ def model_ready(core: ServerCore, name: str, version: str) -> bool:
 # -- metadata -------------------------------------------------------------------------------
 
 
+# Signatures whose dtypes all have OIP names, by id (the object is kept, so the id stays its own).
+_CHECKED: dict[int, Signature] = {}
+
+
 def signature_of(handle: ServableHandle, options: OipOptions, name: str = "") -> Signature:
     """``name`` (a request's ``signature_name`` parameter), else --oip_signature_name."""
     signature = inference.find_signature(handle.servable, name or options.signature_name, _missing_signature)
+    if _CHECKED.get(id(signature)) is signature:
+        return signature
     for kind, specs in (("input", signature.inputs), ("output", signature.outputs)):
         for alias, spec in specs.items():
             if oip_datatype(spec.dtype) is None:
@@ -144,6 +150,9 @@ def signature_of(handle: ServableHandle, options: OipOptions, name: str = "") ->
                     f"signature '{signature.name}' {kind} '{alias}' has dtype {spec.dtype_name}, "
                     "which the Open Inference Protocol cannot carry"
                 )
+    if len(_CHECKED) > 4096:  # signatures of unloaded versions: forget them all now and then
+        _CHECKED.clear()
+    _CHECKED[id(signature)] = signature
     return signature
 
 

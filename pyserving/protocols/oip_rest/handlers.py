@@ -115,6 +115,18 @@ def _inflate(body: bytes, headers: Any) -> bytes:
     return body
 
 
+def _parse_header(data: bytes) -> dict[str, Any]:
+    """orjson first (the hot path); what it refuses (``NaN``/``Infinity`` tokens, which tritonclient
+    writes in JSON mode) goes through the lenient parser of the /v1 path, which also words the errors."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return parse_object(data)
+    if not isinstance(doc, dict):
+        return parse_object(data)  # its error names what the body is
+    return doc
+
+
 def _parameters(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         return {}
@@ -140,7 +152,7 @@ async def infer(
             "Inference-Header-Content-Length 0 (a raw binary request) is not supported; send the JSON header first"
         )
     try:
-        doc = parse_object(body if length is None else body[:length])
+        doc = _parse_header(body if length is None else body[:length])
     except InvalidArgumentError as exc:
         if length is None and b"binary_data_size" in body:
             raise InvalidArgumentError(
@@ -224,7 +236,7 @@ async def infer(
     )
     entries: list[dict[str, Any]] = []
     chunks: list[bytes] = []
-    non_finite = False
+    floats: list[np.ndarray] = []
     for name, datatype, array in result.outputs:
         entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
         if binary.get(name, binary_output):
@@ -233,15 +245,18 @@ async def infer(
             chunks.append(chunk)
         else:
             data = to_json(name, array, datatype)
-            if isinstance(data, np.ndarray) and data.dtype.kind == "f" and not np.isfinite(data).all():
-                non_finite = True
+            if isinstance(data, np.ndarray) and data.dtype.kind == "f":
+                floats.append(data)
             entry["data"] = data
         entries.append(entry)
     answer: dict[str, Any] = {"model_name": route.model, "model_version": str(result.version)}
     if request_id is not None:
         answer["id"] = request_id
     answer["outputs"] = entries
-    header = dumps(answer, non_finite)
+    header = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+    # orjson writes NaN and infinities as null; only then look for them (as the /v1 path does).
+    if b"null" in header and any(not np.isfinite(data).all() for data in floats):
+        header = dumps(answer, non_finite=True)
     if not chunks:
         return 200, [(b"content-type", JSON)], header
     response_headers = [(b"content-type", BINARY), (HEADER_LENGTH, str(len(header)).encode())]
