@@ -494,3 +494,44 @@ def test_repository_api_is_off_by_default(tmp_path: Path) -> None:
         client.close()
     finally:
         running.stop()
+
+
+def test_stream_infer_answers_each_request_and_survives_errors(server) -> None:
+    import queue
+
+    answers: queue.Queue = queue.Queue()
+    client = grpcclient.InferenceServerClient(server.grpc_address)
+    client.start_stream(callback=lambda result, error: answers.put((result, error)))
+    try:
+        client.async_stream_infer("hp_tensorflow", [_x(module=grpcclient)], request_id="a")
+        client.async_stream_infer("nope", [_x(module=grpcclient)], request_id="b")
+        client.async_stream_infer("hp_onnx" if "hp_onnx" in HP_MODELS else "hp_python", [_x(module=grpcclient)])
+        results = [answers.get(timeout=TIMEOUT) for _ in range(3)]
+    finally:
+        client.stop_stream()
+        client.close()
+    assert results[0][1] is None and results[0][0].get_response().id == "a"
+    np.testing.assert_allclose(results[0][0].as_numpy("y"), [[2.5], [3.0]])
+    assert results[1][0] is None and "nope" in str(results[1][1])
+    np.testing.assert_allclose(results[2][0].as_numpy("y"), [[2.5], [3.0]])
+
+
+def test_gzip_and_deflate_bodies_and_version_labels(http, server) -> None:
+    import gzip
+    import zlib
+
+    body = json.dumps(_infer_doc(id="z")).encode()
+    for encoding, data in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))):
+        response = _post(server, "/v2/models/hp_tensorflow/versions/stable/infer", data, {"Content-Encoding": encoding})
+        assert response.status_code == 200, response.text
+        assert response.json()["model_version"] == "123" and response.json()["id"] == "z"
+    result = http.infer("hp_tensorflow", [_x()], model_version="stable")
+    assert result.get_response()["model_version"] == "123"
+
+
+def test_repository_index_over_grpc_and_the_ready_filter(grpc_client, server) -> None:
+    names = {(m.name, m.version, m.state) for m in grpc_client.get_model_repository_index().models}
+    assert ("hp_tensorflow", "123", "READY") in names
+    response = _post(server, "/v2/repository/index", b'{"ready": true}')
+    assert all(entry["state"] == "READY" for entry in response.json())
+    assert _post(server, "/v2/repository/index", b'{"ready": 1}').status_code == 400
