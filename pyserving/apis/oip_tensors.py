@@ -99,7 +99,8 @@ def from_json(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> np
         info = np.iinfo(target)
         if guessed.min() < info.min or guessed.max() > info.max:
             raise InvalidArgumentError(f"input '{name}': a value is out of range for {datatype}")
-    return guessed.astype(target, copy=False).reshape(shape)
+    with np.errstate(over="ignore"):  # a number beyond FP16/FP32 becomes infinity, as in numpy and TF
+        return guessed.astype(target, copy=False).reshape(shape)
 
 
 def _kind_fits(datatype: str, kind: str) -> bool:

@@ -127,3 +127,32 @@ def test_typed_contents_use_the_field_of_the_datatype() -> None:
     assert from_contents("s", "BYTES", (1,), service_pb2.InferTensorContents(bytes_contents=[b"a\x00"])).tolist() == [
         b"a\x00"
     ]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DATATYPES = [*NUMERIC, "BYTES", "BF16"]
+SHAPES = st.lists(st.integers(0, 4), max_size=3).map(tuple)
+JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=3))
+JSON_DATA = st.recursive(st.lists(JSON_LEAVES, max_size=5), lambda inner: st.lists(inner, max_size=3), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(DATATYPES), SHAPES, st.binary(max_size=40))
+def test_any_chunk_decodes_to_its_shape_or_is_invalid_argument(datatype: str, shape: tuple, raw: bytes) -> None:
+    try:
+        array = from_raw("x", datatype, shape, raw)
+    except InvalidArgumentError:
+        return
+    assert array.shape == shape
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(DATATYPES), SHAPES, JSON_DATA)
+def test_any_json_data_decodes_to_its_shape_or_is_invalid_argument(datatype: str, shape: tuple, data: list) -> None:
+    try:
+        array = from_json("x", datatype, shape, data)
+    except InvalidArgumentError:
+        return
+    assert array.shape == shape
