@@ -199,3 +199,20 @@ def test_readiness_while_a_model_loads(tmp_path: Path) -> None:
         ] == [2.0]
     finally:
         running.stop()
+
+
+def test_oip_signature_name_flag_picks_the_served_signature(tmp_path: Path) -> None:
+    models.export_dtypes_model(tmp_path / "d" / "1")
+    running = start_server(
+        ["--model_name=d", f"--model_base_path={tmp_path / 'd'}", "--oip_signature_name=scalar"],
+        tmp_path,
+        wait_models=["d"],
+    )
+    try:
+        metadata = requests.get(f"{running.rest_url}/v2/models/d", timeout=TIMEOUT).json()
+        assert metadata["inputs"] == [{"name": "x", "datatype": "FP32", "shape": []}]
+        body = json.dumps({"inputs": [{"name": "x", "shape": [], "datatype": "FP32", "data": [2.0]}]})
+        answer = requests.post(f"{running.rest_url}/v2/models/d/infer", data=body, timeout=TIMEOUT).json()
+        assert answer["outputs"][0]["data"] == [4.0]
+    finally:
+        running.stop()
