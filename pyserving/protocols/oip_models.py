@@ -247,6 +247,15 @@ class InferResult:
     outputs: list[tuple[str, str, np.ndarray]]  # (name, datatype, array) in answer order
 
 
+def request_timeout(timeout_in_ms: int, micros: Any) -> int:
+    """The run timeout in ms: the protocol's (0: none), shortened by the request's ``timeout``
+    parameter (microseconds, as tritonclient's ``timeout=`` sends it) when that is smaller."""
+    if type(micros) is not int or micros <= 0:
+        return timeout_in_ms
+    asked = max(1, micros // 1000)
+    return asked if timeout_in_ms <= 0 else min(timeout_in_ms, asked)
+
+
 def check_inputs(signature: Signature, model: str, inputs: Sequence[InferInput]) -> dict[str, np.ndarray]:
     """Unique names known to the signature, datatypes equal to the signature's, known dims equal."""
     arrays: dict[str, np.ndarray] = {}

@@ -177,6 +177,8 @@ class OipService:
             signature_name = _parameter(request.parameters["signature_name"])
             if not isinstance(signature_name, str):
                 raise InvalidArgumentError("parameter 'signature_name' must be a string")
+        if "timeout" in request.parameters:
+            timeout = oip_models.request_timeout(timeout, _parameter(request.parameters["timeout"]))
         limits = self.core.options.tensor_limits
         model = request.model_name
 

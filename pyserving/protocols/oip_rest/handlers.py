@@ -231,8 +231,9 @@ async def infer(
             )
         return decoded
 
+    timeout = oip_models.request_timeout(timeout_in_ms, parameters.get("timeout"))
     result = await oip_models.infer(
-        core, options, route.model, route.version, decode, requested, timeout_in_ms, signature_name
+        core, options, route.model, route.version, decode, requested, timeout, signature_name
     )
     entries: list[dict[str, Any]] = []
     chunks: list[bytes] = []

@@ -160,6 +160,8 @@ class RestApp:
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """``/v2``: every answer but a 200 is ``{"error": ...}`` (tritonclient reads nothing else)."""
         assert self.options.oip is not None
+        if method == "OPTIONS":
+            return _preflight(scope)
         try:
             route = oip_routes.match(method, path)
             scope[SCOPE_ROUTE] = route
