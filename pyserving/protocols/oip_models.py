@@ -234,6 +234,16 @@ def model_config(core: ServerCore, options: OipOptions, name: str, version: str)
 # -- infer -------------------------------------------------------------------------------------
 
 
+# Payloads (bytes) decoded, and results (elements) encoded, on the inference executor from this size on.
+OFF_LOOP_BYTES = 1 << 20
+OFF_LOOP_ELEMENTS = 1 << 18
+
+
+def off_loop(outputs: Sequence[tuple[str, str, np.ndarray]]) -> bool:
+    """Whether encoding these outputs is worth a trip to the executor."""
+    return sum(array.size for _, _, array in outputs) >= OFF_LOOP_ELEMENTS
+
+
 @dataclass
 class InferInput:
     name: str
@@ -314,11 +324,16 @@ async def infer(
     requested: Sequence[str],
     timeout_in_ms: int,
     signature_name: str = "",
+    payload_bytes: int = 0,
 ) -> InferResult:
-    """Resolve (404/503 before any body error), decode, check, run through ``ServerCore.run``."""
+    """Resolve (404/503 before any body error), decode, check, run through ``ServerCore.run``.
+
+    A payload of ``OFF_LOOP_BYTES`` or more is decoded on the inference executor, so a large
+    JSON or BYTES body does not stall the event loop.
+    """
     with acquire(core, name, version) as handle:
         signature = signature_of(handle, options, signature_name)
-        inputs = decode()
+        inputs = decode() if payload_bytes < OFF_LOOP_BYTES else await core.run_blocking(decode)
         arrays = check_inputs(signature, name, inputs)
         keys = check_outputs(signature, requested)
         outputs = await inference.run_signature(core, handle, signature, arrays, keys, timeout_in_ms)

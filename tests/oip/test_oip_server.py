@@ -535,3 +535,41 @@ def test_repository_index_over_grpc_and_the_ready_filter(grpc_client, server) ->
     response = _post(server, "/v2/repository/index", b'{"ready": true}')
     assert all(entry["state"] == "READY" for entry in response.json())
     assert _post(server, "/v2/repository/index", b'{"ready": 1}').status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("build", "needle"),
+    [
+        (lambda r: r.inputs.add(name="x", datatype="FP64", shape=[1, 1]).contents.fp64_contents.append(1.0), "FP64"),
+        (
+            lambda r: (r.inputs.add(name="x", datatype="FP32", shape=[2, 1]), r.raw_input_contents.append(b"\0" * 4)),
+            "8 bytes",
+        ),
+        (
+            lambda r: (
+                r.inputs.add(name="x", datatype="FP32", shape=[1, 1]),
+                r.raw_input_contents.extend([b"\0" * 4] * 2),
+            ),
+            "raw_input_contents",
+        ),
+        (lambda r: r.inputs.add(name="x", datatype="FP32", shape=[1, 1]), "unable to find data"),
+        (lambda r: r.inputs.add(name="x", datatype="FP32", shape=[-1]), "non-negative"),
+        (lambda r: r.inputs.add(name="x", datatype="FP32", shape=[2**40, 2**40]), "max_tensor_elements"),
+    ],
+)
+def test_grpc_bad_requests_are_invalid_argument(server, build: Any, needle: str) -> None:
+    with grpc.insecure_channel(server.grpc_address) as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        request = service_pb2.ModelInferRequest(model_name="hp_tensorflow")
+        build(request)
+        with pytest.raises(grpc.RpcError) as error:
+            stub.ModelInfer(request, timeout=TIMEOUT)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert needle in error.value.details()
+
+
+def test_large_tensors_decode_and_encode_off_the_event_loop(http, grpc_client) -> None:
+    values = np.arange(300_000, dtype=np.float32).reshape(-1, 1)  # 1.2 MB in, 300k elements out
+    np.testing.assert_allclose(http.infer("hp_tensorflow", [_x(values=values)]).as_numpy("y"), values * 0.5 + 2)
+    result = grpc_client.infer("hp_tensorflow", [_x(values=values, module=grpcclient)])
+    np.testing.assert_allclose(result.as_numpy("y"), values * 0.5 + 2)

@@ -209,14 +209,23 @@ class OipService:
                 decoded.append(InferInput(name, datatype, array))
             return decoded
 
+        payload = sum(len(raw) for raw in request.raw_input_contents)
         result = await oip_models.infer(
-            self.core, self.options, model, request.model_version, decode, requested, timeout, signature_name
+            self.core, self.options, model, request.model_version, decode, requested, timeout, signature_name, payload
         )
         response = service_pb2.ModelInferResponse(model_name=model, model_version=str(result.version), id=request.id)
-        for name, datatype, array in result.outputs:
-            response.outputs.add(name=name, datatype=datatype, shape=array.shape)
-            response.raw_output_contents.append(to_raw(array, datatype))
+        if oip_models.off_loop(result.outputs):
+            await self.core.run_blocking(_fill_outputs, response, result.outputs)
+        else:
+            _fill_outputs(response, result.outputs)
         return response
+
+
+def _fill_outputs(response: Any, outputs: Any) -> None:
+    """Always ``raw_output_contents``, one entry per output in ``outputs`` order (never typed contents)."""
+    for name, datatype, array in outputs:
+        response.outputs.add(name=name, datatype=datatype, shape=array.shape)
+        response.raw_output_contents.append(to_raw(array, datatype))
 
 
 def _unimplemented_method(message: str) -> Any:

@@ -17,7 +17,7 @@ from pyserving.apis.json_format import dumps, parse_object
 from pyserving.apis.oip_tensors import check_datatype, check_shape, from_json, from_raw, to_json, to_raw
 from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
 from pyserving.protocols import oip_models
-from pyserving.protocols.oip_models import InferInput, OipOptions
+from pyserving.protocols.oip_models import InferInput, InferResult, OipOptions
 from pyserving.protocols.oip_rest.routes import UNIMPLEMENTED, OipRoute
 from pyserving.serving.server_core import ServerCore
 
@@ -233,8 +233,17 @@ async def infer(
 
     timeout = oip_models.request_timeout(timeout_in_ms, parameters.get("timeout"))
     result = await oip_models.infer(
-        core, options, route.model, route.version, decode, requested, timeout, signature_name
+        core, options, route.model, route.version, decode, requested, timeout, signature_name, len(body)
     )
+    if oip_models.off_loop(result.outputs):
+        return await core.run_blocking(_encode, route.model, result, request_id, binary, binary_output)
+    return _encode(route.model, result, request_id, binary, binary_output)
+
+
+def _encode(
+    model: str, result: InferResult, request_id: str | None, binary: dict[str, bool], binary_output: bool
+) -> Response:
+    """The JSON header, then the binary outputs' chunks in output order (§3.2)."""
     entries: list[dict[str, Any]] = []
     chunks: list[bytes] = []
     floats: list[np.ndarray] = []
@@ -250,7 +259,7 @@ async def infer(
                 floats.append(data)
             entry["data"] = data
         entries.append(entry)
-    answer: dict[str, Any] = {"model_name": route.model, "model_version": str(result.version)}
+    answer: dict[str, Any] = {"model_name": model, "model_version": str(result.version)}
     if request_id is not None:
         answer["id"] = request_id
     answer["outputs"] = entries
