@@ -3,7 +3,8 @@
 Why a store of its own: Prometheus metrics are optional and keyed for scraping, while the
 statistics extension must always answer with cumulative counts and nanoseconds per version.
 It listens on ``ServerCore.run_listeners`` (every run of every protocol: one success or
-failure per request) and ``batch_listeners`` (one execution and the queue time per batch).
+failure per request) and ``batch_listeners`` (one execution and the queue time per batch);
+a version's counters go when it ends (``ServerCore.bus``).
 Event-loop only; framework-free.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyserving.core.ids import ServableId
+from pyserving.core.states import ManagerState
 
 
 @dataclass
@@ -75,6 +77,11 @@ class ModelStats:
         stats.execution_count += 1
         for seconds in batch.queue_seconds:
             stats.queue.add(seconds)
+
+    def on_state(self, state: Any) -> None:
+        """A version that ended takes its counters with it (Triton reports loaded versions only)."""
+        if state.state == ManagerState.END:
+            self.versions.pop(state.id, None)
 
     def of(self, name: str | None = None, version: int | None = None) -> list[tuple[ServableId, VersionStats]]:
         return sorted(

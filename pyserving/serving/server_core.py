@@ -116,6 +116,7 @@ class ServerCore:
         self.stats = ModelStats(batched=options.batching is not None)
         self.run_listeners.append(self.stats.on_run)
         self.batch_listeners.append(self.stats.on_batch)
+        self.bus.subscribe(self.stats.on_state)
         # One batcher for all (None key), or one per version with per-version options.
         self._batchers: dict[ServableId | None, BatchScheduler | None] = {}
         if options.per_version_batching is not None:

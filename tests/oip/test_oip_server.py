@@ -465,6 +465,12 @@ def test_requests_across_a_version_swap(http, grpc_client, server) -> None:
 
     server.wait_for(swapped, timeout=60, what="version 2 serving")
     np.testing.assert_allclose(http.infer("swap", [_x()]).as_numpy("y"), [[3.5], [4.0]])
+    # Statistics follow the loaded versions: version 1's counters go once it has unloaded.
+    server.wait_for(
+        lambda: [s["version"] for s in http.get_inference_statistics("swap")["model_stats"]] == ["2"],
+        timeout=30,
+        what="statistics of version 2 only",
+    )
 
 
 def test_repository_api_is_off_by_default(tmp_path: Path) -> None:
