@@ -1,4 +1,4 @@
-"""The OIP v2 use-cases both front ends share: resolve, metadata, readiness, infer, config, index.
+"""The OIP v2 use-cases both front ends share: resolve, metadata, readiness, config, infer.
 
 Why here and not in each protocol: REST and gRPC must answer the same model with the same
 names, versions, shapes and status codes; each front end only decodes its wire format into
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,9 +20,7 @@ import numpy as np
 from pyserving import __version__
 from pyserving.apis.oip_datatypes import CONFIG_TYPES, array_datatype, oip_datatype
 from pyserving.core.errors import (
-    FailedPreconditionError,
     InvalidArgumentError,
-    PermissionDeniedError,
     ServableNotFoundError,
     ServingError,
     StatusCode,
@@ -347,124 +345,6 @@ async def infer(
             raise InvalidArgumentError(f"output '{key}': {exc}") from None
         result.append((key, datatype, array))
     return InferResult(version_used, result)
-
-
-# -- statistics ------------------------------------------------------------------------------------
-
-
-def statistics(core: ServerCore, name: str, version: str) -> list[dict[str, Any]]:
-    """``model_stats`` entries (§6.3); a name must be known, and so must a version given with it."""
-    number: int | None = None
-    if name:
-        if name not in core.models and not core.stats.of(name):
-            raise ServableNotFoundError(f"Request for unknown model: '{name}' is not found")
-        if version:
-            number = servable_request(core, name, version).version
-    found: dict[tuple[str, int], Any] = {
-        (sid.name, sid.version): stats for sid, stats in core.stats.of(name or None, number)
-    }
-    for model in [name] if name else sorted(core.models):
-        for v in core.manager.available_versions(model):
-            if number is None or v == number:
-                found.setdefault((model, v), None)
-    entries = [(model, v, stats) for (model, v), stats in found.items()]
-    entries.sort(key=lambda e: (e[0], e[1]))
-    return [_stats_entry(model, v, stats) for model, v, stats in entries]
-
-
-def _stats_entry(name: str, version: int, stats: Any) -> dict[str, Any]:
-    def duration(d: Any) -> dict[str, int]:
-        return {"count": d.count if d else 0, "ns": d.ns if d else 0}
-
-    zero = {"count": 0, "ns": 0}
-    return {
-        "name": name,
-        "version": str(version),
-        "last_inference": stats.last_inference_ms if stats else 0,
-        "inference_count": stats.inference_count if stats else 0,
-        "execution_count": stats.execution_count if stats else 0,
-        "inference_stats": {
-            "success": duration(stats.success if stats else None),
-            "fail": duration(stats.fail if stats else None),
-            "queue": duration(stats.queue if stats else None),
-            "compute_input": zero,
-            "compute_infer": duration(stats.compute_infer if stats else None),
-            "compute_output": zero,
-            "cache_hit": zero,
-            "cache_miss": zero,
-        },
-        "batch_stats": [],
-    }
-
-
-# -- model repository ------------------------------------------------------------------------------
-
-_INDEX_STATES = {
-    ManagerState.START: "LOADING",
-    ManagerState.LOADING: "LOADING",
-    ManagerState.AVAILABLE: "READY",
-    ManagerState.UNLOADING: "UNLOADING",
-    ManagerState.END: "UNAVAILABLE",
-    ManagerState.UNKNOWN: "UNKNOWN",
-}
-
-
-def _check_repository(options: OipOptions) -> None:
-    if not options.repository_api:
-        raise PermissionDeniedError(
-            f"the model repository extension is turned off on this server; start it with {REPOSITORY_FLAG} "
-            "to let clients load and unload models"
-        )
-
-
-def repository_index(core: ServerCore, options: OipOptions, ready_only: bool) -> list[dict[str, Any]]:
-    _check_repository(options)
-    entries: list[dict[str, Any]] = []
-    for name in sorted(set(core.models) | set(options.known_models)):
-        states = sorted(core.monitor.versions(name), key=lambda s: s.id.version) if name in core.models else []
-        if not states and not ready_only:
-            entries.append({"name": name})
-        for state in states:
-            entry = {"name": name, "version": str(state.id.version), "state": _INDEX_STATES[state.state]}
-            if state.state == ManagerState.END:
-                entry["reason"] = state.error.message if state.error is not None else "unloaded"
-            if not ready_only or entry["state"] == "READY":
-                entries.append(entry)
-    return entries
-
-
-def _check_writes(options: OipOptions) -> None:
-    _check_repository(options)
-    if options.workers > 1:
-        raise FailedPreconditionError(
-            f"model load/unload reaches one of the {options.workers} worker processes (--num_workers); "
-            "change the --model_config_file instead"
-        )
-
-
-async def repository_load(core: ServerCore, options: OipOptions, name: str, timeout: float = 60.0) -> None:
-    """Adds a configured model back (or re-polls a served one) and waits for an AVAILABLE version."""
-    _check_writes(options)
-    model = core.models.get(name) or options.known_models.get(name)
-    if model is None:
-        raise ServableNotFoundError(f"model '{name}' is not in the model config; load serves configured models only")
-    options.known_models.setdefault(name, model)
-    current = [m for m in core.models.values() if m.name != name]
-    await core.apply_config([*current, replace(model)])
-    failures = await core.wait_settled([name], timeout)
-    error = failures.get(name)
-    if error is not None:
-        raise ServingError(f"failed to load '{name}': {error.message}", error.code)
-
-
-async def repository_unload(core: ServerCore, options: OipOptions, name: str) -> None:
-    _check_writes(options)
-    if name not in core.models:
-        if name in options.known_models:
-            return  # already unloaded
-        raise ServableNotFoundError(f"Request for unknown model: '{name}' is not found")
-    options.known_models.setdefault(name, core.models[name])
-    await core.apply_config([m for m in core.models.values() if m.name != name])
 
 
 def unimplemented(what: str) -> ServingError:

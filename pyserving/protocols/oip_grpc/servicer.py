@@ -16,7 +16,7 @@ from google.protobuf import message_factory
 
 from pyserving.apis.oip_tensors import check_datatype, check_shape, from_contents, from_raw, to_raw
 from pyserving.core.errors import InvalidArgumentError, ServingError
-from pyserving.protocols import oip_models
+from pyserving.protocols import oip_models, oip_repository, oip_statistics
 from pyserving.protocols.grpc.errors import as_serving_error, rpc
 from pyserving.protocols.grpc.handlers import safe_deserializer
 from pyserving.protocols.oip_grpc.proto import SERVICE, model_config_pb2, service_pb2
@@ -102,7 +102,7 @@ class OipService:
     @rpc
     async def ModelStatistics(self, request: Any, context: Any) -> Any:
         response = service_pb2.ModelStatisticsResponse()
-        for entry in oip_models.statistics(self.core, request.name, request.version):
+        for entry in oip_statistics.statistics(self.core, request.name, request.version):
             stats = response.model_stats.add(
                 name=entry["name"],
                 version=entry["version"],
@@ -121,7 +121,7 @@ class OipService:
         if request.repository_name:
             raise oip_models.unimplemented("'repository_name' specification is not supported")
         response = service_pb2.RepositoryIndexResponse()
-        for entry in oip_models.repository_index(self.core, self.options, request.ready):
+        for entry in oip_repository.repository_index(self.core, self.options, request.ready):
             response.models.add(**entry)
         return response
 
@@ -131,14 +131,14 @@ class OipService:
             raise oip_models.unimplemented("'repository_name' specification is not supported")
         if any(key == "config" or key.startswith("file:") for key in request.parameters):
             raise oip_models.unimplemented("loading a model from an uploaded config or files is not supported")
-        await oip_models.repository_load(self.core, self.options, request.model_name)
+        await oip_repository.repository_load(self.core, self.options, request.model_name)
         return service_pb2.RepositoryModelLoadResponse()
 
     @rpc
     async def RepositoryModelUnload(self, request: Any, context: Any) -> Any:
         if request.repository_name:
             raise oip_models.unimplemented("'repository_name' specification is not supported")
-        await oip_models.repository_unload(self.core, self.options, request.model_name)
+        await oip_repository.repository_unload(self.core, self.options, request.model_name)
         return service_pb2.RepositoryModelUnloadResponse()
 
     @rpc

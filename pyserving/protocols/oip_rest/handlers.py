@@ -16,7 +16,7 @@ import orjson
 from pyserving.apis.json_format import dumps, parse_object
 from pyserving.apis.oip_tensors import check_datatype, check_shape, from_json, from_raw, to_json, to_raw
 from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
-from pyserving.protocols import oip_models
+from pyserving.protocols import oip_models, oip_repository, oip_statistics
 from pyserving.protocols.oip_models import InferInput, InferResult, OipOptions
 from pyserving.protocols.oip_rest.routes import UNIMPLEMENTED, OipRoute
 from pyserving.serving.server_core import ServerCore
@@ -59,14 +59,14 @@ async def handle(
         with oip_models.acquire(core, route.model, route.version):
             return _empty()
     if action in ("stats", "all_stats"):
-        return _json({"model_stats": oip_models.statistics(core, route.model, route.version)})
+        return _json({"model_stats": oip_statistics.statistics(core, route.model, route.version)})
     if action == "config":
         return _json(oip_models.model_config(core, options, route.model, route.version))
     if action == "repository_index":
         ready = parse_object(body).get("ready", False) if body.strip() else False
         if not isinstance(ready, bool):
             raise InvalidArgumentError("'ready' must be a boolean")
-        return _json(oip_models.repository_index(core, options, ready))
+        return _json(oip_repository.repository_index(core, options, ready))
     if action in ("repository_load", "repository_unload"):
         doc = parse_object(body) if body.strip() else {}
         parameters = doc.get("parameters") or {}
@@ -75,9 +75,9 @@ async def handle(
         if action == "repository_load":
             if "config" in parameters or any(str(k).startswith("file:") for k in parameters):
                 raise oip_models.unimplemented("loading a model from an uploaded config or files is not supported")
-            await oip_models.repository_load(core, options, route.model)
+            await oip_repository.repository_load(core, options, route.model)
         else:
-            await oip_models.repository_unload(core, options, route.model)
+            await oip_repository.repository_unload(core, options, route.model)
         return _empty()
     raise oip_models.unimplemented(UNIMPLEMENTED.get(action, f"{action} is not supported"))
 
