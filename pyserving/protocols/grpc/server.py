@@ -8,6 +8,7 @@ and stops the server (``runner.py``).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ from pyserving.protocols.grpc.profiler_service import ProfilerService, StartSess
 from pyserving.protocols.limits import InFlightLimit
 from pyserving.protocols.oip_models import OipOptions
 from pyserving.serving.server_core import ServerCore
+
+logger = logging.getLogger("pyserving.grpc")
 
 # TF Serving sets ServerBuilder::SetMaxMessageSize(kint32max) for both directions.
 MAX_MESSAGE_BYTES = 2**31 - 1
@@ -245,9 +248,12 @@ def create_server(
     )
     services = [PREDICTION_SERVICE, MODEL_SERVICE]
     if oip is not None:
-        from pyserving.protocols.oip_grpc.servicer import add_oip_service
-
-        services.append(add_oip_service(server, core, oip))
+        try:
+            from pyserving.protocols.oip_grpc.servicer import add_oip_service
+        except ImportError as exc:  # the generated inference.* modules (tritonclient[grpc]) are missing
+            logger.warning("Not serving inference.GRPCInferenceService (OIP v2 over gRPC): %s", exc)
+        else:
+            services.append(add_oip_service(server, core, oip))
     if profiler is not None:
         server.add_generic_rpc_handlers((profiler_handler(ProfilerService(profiler)),))
     if options.enable_healthcheck:
