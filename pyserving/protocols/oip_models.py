@@ -10,8 +10,7 @@ so batching, deadlines, tensor limits and metrics apply alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,15 +104,13 @@ def _unavailable_or_missing(core: ServerCore, request: ServableRequest) -> Servi
     return ServableNotFoundError(f"model '{name}' version {request.version} is not found")
 
 
-@contextmanager
-def acquire(core: ServerCore, name: str, version: str) -> Iterator[ServableHandle]:
+def acquire(core: ServerCore, name: str, version: str) -> ServableHandle:
+    """A handle (use it in ``with``), or NOT_FOUND / UNAVAILABLE saying which."""
     request = servable_request(core, name, version)
     try:
-        handle = core.acquire(request)
+        return core.acquire(request)
     except ServableNotFoundError:
         raise _unavailable_or_missing(core, request) from None
-    with handle:
-        yield handle
 
 
 def model_ready(core: ServerCore, name: str, version: str) -> bool:
