@@ -75,18 +75,31 @@ def grpc_answer_rows(content: bytes) -> int:
     return int(response.outputs[0].shape[0])
 
 
-def group_usage(pgid: int) -> tuple[int, float]:
-    """Processes in a process group and their summed resident memory (MiB), from /proc (Linux)."""
-    count, rss_pages = 0, 0
+def tree_usage(root: int) -> tuple[int, float]:
+    """A process and all its descendants: how many, and their summed resident memory (MiB), from /proc.
+
+    The tree, not the process group: pyserving's workers and Triton's backend stubs are children
+    of the server, whatever their session.
+    """
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) != pgid:  # pgrp is the 5th field; fields start at the 3rd (state)
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            rss_pages += int((entry / "statm").read_text().split()[1])
+    tree, frontier = set(), [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in tree or (pid != root and pid not in parents):
+            continue
+        tree.add(pid)
+        frontier.extend(child for child, parent in parents.items() if parent == pid)
+    count, rss_pages = 0, 0
+    for pid in tree:
+        try:
+            rss_pages += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
             count += 1
         except (OSError, ValueError, IndexError):
             continue

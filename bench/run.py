@@ -237,7 +237,9 @@ PAIRED_LIMIT = "in-process best, paired"
 
 def paired_limit(scenario: str) -> str:
     """The paired limit row's server name: one per model, or per scenario when a model has several."""
-    return PAIRED_LIMIT if scenario in (PAIRED_SCENARIO, "onnx-mlp-rest-32x16c") else f"{PAIRED_LIMIT} ({scenario})"
+    if scenario in (PAIRED_SCENARIO, "onnx-mlp-rest-32x16c"):
+        return PAIRED_LIMIT
+    return f"{PAIRED_LIMIT} ({scenario.split('-', 1)[1].rsplit('-', 1)[0]})"  # mlp-oip-bin-32x16c: (oip-bin)
 
 
 PROTOCOL_LABELS = {"rest": "REST", "grpc": "gRPC", "oip-json": "OIP JSON", "oip-bin": "OIP bin", "oip-grpc": "OIP gRPC"}
@@ -439,10 +441,11 @@ def _oip_targets() -> list[Target]:
     pairs = [(f"tiny-{p}-{c}c", f"tiny-{p}-{c}c") for p in ("oip-json", "oip-bin") for c in (1, 64)]
     pairs += [("tiny-oip-grpc-16c", "tiny-oip-grpc-16c"), ("tiny-rest-1c", "tiny-oip-json-1c")]
     pairs += [("tiny-rest-64c", "tiny-oip-json-64c")]
+    labels = {"rest": "TF Serving REST", "oip-json": "OIP REST JSON", "oip-bin": "OIP REST binary"}
+    labels["oip-grpc"] = "OIP gRPC"
     for ours, theirs in pairs:
-        what = ours.removeprefix("tiny-").replace("rest", "TF Serving REST") + (
-            " vs Triton's OIP JSON" if ours != theirs else " vs Triton"
-        )
+        protocol, _, conns = ours.removeprefix("tiny-").rpartition("-")
+        what = f"{labels[protocol]} {conns}" + (" vs Triton's OIP REST JSON" if ours != theirs else " vs Triton")
         # batching off: one serving process per core is judged (workers allowed); one process is info
         for server, ref, tag, info in (
             (workers, "triton", f"batching off, {WORKERS} workers", False),
@@ -1387,7 +1390,7 @@ def main(argv: list[str] | None = None) -> int:
                         else:
                             row = drive(server, scenario, payload, args)
                         if not row.error and server.process is not None:
-                            row.processes, row.rss_mib = oip.group_usage(server.process.pid)
+                            row.processes, row.rss_mib = oip.tree_usage(server.process.pid)
                         failed |= bool(row.error)
                         rows.append(row)
                         status = (
