@@ -31,22 +31,26 @@ class OipPeer:
     name: str
     rest_url: str
     grpc_address: str
-    hp: str  # half_plus_two: x FP32 [-1, 1] -> y = 0.5x + 2
-    strings: str | None  # the lstm stand-in (words BYTES, nwords INT32), if served
+    hp: str  # half_plus_two: x FP32 -> y = 0.5x + 2
+    strings: str | None  # the lstm stand-in (words BYTES [-1, -1], nwords INT32 [-1]), if served
+    refused: tuple[str, dict]  # a pass-through route prefix and a body whose shape the server refuses
 
 
 @pytest.fixture(scope="module", params=["pyserving", "triton"])
 def oip_peer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OipPeer]:
     if request.param == "pyserving":
         server: RunningServer = request.getfixturevalue("model_server")
-        yield OipPeer("pyserving", server.rest_url, server.grpc_address, "hp", "strings")
+        # pyserving's half_plus_two clone has an x of unknown rank; the string model's words are rank 2
+        refused = ("/predict-words", {"inputs": {"words": ["a", "b"], "nwords": [2]}})
+        yield OipPeer("pyserving", server.rest_url, server.grpc_address, "hp", "strings", refused)
         return
     reason = triton.unavailable()
     if reason:
         pytest.skip(f"Triton peer: {reason}")
     running = triton.start_triton(tmp_path_factory.mktemp("gateway-triton"))
     try:
-        yield OipPeer("triton", running.rest_url, running.grpc_address, triton.MODEL, None)
+        refused = ("/predict", {"instances": [[1.0, 2.0]]})  # Triton's x is [-1, 1]
+        yield OipPeer("triton", running.rest_url, running.grpc_address, triton.MODEL, None, refused)
     finally:
         running.stop()
 
@@ -108,6 +112,11 @@ path = "/words/{kind}"
 upstream = "{kind}"
 model = "{peer.strings}"
 transform = "{T}:Tokens"
+
+[[routes]]
+path = "/predict-words/{kind}"
+upstream = "{kind}"
+model = "{peer.strings}"
 """
     for kind in ("rest", "grpc"):
         text += f"""
@@ -172,8 +181,11 @@ def test_strings_travel_as_bytes_tensors(gateway: RunningGateway, oip_peer: OipP
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_inputs_the_server_rejects_are_400_with_its_message(gateway: RunningGateway, kind: str) -> None:
-    response = post(gateway, f"/predict/{kind}", {"instances": [[1.0, 2.0]]})  # x is [-1, 1]
+def test_inputs_the_server_rejects_are_400_with_its_message(
+    gateway: RunningGateway, oip_peer: OipPeer, kind: str
+) -> None:
+    prefix, body = oip_peer.refused
+    response = post(gateway, f"{prefix}/{kind}", body)
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == "invalid_argument"
