@@ -23,7 +23,7 @@ from pyserving.gateway.codec import InputError
 from pyserving.gateway.config import UpstreamConfig
 from pyserving.gateway.transports import oip_codec
 from pyserving.gateway.transports.base import ModelTarget, UpstreamError
-from pyserving.gateway.transports.rest import HTTP_TO_CODE, _error_message
+from pyserving.gateway.transports.rest import HTTP_TO_CODE, error_message
 from pyserving.tensors.signature import Signature
 
 HEADER_LENGTH = "inference-header-content-length"
@@ -130,7 +130,7 @@ class OipRestTransport:
         except httpx.TransportError as exc:
             raise UpstreamError("UNAVAILABLE", f"connection failed: {type(exc).__name__}: {exc}") from None
         if response.status_code != 200:
-            message = _error_message(response)
+            message = error_message(response)
             raise UpstreamError(oip_error_code(response.status_code, message), message)
         return response
 
