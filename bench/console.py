@@ -1,8 +1,8 @@
 """What the status console costs: req/s with and without a watcher, and the page's first paint.
 
-    .venv/bin/python bench/console.py                       # overhead (3 pairs) + first paint
-    .venv/bin/python bench/console.py --pairs 5 --compare-off
-    .venv/bin/python bench/console.py --screenshots docs/   # the README's pictures, taken under load
+    .venv/bin/python -m bench.console                       # overhead (3 pairs) + first paint
+    .venv/bin/python -m bench.console --pairs 5 --compare-off
+    .venv/bin/python -m bench.console --screenshots docs/   # the README's pictures, taken under load
 
 Overhead: the tiny model (half_plus_two), REST, 64 connections (wrk when installed), runs
 alternating between nobody watching and one client polling ``/console/api/stats`` as the page
@@ -27,8 +27,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from bench.load import run_http  # noqa: E402
 from bench.models import export_models  # noqa: E402

@@ -1,6 +1,6 @@
 """What the gateway costs, and how it compares with the seed's Flask + gevent gateway.
 
-    python bench/gateway_bench.py [--requests 3000] [--connections 32] [--latency-requests 300]
+    python -m bench.gateway_bench [--requests 3000] [--connections 32] [--latency-requests 300]
                                   [--gateway-workers 1] [--seed-faithful]
 
 Starts one model server (``pyserving serve``; the lstm model from ../shared, or
@@ -34,10 +34,10 @@ from pathlib import Path
 import httpx
 import requests
 
+from tests.helpers.server import RunningServer, free_port, start_server
+from tests.helpers.shared import LSTM_MODEL
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from tests.helpers.server import RunningServer, free_port, start_server  # noqa: E402
-from tests.helpers.shared import LSTM_MODEL  # noqa: E402
 
 TEXTS = ["这家酒店很好", "房间很脏，服务太差", "位置不错，早餐也很丰富", "前台态度冷淡，再也不来了"]
 TOKENS = [["这家", "酒店", "很", "好"], ["房间", "很脏", "服务", "太", "差"]]

@@ -1,6 +1,6 @@
 """Predict throughput and latency over gRPC and REST, against one server.
 
-    python bench/grpc_vs_rest.py [MODEL_BASE_PATH] [--name NAME] [--clients 16] [--requests 4000]
+    python -m bench.grpc_vs_rest [MODEL_BASE_PATH] [--name NAME] [--clients 16] [--requests 4000]
                                  [--batch 1] [--warmup 200]
 
 Without a base path, half_plus_two is exported to a temporary directory. The
@@ -19,13 +19,10 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def export_model(root: Path) -> Path:

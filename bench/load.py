@@ -2,9 +2,12 @@
 
 Used by ``bench/run.py``; each generator also runs alone:
 
-    python bench/load.py http --url http://127.0.0.1:8501/v1/models/m:predict --body-file body.json \\
-                              -c 64 -d 10 --warmup 2 [--wrk | --python]
-    python bench/load.py grpc --target 127.0.0.1:8500 --model m --rows 1 --width 1 -c 16 -d 10 --warmup 2
+    python -m bench.load http --url http://127.0.0.1:8501/v1/models/m:predict --body-file body.json \\
+                              -c 64 -d 10 --warmup 2 [--wrk | --python] [--header NAME:VALUE ...]
+    python -m bench.load grpc --target 127.0.0.1:8500 --model m --rows 1 --width 1 -c 16 -d 10 --warmup 2
+                              [--method /inference.GRPCInferenceService/ModelInfer --request-file F]
+
+(from the repository root: ``bench`` is a package, and the suite imports ``tests.helpers`` as one)
 
 Every generator prints one JSON line (``LoadResult``): requests and errors counted in the
 measured window, req/s, p50/p99 latency in ms, and which generator ran.
@@ -42,8 +45,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 
@@ -96,13 +97,14 @@ def _child_env() -> dict[str, str]:
 
 
 def _run_child(argv: list[str], timeout: float) -> LoadResult:
-    """Runs ``python bench/load.py ...`` and parses its last JSON line."""
+    """Runs ``python -m bench.load ...`` (from the repository root) and parses its last JSON line."""
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), *argv],
+        [sys.executable, "-m", "bench.load", *argv],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=_child_env(),
+        cwd=REPO,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -118,7 +120,7 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
-
+{headers}
 function done(summary, latency, requests)
   io.write(string.format(
     "WRKJSON {{\\"requests\\": %d, \\"duration_us\\": %d, \\"connect\\": %d, \\"read\\": %d, " ..
@@ -152,13 +154,22 @@ def _parse_wrk_text(text: str) -> dict:
 
 
 def run_wrk(
-    url: str, body: bytes, connections: int, duration: float, warmup: float, wrk: str = "wrk", timeout_s: int = 10
+    url: str,
+    body: bytes,
+    connections: int,
+    duration: float,
+    warmup: float,
+    wrk: str = "wrk",
+    timeout_s: int = 10,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
+    """``headers`` are set (or override Content-Type) on every request, e.g. Inference-Header-Content-Length."""
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         body_path = Path(tmp) / "body.json"
         body_path.write_bytes(body)
         script = Path(tmp) / "post.lua"
-        script.write_text(WRK_LUA.format(path=json.dumps(str(body_path))))
+        lines = "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in (headers or {}).items())
+        script.write_text(WRK_LUA.format(path=json.dumps(str(body_path)), headers=lines))
 
         def once(seconds: float) -> str:
             argv = [
@@ -352,19 +363,27 @@ async def _http_main(
     return _summarize("python-http", connections, seconds, load.latencies, load.errors)
 
 
-def http_request_bytes(url: str, body: bytes) -> tuple[str, int, bytes]:
+def http_request_bytes(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[str, int, bytes]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path + (f"?{parts.query}" if parts.query else "")
+    fields = {"Content-Type": "application/json", **(headers or {})}
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
+        + f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
     return host, port, head + body
 
 
 def run_python_http(
-    url: str, body: bytes, connections: int, duration: float, warmup: float, count: int | None = None
+    url: str,
+    body: bytes,
+    connections: int,
+    duration: float,
+    warmup: float,
+    count: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
     """The Python generator, in a child process."""
     with tempfile.NamedTemporaryFile(prefix="bench-body-", suffix=".json") as f:
@@ -386,19 +405,27 @@ def run_python_http(
         ]
         if count:
             argv += ["-n", str(count)]
+        for name, value in (headers or {}).items():
+            argv += ["--header", f"{name}:{value}"]
         return _run_child(argv, timeout=warmup + duration + 120 + (600 if count else 0))
 
 
 def run_http(
-    url: str, body: bytes, connections: int, duration: float, warmup: float, generator: str = "auto"
+    url: str,
+    body: bytes,
+    connections: int,
+    duration: float,
+    warmup: float,
+    generator: str = "auto",
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
     """wrk when installed (or ``generator="wrk"``), otherwise the Python generator."""
     wrk = shutil.which("wrk")
     if generator == "wrk" or (generator == "auto" and wrk):
         if not wrk:
             raise RuntimeError("wrk is not installed")
-        return run_wrk(url, body, connections, duration, warmup, wrk)
-    return run_python_http(url, body, connections, duration, warmup)
+        return run_wrk(url, body, connections, duration, warmup, wrk, headers=headers)
+    return run_python_http(url, body, connections, duration, warmup, headers=headers)
 
 
 # --------------------------------------------------------------------------- gRPC
@@ -422,7 +449,13 @@ def predict_request_bytes(
 
 
 async def _grpc_main(
-    target: str, payload: bytes, connections: int, channels: int, duration: float, warmup: float
+    target: str,
+    payload: bytes,
+    connections: int,
+    channels: int,
+    duration: float,
+    warmup: float,
+    method: str = PREDICT_METHOD,
 ) -> LoadResult:
     import grpc
 
@@ -430,7 +463,7 @@ async def _grpc_main(
         grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
         for _ in range(max(1, min(channels, connections)))
     ]
-    calls = [ch.unary_unary(PREDICT_METHOD) for ch in chans]
+    calls = [ch.unary_unary(method) for ch in chans]
     try:
         for ch in chans:
             await asyncio.wait_for(ch.channel_ready(), 30)
@@ -473,9 +506,15 @@ async def _grpc_main(
 
 
 def run_grpc(
-    target: str, payload: bytes, connections: int, duration: float, warmup: float, channels: int | None = None
+    target: str,
+    payload: bytes,
+    connections: int,
+    duration: float,
+    warmup: float,
+    channels: int | None = None,
+    method: str = PREDICT_METHOD,
 ) -> LoadResult:
-    """The gRPC generator, in a child process."""
+    """The gRPC generator, in a child process; ``method``: Predict, or OIP's ModelInfer."""
     with tempfile.NamedTemporaryFile(prefix="bench-grpc-", suffix=".pb") as f:
         f.write(payload)
         f.flush()
@@ -494,6 +533,8 @@ def run_grpc(
         ]
         if channels:
             argv += ["--channels", str(channels)]
+        if method != PREDICT_METHOD:
+            argv += ["--method", method]
         return _run_child(argv, timeout=warmup + duration + 120)
 
 
@@ -510,6 +551,7 @@ def main(argv: list[str] | None = None) -> None:
     gen.add_argument("--wrk", dest="generator", action="store_const", const="wrk")
     gen.add_argument("--python", dest="generator", action="store_const", const="python")
     http.add_argument("-n", "--count", type=int, default=None, help="Python generator: stop after N requests")
+    http.add_argument("--header", action="append", default=[], metavar="NAME:VALUE", help="extra request header")
     grpc_p = sub.add_parser("grpc", help="gRPC Predict load (grpc.aio)")
     grpc_p.add_argument("--target", required=True)
     grpc_p.add_argument("--request-file", help="serialized PredictRequest (else built from the flags below)")
@@ -518,6 +560,7 @@ def main(argv: list[str] | None = None) -> None:
     grpc_p.add_argument("--rows", type=int, default=1)
     grpc_p.add_argument("--width", type=int, default=1)
     grpc_p.add_argument("--channels", type=int, default=None, help="default: one per connection")
+    grpc_p.add_argument("--method", default=PREDICT_METHOD, help="the unary method the request file is for")
     for p in (http, grpc_p):
         p.add_argument("-c", "--connections", type=int, default=16)
         p.add_argument("-d", "--duration", type=float, default=10.0)
@@ -526,6 +569,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.kind == "http":
         body = Path(args.body_file).read_bytes()
+        headers = dict(h.split(":", 1) for h in args.header)
         if args.generator == "python":
             try:
                 import uvloop
@@ -533,12 +577,14 @@ def main(argv: list[str] | None = None) -> None:
                 uvloop.install()
             except ImportError:
                 pass
-            host, port, request = http_request_bytes(args.url, body)
+            host, port, request = http_request_bytes(args.url, body, headers)
             result = asyncio.run(
                 _http_main(host, port, request, args.connections, args.duration, args.warmup, args.count)
             )
         else:
-            result = run_http(args.url, body, args.connections, args.duration, args.warmup, args.generator or "auto")
+            result = run_http(
+                args.url, body, args.connections, args.duration, args.warmup, args.generator or "auto", headers
+            )
     else:
         payload = (
             Path(args.request_file).read_bytes()
@@ -547,7 +593,13 @@ def main(argv: list[str] | None = None) -> None:
         )
         result = asyncio.run(
             _grpc_main(
-                args.target, payload, args.connections, args.channels or args.connections, args.duration, args.warmup
+                args.target,
+                payload,
+                args.connections,
+                args.channels or args.connections,
+                args.duration,
+                args.warmup,
+                args.method,
             )
         )
     print(json.dumps(result.to_dict()))

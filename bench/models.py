@@ -1,7 +1,7 @@
 """The suite's models, exported to a folder: ``half_plus_two`` (tiny), ``mlp`` (compute-heavy) and
 ``onnx_mlp`` (the same MLP as ONNX).
 
-    python bench/models.py DIR [--only tiny|mlp|onnx-mlp]
+    python -m bench.models DIR [--only tiny|mlp|onnx-mlp]
 
 Writes ``DIR/half_plus_two/1`` (tests/helpers/models.py's clone of TF Serving's
 half_plus_two: ``x`` [-1, 1] -> ``y``), ``DIR/half_plus_two_py/1`` (its Python-model twin,
@@ -17,12 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 NAMES = {"tiny": "half_plus_two", "mlp": "mlp", "onnx-mlp": "onnx_mlp", "tinypy": "half_plus_two_py"}
 MLP_SIZES = (512, 2048, 2048, 512, 10)

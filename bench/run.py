@@ -1,7 +1,9 @@
 """The benchmark suite: pyserving against reference peers on loopback, one table, the targets.
 
-    python bench/run.py [--quick] [--only NAME ...] [--json results.json]
+    python -m bench.run [--quick] [--only NAME ...] [--oip] [--json results.json]
                         [--generator auto|wrk|python] [--duration S] [--warmup S]
+
+(from the repository root: ``bench`` is a package and imports ``tests.helpers`` as one).
 
 Exports the models to a temporary folder (``half_plus_two``, the tiny one, ``mlp``, a float32
 MLP 512->2048->2048->512->10, and ``onnx_mlp``, that MLP as ONNX), then starts one server at a time on free 127.0.0.1
@@ -17,12 +19,18 @@ with the same load, and stops it (always, also on errors and Ctrl-C):
 * ``gunicorn-flask``       the same Flask app under gunicorn, 4 sync workers
 * ``in-process``           limit: the signature called directly in one process, per batch size
                            (the ONNX MLP: onnxruntime's own session, ``peers/inprocess_onnx.py``)
+* ``triton``               NVIDIA Triton 2.51 (C++ front end, Python backend), ``../shared/bench/triton``:
+                           half_plus_two over OIP v2 (REST JSON and binary, gRPC); skipped when absent
+* ``triton-batching``      the same with ``dynamic_batching { max_queue_delay_microseconds: 1000 }``
 
 REST load comes from wrk (``-t1``) when it is installed, else from the Python generator in
 ``bench/load.py``; gRPC load from a grpc.aio client in its own process. Prints one table
 (req/s, rows/s, p50/p99) and the target ratios with PASS/MISS; ``--json`` writes all of it.
 ``--only`` keeps the scenarios or servers named (shell-style patterns), e.g.
-``--only tiny-rest-64c`` or ``--only pyserving bare-uvicorn``.
+``--only tiny-rest-64c`` or ``--only pyserving bare-uvicorn``; ``SCENARIO@SERVER`` keeps one pair
+(``--only 'tiny-rest-*@pyserving*'``). ``--oip`` runs the OIP v2 scenarios (pyserving against Triton,
+and the OIP MLP rows against the in-process limit) plus TF Serving's tiny REST rows on pyserving.
+Each row also says how many processes the server ran and their summed RSS after the load.
 
 Timing targets live here and nowhere in the test suite. The numbers depend on the machine
 and on what else runs on it; the ratios were set for a 2-core machine.
@@ -50,13 +58,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+if not __package__:  # `python bench/run.py`: bench and tests are packages of the repository root
+    sys.exit("run the benchmark suite from the repository root as a module: python -m bench.run ...")
+
+from bench import load, oip  # noqa: E402
+from tests.helpers import triton  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from bench import load  # noqa: E402
-
-PEERS = REPO / "bench" / "peers"
 
 # One batch thread more than cores: with one more batch in flight than cores, TensorFlow's threads
 # have work while a run starts, copies its feeds or hands back its outputs. Measured on 2 cores, MLP
@@ -94,7 +103,7 @@ MODELS = {
 class Scenario:
     name: str
     model: str
-    protocol: str  # "rest" / "grpc"
+    protocol: str  # "rest" / "grpc" (TF Serving's APIs) / "oip-json" / "oip-bin" / "oip-grpc" (OIP v2)
     connections: int
     rows: int
     servers: tuple[str, ...]
@@ -159,6 +168,46 @@ SCENARIOS = (
         ("pyserving", "pyserving-batching", "flask-gevent", "gunicorn-flask"),
         what="compute-bound, one row per request: server-side batching",
     ),
+    *(
+        Scenario(
+            f"tiny-{protocol}-{conns}c",
+            "tiny",
+            protocol,
+            conns,
+            1,
+            ("pyserving", "pyserving-batching", "pyserving-workers", "triton", "triton-batching"),
+            what=f"OIP v2 {what}: pyserving against Triton",
+        )
+        for protocol, what in (("oip-json", "REST, JSON tensors"), ("oip-bin", "REST, binary tensors"))
+        for conns in (1, 64)
+    ),
+    Scenario(
+        "tiny-oip-grpc-16c",
+        "tiny",
+        "oip-grpc",
+        16,
+        1,
+        ("pyserving", "pyserving-batching", "pyserving-workers", "triton", "triton-batching"),
+        what="OIP v2 gRPC (raw contents): pyserving against Triton",
+    ),
+    Scenario(
+        "mlp-oip-bin-32x16c",
+        "mlp",
+        "oip-bin",
+        16,
+        32,
+        ("pyserving", "pyserving-batching"),
+        what="compute-bound, OIP REST binary tensors (no JSON parse)",
+    ),
+    Scenario(
+        "mlp-oip-grpc-32x16c",
+        "mlp",
+        "oip-grpc",
+        16,
+        32,
+        ("pyserving", "pyserving-batching"),
+        what="compute-bound, OIP gRPC raw contents",
+    ),
     Scenario(
         "onnx-mlp-rest-32x16c",
         "onnx-mlp",
@@ -182,8 +231,18 @@ REQUIRES = {
 # batch size is measured again right before and right after each (PAIRED_LIMIT), and the ratio taken
 # with that.
 PAIRED_SERVER, PAIRED_SCENARIO = "pyserving-batching", "mlp-rest-32x16c"
-PAIRED_SCENARIOS = (PAIRED_SCENARIO, "onnx-mlp-rest-32x16c")
+PAIRED_SCENARIOS = (PAIRED_SCENARIO, "onnx-mlp-rest-32x16c", "mlp-oip-bin-32x16c", "mlp-oip-grpc-32x16c")
 PAIRED_LIMIT = "in-process best, paired"
+
+
+def paired_limit(scenario: str) -> str:
+    """The paired limit row's server name: one per model, or per scenario when a model has several."""
+    if scenario in (PAIRED_SCENARIO, "onnx-mlp-rest-32x16c"):
+        return PAIRED_LIMIT
+    return f"{PAIRED_LIMIT} ({scenario.split('-', 1)[1].rsplit('-', 1)[0]})"  # mlp-oip-bin-32x16c: (oip-bin)
+
+
+PROTOCOL_LABELS = {"rest": "REST", "grpc": "gRPC", "oip-json": "OIP JSON", "oip-bin": "OIP bin", "oip-grpc": "OIP gRPC"}
 
 SERVER_ORDER = (
     "pyserving",
@@ -193,7 +252,10 @@ SERVER_ORDER = (
     "bare-grpc",
     "flask-gevent",
     "gunicorn-flask",
+    "triton",
+    "triton-batching",
 )
+TRITON_SERVERS = ("triton", "triton-batching")
 
 
 # --------------------------------------------------------------------------- results
@@ -215,6 +277,8 @@ class Row:
     generator: str = ""
     note: str = ""
     error: str = ""
+    processes: int = 0  # the server's processes (its process group) after the load
+    rss_mib: float = float("nan")  # their summed resident memory
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -365,6 +429,75 @@ def _targets() -> list[Target]:
             off,
         )
     )
+    out += _oip_targets()
+    return out
+
+
+def _oip_targets() -> list[Target]:
+    """#15: pyserving against Triton on the tiny model, the OIP MLP rows against the in-process limit."""
+    on, off, workers = "pyserving-batching", "pyserving", "pyserving-workers"
+    out: list[Target] = []
+    # (our scenario, Triton's scenario): OIP against OIP, and TF Serving's REST API against Triton's OIP JSON
+    pairs = [(f"tiny-{p}-{c}c", f"tiny-{p}-{c}c") for p in ("oip-json", "oip-bin") for c in (1, 64)]
+    pairs += [("tiny-oip-grpc-16c", "tiny-oip-grpc-16c"), ("tiny-rest-1c", "tiny-oip-json-1c")]
+    pairs += [("tiny-rest-64c", "tiny-oip-json-64c")]
+    labels = {"rest": "TF Serving REST", "oip-json": "OIP REST JSON", "oip-bin": "OIP REST binary"}
+    labels["oip-grpc"] = "OIP gRPC"
+    for ours, theirs in pairs:
+        protocol, _, conns = ours.removeprefix("tiny-").rpartition("-")
+        what = f"{labels[protocol]} {conns}" + (" vs Triton's OIP REST JSON" if ours != theirs else " vs Triton")
+        # batching off: one serving process per core is judged (workers allowed); one process is info
+        for server, ref, tag, info in (
+            (workers, "triton", f"batching off, {WORKERS} workers", False),
+            (off, "triton", "batching off, 1 process (info)", True),
+            (on, "triton-batching", "batching on, both", False),
+        ):
+            out.append(Target(f"tiny, {what}, {tag}: req/s", ours, server, "req_s", ">=", 1.0, theirs, ref, info))
+            out.append(Target(f"tiny, {what}, {tag}: p99", ours, server, "p99_ms", "<=", 1.0, theirs, ref, info))
+    for scenario, what in (("mlp-oip-bin-32x16c", "OIP REST binary"), ("mlp-oip-grpc-32x16c", "OIP gRPC raw")):
+        out.append(
+            Target(
+                f"MLP 32 rows/req, {what} 16c, batching on: rows/s vs in-process best batch, measured around it",
+                scenario,
+                on,
+                "rows_s",
+                ">=",
+                0.95,
+                "mlp-inprocess",
+                paired_limit(scenario),
+            )
+        )
+        out.append(
+            Target(
+                f"MLP 32 rows/req, {what} 16c, batching off (info): rows/s vs in-process best batch, sweep",
+                scenario,
+                off,
+                "rows_s",
+                ">=",
+                0.95,
+                "mlp-inprocess",
+                "in-process best",
+                info=True,
+            )
+        )
+    for server, tag, info in (
+        (off, "1 process", False),
+        (on, "batching on (info)", True),
+        (workers, "workers (info)", True),
+    ):
+        out.append(
+            Target(
+                f"tiny, OIP REST JSON 64c vs TF Serving REST 64c, {tag}: req/s",
+                "tiny-oip-json-64c",
+                server,
+                "req_s",
+                ">=",
+                0.90,
+                "tiny-rest-64c",
+                server,
+                info,
+            )
+        )
     return out
 
 
@@ -439,10 +572,13 @@ class Server:
         grpc_port: int | None,
         models: list[str],
         workers: int = 1,
+        ready_path: str = "/v1/models/{name}",
     ) -> None:
         self.key, self.argv, self.log_path = key, argv, log_path
         self.rest_port, self.grpc_port, self.models = rest_port, grpc_port, models
         self.workers = workers  # pyserving --num_workers: ready once each one listens
+        # GET per model; a TF Serving status must say AVAILABLE, an OIP ready route answer 200
+        self.ready_path = ready_path
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -476,10 +612,9 @@ class Server:
         if self.rest_port is not None:
             for name in self.models:
                 try:
-                    with urllib.request.urlopen(
-                        f"http://127.0.0.1:{self.rest_port}/v1/models/{name}", timeout=2
-                    ) as response:
-                        if b'"AVAILABLE"' not in response.read():
+                    path = self.ready_path.format(name=name)
+                    with urllib.request.urlopen(f"http://127.0.0.1:{self.rest_port}{path}", timeout=2) as response:
+                        if path.startswith("/v1/") and b'"AVAILABLE"' not in response.read():
                             return False
                 except (OSError, urllib.error.URLError):
                     return False
@@ -542,20 +677,28 @@ def make_server(key: str, model_dirs: dict[str, Path], work: Path) -> Server:
             argv.append(f"--num_workers={WORKERS}")
             return Server(key, argv, log, rest, grpc_port, names, WORKERS)
         return Server(key, argv, log, rest, grpc_port, names)
+    if key in TRITON_SERVERS:  # serves only its own half_plus_two (a Python-backend model)
+        while grpc_port in (rest, rest + 2):  # Triton's metrics port is HTTP + 2
+            grpc_port = free_port()
+        repo = triton.model_repository(work, batching=key == "triton-batching")
+        argv = ["bash", str(triton.TRITON_DIR / "serve.sh"), str(rest), str(grpc_port), str(repo)]
+        return Server(key, argv, log, rest, grpc_port, [triton.MODEL], ready_path="/v2/models/{name}/ready")
     widths = [f"--model={MODELS[k].name}:{MODELS[k].out_width}" for k in model_dirs]
     if key == "bare-uvicorn":
-        return Server(key, [py, str(PEERS / "bare_uvicorn.py"), f"--port={rest}", *widths], log, rest, None, names)
+        return Server(key, [py, "-m", "bench.peers.bare_uvicorn", f"--port={rest}", *widths], log, rest, None, names)
     if key == "bare-grpc":
         return Server(
-            key, [py, str(PEERS / "bare_grpc.py"), f"--port={grpc_port}", *widths], log, None, grpc_port, names
+            key, [py, "-m", "bench.peers.bare_grpc", f"--port={grpc_port}", *widths], log, None, grpc_port, names
         )
     model_args = [a for d in dirs for a in ("--model-dir", d)]
     if key == "flask-gevent":
-        return Server(key, [py, str(PEERS / "flask_gevent.py"), f"--port={rest}", *model_args], log, rest, None, names)
+        return Server(
+            key, [py, "-m", "bench.peers.flask_gevent", f"--port={rest}", *model_args], log, rest, None, names
+        )
     if key == "gunicorn-flask":
         return Server(
             key,
-            [py, str(PEERS / "gunicorn_flask.py"), f"--port={rest}", "--workers=4", *model_args],
+            [py, "-m", "bench.peers.gunicorn_flask", f"--port={rest}", "--workers=4", *model_args],
             log,
             rest,
             None,
@@ -574,9 +717,53 @@ def rest_body(model: Model, rows: int, seed: int = 0) -> bytes:
     return json.dumps({"instances": values.tolist()}).encode()
 
 
+def request_body(model: Model, protocol: str, rows: int) -> bytes:
+    """The request every connection sends, in the scenario's wire form."""
+    if protocol == "rest":
+        return rest_body(model, rows)
+    if protocol == "grpc":
+        return load.predict_request_bytes(model.name, rows, model.in_width)
+    if protocol == "oip-json":
+        return oip.json_body(rows, model.in_width)
+    if protocol == "oip-bin":
+        return oip.binary_body(rows, model.in_width)[0]
+    return oip.infer_request_bytes(model.name, rows, model.in_width)
+
+
+def request_headers(scenario: Scenario) -> dict[str, str]:
+    """Extra HTTP headers: the binary extension's header length (the same bytes every time)."""
+    if scenario.protocol != "oip-bin":
+        return {}
+    _, header_length = oip.binary_body(scenario.rows, MODELS[scenario.model].in_width)
+    return {oip.HEADER_LENGTH: str(header_length), "Content-Type": "application/octet-stream"}
+
+
+def request_url(server: Server, scenario: Scenario) -> str:
+    name = MODELS[scenario.model].name
+    if scenario.protocol.startswith("oip-"):
+        return f"http://127.0.0.1:{server.rest_port}/v2/models/{name}/infer"
+    return f"http://127.0.0.1:{server.rest_port}/v1/models/{name}:predict"
+
+
 def check_answer(server: Server, scenario: Scenario, payload: bytes) -> None:
     """One request before the load: the server answers 200 with one output row per input row."""
     model = MODELS[scenario.model]
+    if scenario.protocol in ("oip-json", "oip-bin"):
+        request = urllib.request.Request(request_url(server, scenario), data=payload, headers=request_headers(scenario))
+        with urllib.request.urlopen(request, timeout=15) as response:
+            rows = oip.rest_answer_rows(response.read(), response.headers.get(oip.HEADER_LENGTH))
+        if rows != scenario.rows:
+            raise RuntimeError(f"{server.key}: {rows} output rows for {scenario.rows} rows")
+        return
+    if scenario.protocol == "oip-grpc":
+        import grpc
+
+        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=15)
+            rows = oip.grpc_answer_rows(channel.unary_unary(oip.MODEL_INFER_METHOD)(payload, timeout=15))
+        if rows != scenario.rows:
+            raise RuntimeError(f"{server.key}: {rows} output rows for {scenario.rows} rows")
+        return
     if scenario.protocol == "rest":
         request = urllib.request.Request(
             f"http://127.0.0.1:{server.rest_port}/v1/models/{model.name}:predict",
@@ -608,24 +795,18 @@ def drive(
     duration: float | None = None,
     warmup: float | None = None,
 ) -> Row:
-    row = Row(
-        scenario.name,
-        server.key,
-        "REST" if scenario.protocol == "rest" else "gRPC",
-        scenario.connections,
-        scenario.rows,
-    )
+    row = Row(scenario.name, server.key, PROTOCOL_LABELS[scenario.protocol], scenario.connections, scenario.rows)
     try:
         check_answer(server, scenario, payload)
-        if scenario.protocol == "rest":
-            url = f"http://127.0.0.1:{server.rest_port}/v1/models/{MODELS[scenario.model].name}:predict"
+        if scenario.protocol in ("rest", "oip-json", "oip-bin"):
             result = load.run_http(
-                url,
+                request_url(server, scenario),
                 payload,
                 scenario.connections,
                 duration or args.duration,
                 args.warmup if warmup is None else warmup,
                 args.generator,
+                request_headers(scenario),
             )
         else:
             result = load.run_grpc(
@@ -635,6 +816,7 @@ def drive(
                 duration or args.duration,
                 args.warmup if warmup is None else warmup,
                 args.grpc_channels,
+                oip.MODEL_INFER_METHOD if scenario.protocol == "oip-grpc" else load.PREDICT_METHOD,
             )
     except Exception as exc:  # noqa: BLE001 (one failed row must not stop the suite)
         row.error = f"{type(exc).__name__}: {exc}"
@@ -655,7 +837,8 @@ class InProcessLimit:
     def __init__(self, model_dirs: dict[str, Path], args: argparse.Namespace, work: Path) -> None:
         argv = [
             sys.executable,
-            str(PEERS / "inprocess.py"),
+            "-m",
+            "bench.peers.inprocess",
             "--batch-sizes",
             args.batch_sizes,
             "--seconds",
@@ -764,7 +947,7 @@ def drive_paired(
     calls, seconds = before["calls"] + after["calls"], before["seconds"] + after["seconds"]
     paired = Row(
         f"{scenario.model}-inprocess",
-        PAIRED_LIMIT,
+        paired_limit(scenario.name),
         "call",
         1,
         best_batch,
@@ -801,7 +984,20 @@ def _short_error(error: str) -> str:
 
 
 def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
-    header = ("scenario", "server", "proto", "conns", "rows/req", "req/s", "rows/s", "p50 ms", "p99 ms", "errors")
+    header = (
+        "scenario",
+        "server",
+        "proto",
+        "conns",
+        "rows/req",
+        "req/s",
+        "rows/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "procs",
+        "RSS MiB",
+    )
     lines = []
     for r in rows:
         if r.error:
@@ -813,6 +1009,8 @@ def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
                     str(r.connections),
                     str(r.rows),
                     "SKIPPED" if r.error.startswith("skipped") else "FAILED",
+                    "-",
+                    "-",
                     "-",
                     "-",
                     "-",
@@ -832,10 +1030,12 @@ def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
                 _fmt(r.p50_ms, 3),
                 _fmt(r.p99_ms, 3),
                 str(r.errors),
+                str(r.processes) if r.processes else "-",
+                _fmt(r.rss_mib),
             )
         )
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
-    right = {3, 4, 5, 6, 7, 8, 9}
+    right = {3, 4, 5, 6, 7, 8, 9, 10, 11}
 
     def fmt(cols) -> str:
         return "  ".join(
@@ -912,9 +1112,9 @@ def print_table(rows: list[Row], targets: list[dict], meta: dict) -> None:
 
 
 def export_models(root: Path, keys: list[str]) -> dict[str, Path]:
-    """``bench/models.py`` in a child process (its TensorFlow log lines go to ``root/export.log``)."""
+    """``python -m bench.models`` in a child process (its TensorFlow log lines go to ``root/export.log``)."""
     root.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, str(REPO / "bench" / "models.py"), str(root)]
+    argv = [sys.executable, "-m", "bench.models", str(root)]
     for key in keys:
         argv += ["--only", key]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -977,9 +1177,31 @@ def median_rows(runs: list[list[Row]]) -> list[Row]:
 
 
 def _selected(name: str, server: str, patterns: list[str] | None) -> bool:
+    """A pattern names a scenario or a server; ``SCENARIO@SERVER`` names both at once."""
     if not patterns:
         return True
-    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(server, p) for p in patterns)
+    for p in patterns:
+        if "@" in p:
+            scenario_pattern, _, server_pattern = p.partition("@")
+            if fnmatch.fnmatch(name, scenario_pattern) and fnmatch.fnmatch(server, server_pattern):
+                return True
+        elif fnmatch.fnmatch(name, p) or fnmatch.fnmatch(server, p):
+            return True
+    return False
+
+
+#: ``--oip``: the OIP scenarios on every server, TF Serving's tiny REST rows on pyserving (compared with both).
+OIP_SELECTION = ["*oip*", "tiny-rest-1c@pyserving*", "tiny-rest-64c@pyserving*"]
+
+
+def unavailable(key: str) -> str | None:
+    """Why a server cannot run here (its modules, or Triton's folder and virtualenv), or None."""
+    missing = [m for m in REQUIRES.get(key, ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        return f"{', '.join(missing)} not installed"
+    if key in TRITON_SERVERS:
+        return triton.unavailable()
+    return None
 
 
 def _json_safe(value):
@@ -1005,7 +1227,13 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         metavar="NAME",
         help="scenarios or servers to run (patterns): "
-        + ", ".join([s.name for s in SCENARIOS] + list(SERVER_ORDER) + ["inprocess"]),
+        + ", ".join([s.name for s in SCENARIOS] + list(SERVER_ORDER) + ["inprocess"])
+        + "; or SCENARIO@SERVER",
+    )
+    parser.add_argument(
+        "--oip",
+        action="store_true",
+        help="the OIP v2 rows: " + " ".join(OIP_SELECTION) + " (added to --only), with the in-process MLP limit",
     )
     parser.add_argument("--json", type=Path, help="write the rows, targets and settings here")
     parser.add_argument(
@@ -1027,6 +1255,8 @@ def main(argv: list[str] | None = None) -> int:
         "(this machine's speed drifts between rows)",
     )
     args = parser.parse_args(argv)
+    if args.oip:
+        args.only = (args.only or []) + OIP_SELECTION
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
     args.inprocess_seconds = 1.0 if args.quick else 3.0
@@ -1047,7 +1277,12 @@ def main(argv: list[str] | None = None) -> int:
                 jobs[server].append(scenario)
     # the in-process limit also runs when the scenario compared with it is named
     inprocess_models: set[str] = set()
-    if any(
+    paired_mlp = {s.name for s in jobs[PAIRED_SERVER]} & {
+        "mlp-rest-32x16c",
+        "mlp-oip-bin-32x16c",
+        "mlp-oip-grpc-32x16c",
+    }
+    if paired_mlp or any(
         _selected(name, server, args.only)
         for name, server in (("mlp-inprocess", "inprocess"), ("tiny-inprocess", "in-process"), ("mlp-rest-32x16c", "-"))
     ):
@@ -1075,11 +1310,7 @@ def main(argv: list[str] | None = None) -> int:
         payloads: dict[tuple[str, str, int], bytes] = {}
         for scenarios in jobs.values():
             for s in scenarios:
-                model = MODELS[s.model]
-                if s.protocol == "rest":
-                    payloads[(s.model, "rest", s.rows)] = rest_body(model, s.rows)
-                else:
-                    payloads[(s.model, "grpc", s.rows)] = load.predict_request_bytes(model.name, s.rows, model.in_width)
+                payloads[(s.model, s.protocol, s.rows)] = request_body(MODELS[s.model], s.protocol, s.rows)
         # The limit is measured right before the server of the headline target, which then runs
         # that scenario first: the two sides of the ratio are seconds apart, not minutes (this
         # machine's speed drifts by up to 20 % within minutes).
@@ -1122,17 +1353,17 @@ def main(argv: list[str] | None = None) -> int:
                 served = {
                     k: model_dirs[k] for k in keys if k in {s.model for s in scenarios} or key.startswith("pyserv")
                 }
-                missing = [m for m in REQUIRES.get(key, ()) if importlib.util.find_spec(m) is None]
-                if missing:
-                    print(f"{key}: skipped ({', '.join(missing)} not installed)", flush=True)
+                reason = unavailable(key)
+                if reason:
+                    print(f"{key}: skipped ({reason})", flush=True)
                     rows += [
                         Row(
                             s.name,
                             key,
-                            s.protocol,
+                            PROTOCOL_LABELS[s.protocol],
                             s.connections,
                             s.rows,
-                            error=f"skipped: {', '.join(missing)} not installed",
+                            error=f"skipped: {reason}",
                         )
                         for s in scenarios
                     ]
@@ -1155,9 +1386,11 @@ def main(argv: list[str] | None = None) -> int:
                                 limit.close()
                                 limit = None
                             rows.append(paired)
-                            print(f"  {PAIRED_LIMIT:<16} {paired.rows_s:,.0f} rows/s ({paired.note})", flush=True)
+                            print(f"  {paired.server:<16} {paired.rows_s:,.0f} rows/s ({paired.note})", flush=True)
                         else:
                             row = drive(server, scenario, payload, args)
+                        if not row.error and server.process is not None:
+                            row.processes, row.rss_mib = oip.tree_usage(server.process.pid)
                         failed |= bool(row.error)
                         rows.append(row)
                         status = (
@@ -1172,7 +1405,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {key} failed: {message}", file=sys.stderr, flush=True)
                     done = {(r.scenario, r.server) for r in rows}
                     rows += [
-                        Row(s.name, key, s.protocol, s.connections, s.rows, error=message)
+                        Row(s.name, key, PROTOCOL_LABELS[s.protocol], s.connections, s.rows, error=message)
                         for s in scenarios
                         if (s.name, key) not in done
                     ]

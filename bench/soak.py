@@ -1,6 +1,6 @@
 """Soak: a mixed REST + gRPC load for a given number of requests, with version swaps, reporting leaks.
 
-    .venv/bin/python bench/soak.py --requests 1000000 [--report-every 100000] [--swap-seconds 60]
+    .venv/bin/python -m bench.soak --requests 1000000 [--report-every 100000] [--swap-seconds 60]
         [--rest-connections 8] [--grpc-streams 8] [--json soak.json]
 
 Starts one pyserving server on free 127.0.0.1 ports with two models: ``a`` gets a new version
@@ -33,8 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Time from process start to AVAILABLE, and resident memory, for one model.
 
-    python bench/startup.py [MODEL_BASE_PATH] [--name NAME] [--runs N] [--width W]
+    python -m bench.startup [MODEL_BASE_PATH] [--name NAME] [--runs N] [--width W]
 
 Prints seconds to the REST port answering, to the model being AVAILABLE, and
 the server's RSS once AVAILABLE and after 200 predict requests.
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.helpers.server import free_port  # noqa: E402
 
 SEED_BODY = {"instances": [{"words": ["很", "喜欢"], "nwords": 2}, {"words": ["很", "垃圾"], "nwords": 2}]}

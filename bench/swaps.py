@@ -1,6 +1,6 @@
 """Version swaps under load: failed requests, p50/p99 latency while swapping vs steady, RSS.
 
-    python bench/swaps.py [--swaps 20] [--clients 4] [--model mlp|tiny]
+    python -m bench.swaps [--swaps 20] [--clients 4] [--model mlp|tiny]
 
 Starts pyserving on a model exported to a temp dir, drives it with concurrent
 REST clients, measures a steady window, then publishes a new version (atomic
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -21,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.startup import rss_mib  # noqa: E402
 from tests.helpers import models  # noqa: E402
 from tests.helpers.server import start_server  # noqa: E402

@@ -1,6 +1,6 @@
 """Peer (ceiling): a bare grpc.aio PredictionService that decodes the inputs and runs no model.
 
-    python bench/peers/bare_grpc.py --port 5400 [--model tiny:1 --model mlp:10] [--model-dir DIR ...]
+    python -m bench.peers.bare_grpc --port 5400 [--model tiny:1 --model mlp:10] [--model-dir DIR ...]
 
 ``Predict`` decodes every input TensorProto to a numpy array (``tensor_content`` or the
 typed ``*_val`` field; a small decoder of its own, not pyserving's) and returns a
@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.peers.bare_uvicorn import parse_models  # noqa: E402
 
 # DataType enum value -> (numpy dtype, TensorProto field holding typed values)

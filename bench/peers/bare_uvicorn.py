@@ -1,6 +1,6 @@
 """Peer (ceiling): a bare ASGI app on uvicorn (httptools + uvloop) that parses the request and runs no model.
 
-    python bench/peers/bare_uvicorn.py --port 5300 [--model tiny:1 --model mlp:10] [--model-dir DIR ...]
+    python -m bench.peers.bare_uvicorn --port 5300 [--model tiny:1 --model mlp:10] [--model-dir DIR ...]
 
 ``POST /v1/models/<name>:predict`` reads the body, ``orjson.loads`` it, counts the
 instances and answers a constant ``{"predictions": [[0.0, ...], ...]}`` with one row per
@@ -13,12 +13,9 @@ machine: no routing framework, no tensors, no model.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.peers.common import status_body  # noqa: E402
 
 PREFIX = "/v1/models/"

@@ -15,13 +15,10 @@ No gevent here: ``flask_gevent.py`` monkey-patches before importing this module 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 from flask import Flask, abort, request
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.peers.common import model_name, read_signature, status_body, version_dir  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """Peer: the seed tutorial's Flask + gevent gateway in front of a model server.
 
-    python bench/peers/flask_gateway.py --port 5100 --grpc-target 127.0.0.1:8500 --model lstm
+    python -m bench.peers.flask_gateway --port 5100 --grpc-target 127.0.0.1:8500 --model lstm
 
 The seed's "Flask服务" section: ``gevent.monkey.patch_all()`` first, a Flask route
 that accepts GET (query) and POST (JSON), segments the text with jieba, builds

@@ -1,6 +1,6 @@
 """Peer: the seed tutorial's Flask + gevent server, running the model in-process.
 
-    python bench/peers/flask_gevent.py --port 5100 --model-dir /path/to/model_base_or_version [--model-dir ...]
+    python -m bench.peers.flask_gevent --port 5100 --model-dir /path/to/model_base_or_version [--model-dir ...]
 
 The seed's recipe: ``from gevent import monkey; monkey.patch_all()`` first, a Flask
 route that runs TensorFlow directly (TF1 ``Session.run``), served by
@@ -14,12 +14,9 @@ from gevent import monkey  # noqa: I001  (must run before anything imports socke
 monkey.patch_all()
 
 import argparse  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from gevent import pywsgi  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.peers.flask_app import create_app  # noqa: E402
 
 

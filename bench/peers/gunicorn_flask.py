@@ -1,6 +1,6 @@
 """Peer: the same Flask app under gunicorn (sync workers, 4 by default), one TF session per worker.
 
-    python bench/peers/gunicorn_flask.py --port 5200 --model-dir /path/to/model [--model-dir ...] [--workers 4]
+    python -m bench.peers.gunicorn_flask --port 5200 --model-dir /path/to/model [--model-dir ...] [--workers 4]
 
 or directly: ``BENCH_MODEL_DIRS=/path gunicorn -w 4 -b 127.0.0.1:5200 bench.peers.gunicorn_flask:app``
 from the repository root. The app is built in each worker after the fork (no ``--preload``:
@@ -49,8 +49,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-else:  # imported by a gunicorn worker
-    sys.path.insert(0, str(REPO))
+else:  # imported by a gunicorn worker (run from the repository root)
     from bench.peers.flask_app import app_from_env
 
     app = app_from_env()

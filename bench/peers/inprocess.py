@@ -1,6 +1,6 @@
 """Peer (limit): the model's signature called directly in this process, no server, at several batch sizes.
 
-    python bench/peers/inprocess.py --model-dir DIR [--model-dir DIR2] [--batch-sizes 1,8,32,128,256]
+    python -m bench.peers.inprocess --model-dir DIR [--model-dir DIR2] [--batch-sizes 1,8,32,128,256]
                                     [--seconds 3] [--warmup 0.5] [--stay]
 
 Loads each SavedModel exactly as the pyserving server does (an ONNX model folder is run by
@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.peers.common import model_name, read_signature, sweep, time_calls, version_dir  # noqa: E402
 from bench.peers.inprocess_onnx import OrtLimit, onnx_version_dir  # noqa: E402
 

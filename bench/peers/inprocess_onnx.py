@@ -1,6 +1,6 @@
 """Peer (limit): an ONNX model run by onnxruntime directly in this process, no server, per batch size.
 
-    python bench/peers/inprocess_onnx.py --model-dir DIR [--batch-sizes 1,8,32,128,256] [--seconds 3]
+    python -m bench.peers.inprocess_onnx --model-dir DIR [--batch-sizes 1,8,32,128,256] [--seconds 3]
                                          [--warmup 0.5] [--intra-op-threads N]
 
 ``DIR`` is a model base folder (numeric versions) or a version folder holding ``model.onnx``.
@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.peers.common import sweep, time_calls  # noqa: E402
 
 MODEL_FILE = "model.onnx"

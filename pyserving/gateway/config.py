@@ -24,7 +24,9 @@ from typing import Any
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT_MS = 10_000
 HEALTH_PATHS = ("/healthz", "/readyz")
-PROTOCOLS = ("grpc", "rest")
+PROTOCOLS = ("grpc", "rest", "oip-grpc", "oip-rest")
+REST_PROTOCOLS = ("rest", "oip-rest")
+GRPC_PROTOCOLS = ("grpc", "oip-grpc")
 HEALTH_CHECKS = ("model_status", "grpc_health", "none")
 METHODS = ("GET", "POST")
 _IMPORT_STRING = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
@@ -51,7 +53,7 @@ class ServerOptions:
 @dataclass(frozen=True)
 class UpstreamConfig:
     name: str
-    protocol: str  # "grpc" | "rest"
+    protocol: str  # "grpc" | "rest" (TF Serving's APIs) | "oip-grpc" | "oip-rest" (OIP v2: Triton, KServe)
     replicas: tuple[str, ...]  # "host:port" (gRPC) or "http://host:port" (REST)
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     retries: int | None = None  # extra replicas to try; None = each replica once
@@ -59,6 +61,7 @@ class UpstreamConfig:
     health_interval_ms: int = 5000
     max_message_bytes: int = 64 << 20
     connections: int = 64  # REST connection pool size per replica
+    binary_tensors: bool = True  # oip-rest: Triton's binary tensor extension (False: JSON data)
 
 
 @dataclass(frozen=True)
@@ -255,8 +258,11 @@ def _upstreams(data: dict[str, Any]) -> dict[str, UpstreamConfig]:
         if retries is not None and retries < 0:
             raise ConfigError(f"{t.key('retries')}: must be >= 0, got {retries}")
         health = t.choice("health_check", HEALTH_CHECKS, d.health_check)
-        if health == "grpc_health" and protocol != "grpc":
-            raise ConfigError(f'{t.key("health_check")}: grpc_health needs protocol = "grpc"')
+        if health == "grpc_health" and protocol not in GRPC_PROTOCOLS:
+            raise ConfigError(f'{t.key("health_check")}: grpc_health needs protocol = "grpc" or "oip-grpc"')
+        binary = t.get("binary_tensors", bool, d.binary_tensors)
+        if "binary_tensors" in t.data and protocol != "oip-rest":
+            raise ConfigError(f'{t.key("binary_tensors")}: only meaningful with protocol = "oip-rest"')
         result[name] = UpstreamConfig(
             name=name,
             protocol=protocol,
@@ -267,13 +273,14 @@ def _upstreams(data: dict[str, Any]) -> dict[str, UpstreamConfig]:
             health_interval_ms=t.positive_int("health_interval_ms", d.health_interval_ms, minimum=10),
             max_message_bytes=t.positive_int("max_message_bytes", d.max_message_bytes),
             connections=t.positive_int("connections", d.connections),
+            binary_tensors=binary,
         )
         t.done()
     return result
 
 
 def _replica(address: str, protocol: str, key: str) -> str:
-    if protocol == "rest":
+    if protocol in REST_PROTOCOLS:
         url = address if "://" in address else f"http://{address}"
         if not re.match(r"^https?://[^/\s]+/?$", url):
             raise ConfigError(f"{key}: expected http://host:port, got {address!r}")
@@ -325,6 +332,12 @@ def _routes(
                 f"{t.key('methods')}: GET needs a transform (a pass-through "
                 "route forwards a TF Serving JSON body, which only POST carries)"
             )
+        signature = t.string("signature", "serving_default")
+        if upstreams[upstream].protocol.startswith("oip-") and signature != "serving_default":
+            raise ConfigError(
+                f"{t.key('signature')}: an OIP upstream serves one function per model (the server picks it); "
+                "signature applies to grpc and rest upstreams only"
+            )
         options = t.get("options", dict, {})
         if options and transform is None:
             raise ConfigError(f"{t.key('options')}: only meaningful with a transform")
@@ -336,7 +349,7 @@ def _routes(
                 methods=methods,
                 version=version,
                 label=label,
-                signature=t.string("signature", "serving_default"),
+                signature=signature,
                 transform=transform,
                 options=options,
                 timeout_ms=t.positive_int("timeout_ms", None),

@@ -93,9 +93,37 @@ BAD = [
     ('auth = "none"\n[[routes]]\npath = "/a"\nupstream = "m"\nmodel = "x"\n', "upstreams: missing"),
     (
         GOOD.replace("[upstreams.m]", '[upstreams.m]\nprotocol = "rest"\nhealth_check = "grpc_health"'),
-        'upstreams.m.health_check: grpc_health needs protocol = "grpc"',
+        'upstreams.m.health_check: grpc_health needs protocol = "grpc" or "oip-grpc"',
+    ),
+    (
+        GOOD.replace("[upstreams.m]", '[upstreams.m]\nprotocol = "oip-grpc"\nbinary_tensors = false'),
+        'upstreams.m.binary_tensors: only meaningful with protocol = "oip-rest"',
+    ),
+    (
+        GOOD.replace("[upstreams.m]", '[upstreams.m]\nprotocol = "oip-grpc"').replace(
+            'model = "lstm"', 'model = "lstm"\nsignature = "other"'
+        ),
+        "routes[0].signature: an OIP upstream serves one function per model",
+    ),
+    (
+        GOOD.replace("[upstreams.m]", '[upstreams.m]\nprotocol = "oip-rest"').replace(
+            '"127.0.0.1:8500"', '"http://h:1/v2"'
+        ),
+        "upstreams.m.replicas[0]: expected http://host:port",
     ),
 ]
+
+
+def test_oip_upstreams_parse_with_their_defaults() -> None:
+    config = _parse(
+        GOOD.replace("[upstreams.m]", '[upstreams.m]\nprotocol = "oip-rest"\nbinary_tensors = false').replace(
+            '"127.0.0.1:8500"', '"127.0.0.1:8000"'
+        )
+        + '\n[upstreams.g]\nprotocol = "oip-grpc"\nreplicas = ["127.0.0.1:8001"]\nhealth_check = "grpc_health"\n'
+    )
+    rest, grpc = config.upstreams["m"], config.upstreams["g"]  # type: ignore[attr-defined]
+    assert (rest.protocol, rest.replicas, rest.binary_tensors) == ("oip-rest", ("http://127.0.0.1:8000",), False)
+    assert (grpc.protocol, grpc.health_check, grpc.binary_tensors) == ("oip-grpc", "grpc_health", True)
 
 
 @pytest.mark.parametrize(("text", "error"), BAD, ids=[e for _, e in BAD])

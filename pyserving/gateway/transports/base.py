@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 TRANSPORTS: dict[str, str] = {
     "grpc": "pyserving.gateway.transports.grpc:GrpcTransport",
     "rest": "pyserving.gateway.transports.rest:RestTransport",
+    "oip-grpc": "pyserving.gateway.transports.oip_grpc:OipGrpcTransport",
+    "oip-rest": "pyserving.gateway.transports.oip_rest:OipRestTransport",
 }
 
 

@@ -76,7 +76,7 @@ class RestTransport:
         except httpx.TransportError as exc:
             raise UpstreamError("UNAVAILABLE", f"connection failed: {type(exc).__name__}: {exc}") from None
         if response.status_code != 200:
-            raise UpstreamError(HTTP_TO_CODE.get(response.status_code, "UNKNOWN"), _error_message(response))
+            raise UpstreamError(HTTP_TO_CODE.get(response.status_code, "UNKNOWN"), error_message(response))
         return response.content
 
     async def predict(
@@ -137,7 +137,8 @@ class RestTransport:
         await self._client.aclose()
 
 
-def _error_message(response: httpx.Response) -> str:
+def error_message(response: httpx.Response) -> str:
+    """The model server's ``{"error": ...}`` message (also for OIP servers, which use the same shape)."""
     try:
         error = orjson.loads(response.content).get("error")
     except (orjson.JSONDecodeError, AttributeError):
