@@ -104,7 +104,9 @@ class _UnavailableLoader(VersionFolderLoader[Any]):
         self.message = message
 
     def load(self) -> None:
-        raise ServingError(self.message, StatusCode.FAILED_PRECONDITION)
+        error = ServingError(self.message, StatusCode.FAILED_PRECONDITION)
+        error.retryable = False  # installing the framework needs a restart anyway
+        raise error
 
     def unload(self) -> None:
         pass
