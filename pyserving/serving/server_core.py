@@ -209,6 +209,9 @@ class ServerCore:
         """Makes ``models`` the served set: new ones start polling, removed ones unload."""
         self.validate(models)
         wanted = {m.name: m for m in models}
+        for model in {m.model_platform: m for m in models if m.model_platform not in self._backends}.values():
+            # A backend's factory may import its framework (TensorFlow: ~3 s): not on the loop.
+            await asyncio.to_thread(self._backend, model)
         for name in list(self._sources):
             if name not in wanted:
                 await self._sources.pop(name).stop()
