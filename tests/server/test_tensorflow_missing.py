@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+import pytest
 import requests
 
 from pyserving.protos.tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
@@ -56,5 +57,36 @@ def test_a_savedmodel_without_tensorflow_fails_alone_and_names_the_extra(tmp_pat
         assert "pyserving[tensorflow]" in reply.model_version_status[0].status.error_message
         r = requests.post(f"{server.rest_url}/v1/models/tf_hp:predict", json={"instances": [[1.0]]}, timeout=10)
         assert r.status_code == 404 and "error" in r.json()
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/PID/maps (Linux)")
+def test_a_server_of_onnx_and_python_models_never_loads_tensorflow(tmp_path: Path) -> None:
+    """TensorFlow is installed here; a server without a TF model must not load it (its library would be mapped)."""
+    base = tmp_path / "models"
+    onnx_models.export_half_plus(base / "onnx_hp" / "1")
+    python_models.write_half_plus(base / "py_hp" / "1")
+    config = write_model_config(
+        tmp_path / "models.config",
+        [
+            {"name": "onnx_hp", "base_path": str(base / "onnx_hp"), "platform": "onnx"},
+            {"name": "py_hp", "base_path": str(base / "py_hp"), "platform": "python"},
+        ],
+    )
+    server = start_server([f"--model_config_file={config}"], tmp_path, wait_models=["onnx_hp", "py_hp"])
+    try:
+        for model in ("onnx_hp", "py_hp"):
+            r = requests.post(f"{server.rest_url}/v1/models/{model}:predict", json={"instances": [[1.0]]}, timeout=10)
+            assert r.status_code == 200, r.text
+            r = requests.get(f"{server.rest_url}/v1/models/{model}/metadata", timeout=10)
+            assert r.status_code == 200, r.text
+        with grpc.insecure_channel(server.grpc_address) as channel:
+            request = get_model_status_pb2.GetModelStatusRequest()
+            request.model_spec.name = "onnx_hp"
+            model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(request, timeout=10)
+        maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+        assert "onnxruntime" in maps  # the check sees what the process loaded
+        assert "tensorflow" not in maps.replace("pyserving/protos/tensorflow", "")
     finally:
         server.stop()
