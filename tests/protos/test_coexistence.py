@@ -6,6 +6,8 @@ imported any of them already. The children print JSON facts; the assertions are 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -111,6 +113,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.skipif(importlib.util.find_spec("tritonclient") is None, reason="tritonclient is not installed")
 @pytest.mark.parametrize("order", ["tritonclient first", "pyserving first"])
 def test_with_tritonclient_in_either_order(order: str) -> None:
     first, second = (_TRITON, _OURS) if order == "tritonclient first" else (_OURS, _TRITON)
@@ -169,7 +172,6 @@ print(json.dumps({{"x": tf.make_ndarray(request.inputs["x"]).tolist(),
 
 def test_the_embedded_files_are_the_installed_wheels_own() -> None:
     """Byte-identical copies are what the pool accepts twice: a regenerated module must stay so."""
-    import importlib
     import pkgutil
 
     import pyserving.protos as package
@@ -183,7 +185,8 @@ def test_the_embedded_files_are_the_installed_wheels_own() -> None:
         if installed is not None:
             assert installed == file.serialized_pb, file.name
             compared += 1
-    assert compared >= 58  # all but monitoring_config and ssl_config, which no wheel ships
+    # All but monitoring_config and ssl_config, which no wheel ships (Triton's two need tritonclient).
+    assert compared >= (58 if importlib.util.find_spec("tritonclient") else 56)
 
 
 def _fake_release(tmp_path: Path) -> Path:

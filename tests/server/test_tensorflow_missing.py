@@ -3,6 +3,7 @@
 The main test environment has TensorFlow, so a stand-in ``tensorflow`` package that raises
 ImportError is put first on PYTHONPATH (what ``import tensorflow`` does in a ``pip install
 pyserving`` without the extra; tests/test_without_tensorflow.py runs the real thing in a venv).
+And with TensorFlow installed, a server without a TensorFlow model never loads it.
 """
 
 from __future__ import annotations
