@@ -1,4 +1,4 @@
-"""Read TFRecord files (warmup requests) without TensorFlow.
+"""Read and write TFRecord files (warmup requests) without TensorFlow.
 
 Why: every platform replays ``assets.extra/tf_serving_warmup_requests``, and a server of ONNX and
 Python models must not import TensorFlow (or need it installed) to read one. The framing is
@@ -10,7 +10,7 @@ crc32c(data)``, little-endian; both checksums are verified, as TensorFlow's read
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from pyserving.core.errors import ServingError, StatusCode
 
@@ -80,6 +80,14 @@ def read_records(path: str) -> Iterator[bytes]:
                 offset += _HEADER.size + length + _FOOTER.size
     except OSError as exc:
         raise ServingError(f"Failed to read warmup data at {path}: {exc.strerror}", StatusCode.NOT_FOUND) from None
+
+
+def write_records(path: str, records: Iterable[bytes]) -> None:
+    """A TFRecord file of ``records`` (what ``tf.io.TFRecordWriter`` writes, uncompressed)."""
+    with open(path, "wb") as stream:
+        for record in records:
+            length = struct.pack("<Q", len(record))
+            stream.write(length + _FOOTER.pack(masked_crc32c(length)) + record + _FOOTER.pack(masked_crc32c(record)))
 
 
 def _data_loss(what: str) -> ServingError:
