@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 import requests
 
+from pyserving.protos.tensorflow_serving.apis import prediction_log_pb2
+from pyserving.serving.tfrecord import read_records
 from tests.conftest import write_model_config
 from tests.helpers import models, onnx_models, python_models
 from tests.helpers.server import RunningServer, start_server
@@ -161,3 +164,27 @@ def test_a_savedmodel_fails_alone_naming_the_extra(server: RunningServer) -> Non
 # OIP v2 (issue 15): once the server serves it, exercise here, in the same venv and server,
 # REST /v2/models/{onnx_hp,py_hp}/infer (JSON and binary) and GRPCInferenceService.ModelInfer
 # through pyserving.protos.inference.grpc_service_pb2_grpc (the stubs the TF-less install ships).
+
+
+def test_inspect_and_warmup_tools_on_an_onnx_model(venv: Venv, tmp_path: Path) -> None:
+    version = onnx_models.export_half_plus(tmp_path / "onnx_hp" / "1")
+    shown = subprocess.run([str(venv.pyserving), "inspect", str(version)], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "outputs['y']" in shown.stdout, shown.stderr
+    warmup = version / "assets.extra" / "tf_serving_warmup_requests"
+    written = subprocess.run(
+        [str(venv.pyserving), "warmup", f"--output={warmup}", "--model=onnx_hp", '--request={"instances": [[1.0]]}'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert written.returncode == 0, written.stderr
+    (record,) = read_records(str(warmup))
+    assert (
+        prediction_log_pb2.PredictionLog.FromString(record).predict_log.request.inputs["x"].tensor_shape.dim[0].size
+        == 1
+    )
+    saved_model = models.export_half_plus_two(tmp_path / "tf_hp" / "1")
+    refused = subprocess.run(
+        [str(venv.pyserving), "inspect", str(saved_model)], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 1 and "pip install 'pyserving[tensorflow]'" in refused.stderr
