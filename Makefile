@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,gateway,examples,onnx]'
+	$(BIN)/python -m pip install --quiet -e '.[tensorflow,test,bench,gateway,examples]'
 	touch $@
 
 serve: setup
@@ -27,7 +27,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 # The house rules, enforced (pyproject.toml: [tool.ruff], [tool.mypy], [tool.importlinter]).
-CHECKED := pyserving tests bench examples
+CHECKED := pyserving tests bench examples scripts
 check: setup
 	$(BIN)/ruff check $(CHECKED)
 	$(BIN)/ruff format --check $(CHECKED)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pyserving.backends import load_backend
-from pyserving.backends.base import Backend
+from pyserving.backends.base import Backend, UnavailableBackend
 from pyserving.batching import BatchingOptions, BatchScheduler
 from pyserving.core.errors import (
     FailedPreconditionError,
@@ -215,6 +215,9 @@ class ServerCore:
         """Makes ``models`` the served set: new ones start polling, removed ones unload."""
         self.validate(models)
         wanted = {m.name: m for m in models}
+        for model in {m.model_platform: m for m in models if m.model_platform not in self._backends}.values():
+            # A backend's factory may import its framework (TensorFlow: ~3 s): not on the loop.
+            await asyncio.to_thread(self._backend, model)
         for name in list(self._sources):
             if name not in wanted:
                 await self._sources.pop(name).stop()
@@ -255,10 +258,13 @@ class ServerCore:
                     f"Model {model.name} requests unsupported platform {model.model_platform}"
                 ) from None
             except ImportError as exc:
-                raise FailedPreconditionError(
+                # The model's loads fail with this message; the other models serve.
+                message = (
                     f"Model {model.name} requests platform {model.model_platform}, whose framework is not "
-                    f"installed ({exc}); install pyserving[{model.model_platform}]"
-                ) from None
+                    f"installed ({exc}): pip install 'pyserving[{model.model_platform}]'"
+                )
+                logger.error("%s", message)
+                backend = UnavailableBackend(model.model_platform, message)
             self._backends[model.model_platform] = backend
         return backend
 

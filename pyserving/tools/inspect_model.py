@@ -115,7 +115,8 @@ def read_saved_model(saved_model_dir: str | os.PathLike[str]) -> Any:
         )
 
     from google.protobuf import message, text_format
-    from tensorflow.core.protobuf import saved_model_pb2
+
+    from pyserving.protos.tensorflow.core.protobuf import saved_model_pb2
 
     saved_model = saved_model_pb2.SavedModel()
     if os.path.isfile(path_pb):
@@ -136,7 +137,7 @@ def read_saved_model(saved_model_dir: str | os.PathLike[str]) -> Any:
 
 
 def _dtype_name(dtype: int) -> str:
-    from tensorflow.core.framework import types_pb2
+    from pyserving.protos.tensorflow.core.framework import types_pb2
 
     try:
         return types_pb2.DataType.Name(dtype)
@@ -449,11 +450,15 @@ def inspect_onnx_model(path: str | os.PathLike[str]) -> dict[str, Any]:
 def inspect_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     """:func:`inspect_saved_model`, or :func:`inspect_onnx_model` for a folder holding only a model.onnx."""
     directory = os.fspath(path)
-    if os.path.isfile(os.path.join(directory, "model.onnx")) and not any(
-        os.path.isfile(os.path.join(directory, name)) for name in ("saved_model.pb", "saved_model.pbtxt")
-    ):
+    if _is_onnx_folder(directory):
         return inspect_onnx_model(directory)
     return inspect_saved_model(directory)
+
+
+def _is_onnx_folder(directory: str) -> bool:
+    return os.path.isfile(os.path.join(directory, "model.onnx")) and not any(
+        os.path.isfile(os.path.join(directory, name)) for name in ("saved_model.pb", "saved_model.pbtxt")
+    )
 
 
 def select(info: dict[str, Any], tag_set: str | None = None, signature_def: str | None = None) -> dict[str, Any]:
@@ -638,9 +643,17 @@ def _version_hint(directory: str) -> str:
 def main(argv: list[str]) -> int:
     """``pyserving inspect DIR [--json] [--tag_set TAGS] [--signature_def NAME]``; returns the exit code."""
     args = _parser().parse_args(argv)
-    from pyserving.backends.tensorflow.quiet import import_tensorflow_quietly
+    if not _is_onnx_folder(args.dir):  # a SavedModel's signatures are read with TensorFlow's help
+        import importlib.util
 
-    import_tensorflow_quietly()
+        if importlib.util.find_spec("tensorflow") is None:
+            print(
+                "error: inspecting a SavedModel needs TensorFlow: pip install 'pyserving[tensorflow]'", file=sys.stderr
+            )
+            return 1
+        from pyserving.backends.tensorflow.quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     try:
         info = select(inspect_model(args.dir), args.tag_set, args.signature_def)
     except FileNotFoundError as e:

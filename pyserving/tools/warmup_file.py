@@ -78,9 +78,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
-    from pyserving.backends.tensorflow.quiet import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
     try:
         count = write_warmup_file(args)
     except (ServingError, ValueError, OSError) as exc:
@@ -154,7 +151,7 @@ def _onnx_signatures(version_dir: str) -> dict[str, Any]:
 
 def _log_for(api: str) -> tuple[Any, Any]:
     """A fresh PredictionLog and the request message inside it for ``api``."""
-    from tensorflow_serving.apis import prediction_log_pb2
+    from pyserving.protos.tensorflow_serving.apis import prediction_log_pb2
 
     log = prediction_log_pb2.PredictionLog()
     if api == "predict":
@@ -207,12 +204,9 @@ def _from_json(args: argparse.Namespace, body: bytes, signatures: dict[str, Any]
 
 
 def _write_tfrecord(path: str, records: Sequence[bytes]) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    from pyserving.serving.tfrecord import write_records  # TensorFlow's framing, without TensorFlow
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
-    with tf.io.TFRecordWriter(tmp) as writer:
-        for record in records:
-            writer.write(record)
+    write_records(tmp, records)
     os.replace(tmp, path)  # a polling server never sees half a file

@@ -1,9 +1,8 @@
 """How the gateway reaches a model server replica: one module per wire protocol.
 
 uvicorn's ``HTTP_PROTOCOLS`` pattern: a name -> import string table, so the
-gRPC transport (which imports TensorFlow through ``tensorflow_serving.apis``;
-the OIP ones use tritonclient's protos or httpx, never TensorFlow)
-is only imported when a config names a gRPC upstream.
+gRPC transports (grpc and the generated stubs of ``pyserving.protos``; the OIP
+REST one uses httpx) are only imported when a config names such an upstream.
 """
 
 from __future__ import annotations

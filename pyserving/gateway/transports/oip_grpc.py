@@ -3,8 +3,8 @@
 Inputs go as ``raw_input_contents`` and outputs are read from
 ``raw_output_contents`` by position, exactly as ``tritonclient.grpc`` does (the
 typed ``contents`` are read too, for servers that answer in them). The
-generated modules come from ``oip_proto`` (tritonclient's), which imports no
-TensorFlow: a gateway with only OIP upstreams stays small.
+generated modules are pyserving's own (``pyserving.protos.inference``, byte-identical
+to tritonclient's, so both can live in one process); nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pyserving.gateway.codec import InputError
 from pyserving.gateway.config import UpstreamConfig
 from pyserving.gateway.transports import oip_codec
 from pyserving.gateway.transports.base import ModelTarget, UpstreamError
-from pyserving.gateway.transports.oip_proto import service_pb2, service_pb2_grpc
+from pyserving.protos.inference import grpc_service_pb2 as service_pb2
+from pyserving.protos.inference import grpc_service_pb2_grpc as service_pb2_grpc
 
 #: InferTensorContents field per datatype (for answers in typed contents; raw is the norm).
 _CONTENTS_FIELD = {

@@ -15,7 +15,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tensorflow_serving.apis import model_service_pb2, prediction_service_pb2
 
 from pyserving.core.errors import InvalidArgumentError, ServingError
 from pyserving.protocols.grpc.errors import abort
@@ -25,6 +24,7 @@ from pyserving.protocols.grpc.prediction_service import PredictionService
 from pyserving.protocols.grpc.profiler_service import ProfilerService, StartSession, profiler_handler
 from pyserving.protocols.limits import InFlightLimit
 from pyserving.protocols.oip_models import OipOptions
+from pyserving.protos.tensorflow_serving.apis import model_service_pb2, prediction_service_pb2
 from pyserving.serving.server_core import ServerCore
 
 logger = logging.getLogger("pyserving.grpc")
@@ -248,12 +248,9 @@ def create_server(
     )
     services = [PREDICTION_SERVICE, MODEL_SERVICE]
     if oip is not None:
-        try:
-            from pyserving.protocols.oip_grpc.servicer import add_oip_service
-        except ImportError as exc:  # the generated inference.* modules (tritonclient[grpc]) are missing
-            logger.warning("Not serving inference.GRPCInferenceService (OIP v2 over gRPC): %s", exc)
-        else:
-            services.append(add_oip_service(server, core, oip))
+        from pyserving.protocols.oip_grpc.servicer import add_oip_service
+
+        services.append(add_oip_service(server, core, oip))
     if profiler is not None:
         server.add_generic_rpc_handlers((profiler_handler(ProfilerService(profiler)),))
     if options.enable_healthcheck:
