@@ -27,7 +27,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 # The house rules, enforced (pyproject.toml: [tool.ruff], [tool.mypy], [tool.importlinter]).
-CHECKED := pyserving tests bench examples
+CHECKED := pyserving tests bench examples scripts
 check: setup
 	$(BIN)/ruff check $(CHECKED)
 	$(BIN)/ruff format --check $(CHECKED)
