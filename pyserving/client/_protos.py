@@ -1,14 +1,15 @@
 """The generated protobuf modules the client uses, imported in one place.
 
-Why one place: the client must run without TensorFlow, so these come from
-``pyserving.protos`` (pyserving's own generated modules, same descriptors as upstream).
+Why from ``pyserving.protos``: those are pyserving's own generated modules (same descriptors
+and wire as upstream), so the client runs without TensorFlow or tensorflow-serving-api.
 """
 
 from __future__ import annotations
 
-from tensorflow.core.example import example_pb2, feature_pb2
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
-from tensorflow_serving.apis import (
+from pyserving.protos.inference import grpc_service_pb2 as oip_pb2
+from pyserving.protos.tensorflow.core.example import example_pb2, feature_pb2
+from pyserving.protos.tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from pyserving.protos.tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -17,7 +18,6 @@ from tensorflow_serving.apis import (
     predict_pb2,
     regression_pb2,
 )
-from tritonclient.grpc import service_pb2 as oip_pb2
 
 __all__ = [
     "classification_pb2",
