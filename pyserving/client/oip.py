@@ -12,11 +12,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import grpc
 import numpy as np
 
 from pyserving.client._calls import Plan, Rest, Rpc, as_arrays, model_path, ok_json
 from pyserving.client._protos import oip_pb2
-from pyserving.client.errors import InvalidArgument, NotFound, from_http
+from pyserving.client.errors import InvalidArgument, NotFound, ServingError, from_http
 from pyserving.client.oip_tensors import DATATYPES, datatype_of, from_json_data, from_raw, to_json_data, to_raw
 from pyserving.client.types import ModelMetadata, Signature, TensorSpec, VersionStatus
 
@@ -57,6 +58,22 @@ def _metadata(name: str, versions: Sequence[Any], platform: str, inputs: Any, ou
 
     signature = Signature({t[0]: spec(t) for t in inputs}, {t[0]: spec(t) for t in outputs})
     return ModelMetadata(name, tuple(int(v) for v in versions), {"serving_default": signature}, platform, raw)
+
+
+# Servers may keep the repository extension off (pyserving: 403 without --enable_model_repository_api).
+_NO_INDEX = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.NOT_FOUND)
+
+
+def _status_from(proto: Any, index: Any, model: str, version: int | None, timeout: float | None) -> Plan:
+    """Versions from the repository index; without one, the metadata's versions (all AVAILABLE)."""
+    try:
+        entries = yield from index()
+    except ServingError as exc:
+        if exc.code not in _NO_INDEX:
+            raise
+        meta = yield from proto.metadata(model, timeout=timeout)
+        entries = [(model, str(v), "READY", "") for v in meta.versions]
+    return _index_status(entries, model, version)
 
 
 def _index_status(entries: list[tuple[str, str, str, str]], model: str, version: int | None) -> list[VersionStatus]:
@@ -163,13 +180,15 @@ class OipRest:
         )
 
     def status(self, model: str, *, version: int | None = None, timeout: float | None = None) -> Plan:
-        doc = ok_json(
-            (yield Rest("POST", "/v2/repository/index", b"{}", {"Content-Type": "application/json"}, timeout))
-        )
-        entries = [
-            (e.get("name", ""), str(e.get("version", "")), e.get("state", ""), e.get("reason", "")) for e in doc or []
-        ]
-        return _index_status(entries, model, version)
+        def index() -> Plan:
+            headers = {"Content-Type": "application/json"}
+            doc = ok_json((yield Rest("POST", "/v2/repository/index", b"{}", headers, timeout)))
+            return [
+                (e.get("name", ""), str(e.get("version", "")), e.get("state", ""), e.get("reason", ""))
+                for e in doc or []
+            ]
+
+        return (yield from _status_from(self, index, model, version, timeout))
 
     def ready(self, model: str | None = None, *, version: int | None = None, timeout: float | None = None) -> Plan:
         path = "/v2/health/ready" if model is None else model_path("/v2", model, version) + "/ready"
@@ -237,10 +256,12 @@ class OipGrpc:
         return _metadata(r.name or model, list(r.versions), r.platform, tensors(r.inputs), tensors(r.outputs), r)
 
     def status(self, model: str, *, version: int | None = None, timeout: float | None = None) -> Plan:
-        request = oip_pb2.RepositoryIndexRequest()
-        response = yield Rpc(_SERVICE + "RepositoryIndex", request, oip_pb2.RepositoryIndexResponse, timeout)
-        entries = [(m.name, m.version, m.state, m.reason) for m in response.models]
-        return _index_status(entries, model, version)
+        def index() -> Plan:
+            request = oip_pb2.RepositoryIndexRequest()
+            response = yield Rpc(_SERVICE + "RepositoryIndex", request, oip_pb2.RepositoryIndexResponse, timeout)
+            return [(m.name, m.version, m.state, m.reason) for m in response.models]
+
+        return (yield from _status_from(self, index, model, version, timeout))
 
     def ready(self, model: str | None = None, *, version: int | None = None, timeout: float | None = None) -> Plan:
         if model is None:
