@@ -107,13 +107,10 @@ def _numpy_for(dtype: Any) -> Any:
     """``dtype`` given as a DataType number/name, a numpy dtype or None."""
     if dtype is None:
         return None
-    if (
-        isinstance(dtype, (int, np.integer))
-        and not isinstance(dtype, bool)
-        or isinstance(dtype, str)
-        and dtype.startswith("DT_")
-    ):
-        found = numpy_dtype(dtype)
+    if isinstance(dtype, (int, np.integer, str)) and not isinstance(dtype, bool):
+        if isinstance(dtype, str) and not dtype.startswith("DT_"):
+            return np.dtype(dtype)  # "float32" and the like
+        found = numpy_dtype(dtype if isinstance(dtype, str) else int(dtype))
         if found is None:
             raise TypeError(f"unsupported DataType {dtype}")
         return found

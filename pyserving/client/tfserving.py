@@ -148,8 +148,8 @@ class TFServingRest:
         if signature_name:
             body["signature_name"] = signature_name
         if self.rest_format == "row":
-            sizes = {a.shape[0] if a.ndim else None for a in arrays.values()}
-            if len(sizes) != 1 or None in sizes:
+            sizes = {a.shape[0] if a.ndim else -1 for a in arrays.values()}
+            if len(sizes) != 1 or -1 in sizes:
                 raise ValueError("the row format needs every input to have the same first dimension")
             (batch,) = sizes
             columns = {name: _jsonable(a) for name, a in arrays.items()}
