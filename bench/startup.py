@@ -31,16 +31,14 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def measure(base_path: str, name: str, width: int = 0) -> dict[str, float]:
+def measure(base_path: str, name: str, width: int = 0, server: list[str] | None = None) -> dict[str, float]:
+    """``server``: the command that runs ``pyserving serve`` (default: this interpreter's)."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
         started = time.monotonic()
         proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "pyserving",
-                "serve",
+                *(server or [sys.executable, "-m", "pyserving", "serve"]),
                 f"--model_name={name}",
                 f"--model_base_path={base_path}",
                 f"--rest_api_port={port}",

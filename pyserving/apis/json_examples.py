@@ -32,7 +32,7 @@ def examples_from_body(doc: dict[str, Any], method: str) -> list[bytes]:
 
 
 def _example(value: Any) -> Any:
-    from tensorflow.core.example import example_pb2
+    from pyserving.protos.tensorflow.core.example import example_pb2
 
     if not isinstance(value, dict):
         raise InvalidArgumentError(f"Example must be JSON object but got JSON {json_type_name(value)}")

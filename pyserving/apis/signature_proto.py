@@ -13,7 +13,7 @@ from pyserving.tensors.signature import Signature, TensorSpec
 
 
 def signature_defs(signatures: Mapping[str, Signature]) -> dict[str, Any]:
-    from tensorflow.core.protobuf import meta_graph_pb2
+    from pyserving.protos.tensorflow.core.protobuf import meta_graph_pb2
 
     out = {}
     for key, signature in signatures.items():

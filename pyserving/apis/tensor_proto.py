@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tensorflow.core.framework import tensor_pb2
 
+from pyserving.protos.tensorflow.core.framework import tensor_pb2
 from pyserving.tensors.dtypes import DataType, enum_name
 from pyserving.tensors.limits import DEFAULT_LIMITS, TensorLimitError, TensorLimits
 

@@ -77,3 +77,36 @@ def release_free_memory() -> None:
         libc.malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+class UnavailableBackend:
+    """Stands in for a platform whose framework is not installed (``pyserving`` without an extra).
+
+    Why: one model's missing framework must not stop the server. Its versions are found as usual
+    and each load fails with ``message`` (FAILED_PRECONDITION, shown by GetModelStatus and the
+    logs), while the other models serve.
+    """
+
+    def __init__(self, platform: str, message: str) -> None:
+        self.platform = platform
+        self.message = message
+
+    def create_loader(self, servable_id: ServableId, path: str) -> Loader:
+        return _UnavailableLoader(servable_id, path, self.message)
+
+    def version_complete(self, path: str) -> bool:
+        return True
+
+
+class _UnavailableLoader(VersionFolderLoader[Any]):
+    def __init__(self, servable_id: ServableId, path: str, message: str) -> None:
+        super().__init__(servable_id, path)
+        self.message = message
+
+    def load(self) -> None:
+        error = ServingError(self.message, StatusCode.FAILED_PRECONDITION)
+        error.retryable = False  # installing the framework needs a restart anyway
+        raise error
+
+    def unload(self) -> None:
+        pass

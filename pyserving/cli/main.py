@@ -121,9 +121,7 @@ def run_server(argv: list[str], defaults: dict[str, Any] | None, program: str = 
             finally:
                 for sock in held:
                     sock.close()
-    from pyserving.backends.tensorflow.quiet import import_tensorflow_quietly
-
-    import_tensorflow_quietly(settings.log_tensorflow)
+    # TensorFlow is imported by its backend, when the first TensorFlow model is configured.
     from pyserving.runner import serve
 
     try:
@@ -168,7 +166,7 @@ def show_config(argv: list[str]) -> int:
     if as_json:
         print(json.dumps(json.loads(payload), indent=2, ensure_ascii=False))
         return 0
-    from tensorflow_serving.config import model_server_config_pb2
+    from pyserving.protos.tensorflow_serving.config import model_server_config_pb2
 
     message = json_format.Parse(payload, model_server_config_pb2.ModelServerConfig())
     print(text_format.MessageToString(message, as_utf8=True), end="")

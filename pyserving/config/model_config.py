@@ -18,9 +18,8 @@ _MODEL_TYPE_TENSORFLOW = 1  # ModelType.TENSORFLOW (deprecated field)
 
 def parse_model_server_config(text: str, source: str = "<text>") -> Any:
     """Text -> ModelServerConfig proto, or TF Serving's parse error."""
-    from tensorflow_serving.config import model_server_config_pb2
-
     from pyserving.config._proto import parse_text
+    from pyserving.protos.tensorflow_serving.config import model_server_config_pb2
 
     return parse_text(model_server_config_pb2.ModelServerConfig(), text, source)
 
@@ -97,7 +96,7 @@ def _policy(policy: Any) -> VersionPolicy:
 
 def models_to_proto(models: list[ModelConfig]) -> Any:
     """The effective config as a ModelServerConfig proto (for reading it back)."""
-    from tensorflow_serving.config import model_server_config_pb2
+    from pyserving.protos.tensorflow_serving.config import model_server_config_pb2
 
     message = model_server_config_pb2.ModelServerConfig()
     entries = message.model_config_list.config

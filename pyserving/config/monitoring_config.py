@@ -1,9 +1,8 @@
 """``--monitoring_config_file``: TF Serving's text ``MonitoringConfig`` proto.
 
-tensorflow-serving-api does not ship ``monitoring_config_pb2``, so the two
-messages of ``tensorflow_serving/config/monitoring_config.proto`` are built here
-from a descriptor with the same package, names and field numbers. A text file
-written for TF Serving parses unchanged with ``text_format``.
+The message is TF Serving's own (``pyserving.protos``, generated from
+``tensorflow_serving/config/monitoring_config.proto``), so a text file written
+for TF Serving parses unchanged with ``text_format``.
 """
 
 from __future__ import annotations
@@ -14,12 +13,6 @@ from typing import Any
 from pyserving.core.errors import InvalidArgumentError
 
 DEFAULT_PROMETHEUS_PATH = "/monitoring/prometheus/metrics"  # PrometheusExporter::kPrometheusPath
-
-_FILE = "tensorflow_serving/config/monitoring_config.proto"
-_MESSAGES = {
-    "PrometheusConfig": [("enable", 1, "bool"), ("path", 2, "string")],
-    "MonitoringConfig": [("prometheus_config", 1, ".tensorflow.serving.PrometheusConfig")],
-}
 
 
 @dataclass(frozen=True)
@@ -32,9 +25,9 @@ class MonitoringConfig:
 
 def monitoring_config_class() -> Any:
     """The ``tensorflow.serving.MonitoringConfig`` message class."""
-    from pyserving.config._proto import message_class
+    from pyserving.protos.tensorflow_serving.config import monitoring_config_pb2
 
-    return message_class(_FILE, _MESSAGES, "MonitoringConfig")
+    return monitoring_config_pb2.MonitoringConfig
 
 
 def parse_monitoring_config(text: str, source: str = "<text>") -> MonitoringConfig:

@@ -14,16 +14,6 @@ from typing import Any
 
 from pyserving.core.errors import InvalidArgumentError
 
-_FILE = "tensorflow_serving/config/ssl_config.proto"
-_MESSAGES = {
-    "SSLConfig": [
-        ("server_key", 1, "string"),
-        ("server_cert", 2, "string"),
-        ("custom_ca", 3, "string"),
-        ("client_verify", 4, "bool"),
-    ],
-}
-
 
 @dataclass(frozen=True)
 class SslConfig:
@@ -44,9 +34,9 @@ class SslConfig:
 
 
 def ssl_config_class() -> Any:
-    from pyserving.config._proto import message_class
+    from pyserving.protos.tensorflow_serving.config import ssl_config_pb2
 
-    return message_class(_FILE, _MESSAGES, "SSLConfig")
+    return ssl_config_pb2.SSLConfig
 
 
 def parse_ssl_config(text: str, source: str = "<text>") -> SslConfig:

@@ -45,6 +45,8 @@ class ServingError(Exception):
     """A failure with a canonical code and a client-visible message."""
 
     code: StatusCode = StatusCode.UNKNOWN
+    # Whether a failed load may succeed when the manager tries again (a missing framework will not).
+    retryable: bool = True
 
     def __init__(self, message: str, code: StatusCode | None = None) -> None:
         super().__init__(message)

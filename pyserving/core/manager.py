@@ -212,7 +212,7 @@ class AspiredVersionsManager:
                     attempts,
                     error.message,
                 )
-            if attempt + 1 >= attempts or not harness.is_aspired:
+            if attempt + 1 >= attempts or not harness.is_aspired or not error.retryable:
                 break
             # Keep the last error visible while retrying.
             harness.error = error

@@ -7,7 +7,7 @@ shapes and upstream failover live here instead of in every front end.
 
 A separate ASGI app (``app.create_app``) with its own CLI (``cli.main``).
 Importing this package imports neither TensorFlow nor any server module: the
-gRPC transport imports ``tensorflow_serving.apis`` lazily, REST never does.
+gRPC transport imports grpc and ``pyserving.protos`` lazily, REST never does.
 """
 
 from __future__ import annotations

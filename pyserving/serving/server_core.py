@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pyserving.backends import load_backend
-from pyserving.backends.base import Backend
+from pyserving.backends.base import Backend, UnavailableBackend
 from pyserving.batching import BatchingOptions, BatchScheduler
 from pyserving.core.errors import (
     FailedPreconditionError,
@@ -249,10 +249,13 @@ class ServerCore:
                     f"Model {model.name} requests unsupported platform {model.model_platform}"
                 ) from None
             except ImportError as exc:
-                raise FailedPreconditionError(
+                # The model's loads fail with this message; the other models serve.
+                message = (
                     f"Model {model.name} requests platform {model.model_platform}, whose framework is not "
-                    f"installed ({exc}); install pyserving[{model.model_platform}]"
-                ) from None
+                    f"installed ({exc}): pip install 'pyserving[{model.model_platform}]'"
+                )
+                logger.error("%s", message)
+                backend = UnavailableBackend(model.model_platform, message)
             self._backends[model.model_platform] = backend
         return backend
 

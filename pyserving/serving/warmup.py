@@ -35,6 +35,7 @@ from pyserving.core.errors import (
 from pyserving.core.ids import ServableId
 from pyserving.core.loader import Loader, Servable
 from pyserving.serving import inference
+from pyserving.serving.tfrecord import read_records
 from pyserving.tensors.limits import DEFAULT_LIMITS
 from pyserving.tensors.signature import Signature
 
@@ -136,26 +137,14 @@ class WarmedLoader:
 
 
 def _read_records(path: str) -> Iterator[bytes]:
-    # TFRecord framing and checksums through TensorFlow's reader, imported only when a
-    # version has a warmup file.
-    import tensorflow as tf
-    from tensorflow.python.util import deprecation
-
-    try:
-        with deprecation.silence():
-            iterator = tf.compat.v1.io.tf_record_iterator(path)
-        yield from iterator
-    except tf.errors.DataLossError as exc:
-        raise ServingError(
-            f"{exc.message}. Please verify your warmup data is in TFRecord format.", StatusCode.DATA_LOSS
-        ) from None
-    except tf.errors.OpError as exc:
-        raise ServingError(f"Failed to read warmup data at {path}: {exc.message}", StatusCode(exc.error_code)) from None
+    # TFRecord framing and checksums without TensorFlow (serving/tfrecord.py): every platform warms up.
+    return read_records(path)
 
 
 def _parse(record: bytes, path: str) -> Any:
     from google.protobuf.message import DecodeError
-    from tensorflow_serving.apis import prediction_log_pb2
+
+    from pyserving.protos.tensorflow_serving.apis import prediction_log_pb2
 
     log = prediction_log_pb2.PredictionLog()
     try:

@@ -115,7 +115,8 @@ def read_saved_model(saved_model_dir: str | os.PathLike[str]) -> Any:
         )
 
     from google.protobuf import message, text_format
-    from tensorflow.core.protobuf import saved_model_pb2
+
+    from pyserving.protos.tensorflow.core.protobuf import saved_model_pb2
 
     saved_model = saved_model_pb2.SavedModel()
     if os.path.isfile(path_pb):
@@ -136,7 +137,7 @@ def read_saved_model(saved_model_dir: str | os.PathLike[str]) -> Any:
 
 
 def _dtype_name(dtype: int) -> str:
-    from tensorflow.core.framework import types_pb2
+    from pyserving.protos.tensorflow.core.framework import types_pb2
 
     try:
         return types_pb2.DataType.Name(dtype)

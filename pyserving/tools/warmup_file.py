@@ -154,7 +154,7 @@ def _onnx_signatures(version_dir: str) -> dict[str, Any]:
 
 def _log_for(api: str) -> tuple[Any, Any]:
     """A fresh PredictionLog and the request message inside it for ``api``."""
-    from tensorflow_serving.apis import prediction_log_pb2
+    from pyserving.protos.tensorflow_serving.apis import prediction_log_pb2
 
     log = prediction_log_pb2.PredictionLog()
     if api == "predict":

@@ -24,7 +24,13 @@ class ProfilerSession:
     def __init__(self, options: bytes = b"") -> None:
         from pyserving.backends.tensorflow.loader import import_tensorflow
 
-        import_tensorflow()
+        try:
+            import_tensorflow()
+        except ImportError:
+            raise ServingError(
+                "The profiler traces TensorFlow, which is not installed: pip install 'pyserving[tensorflow]'",
+                StatusCode.FAILED_PRECONDITION,
+            ) from None
         from tensorflow.python.profiler.internal import _pywrap_profiler
         from tensorflow.tsl.profiler.protobuf import profiler_options_pb2
 

@@ -1,8 +1,8 @@
 """How the gateway reaches a model server replica: one module per wire protocol.
 
 uvicorn's ``HTTP_PROTOCOLS`` pattern: a name -> import string table, so the
-gRPC transport (which imports TensorFlow through ``tensorflow_serving.apis``)
-is only imported when a config names a gRPC upstream.
+gRPC transport (grpc and the generated stubs of ``pyserving.protos``) is only
+imported when a config names a gRPC upstream.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """TF Serving's gRPC API as a transport: the stock PredictionService / ModelService stubs over grpc.aio.
 
 One channel per replica (HTTP/2 multiplexes every concurrent call on it).
-``tensorflow_serving.apis`` imports TensorFlow, so this module is imported
-only when a config names a gRPC upstream (see ``transports.TRANSPORTS``), and
-it costs the gateway TensorFlow's import time and memory once per worker.
+The stubs are pyserving's own (``pyserving.protos``, no TensorFlow); this module
+is still imported only when a config names a gRPC upstream (see
+``transports.TRANSPORTS``), so a REST-only gateway never loads grpc.
 Tensors go through ``pyserving.apis.tensor_proto`` (no per-element Python).
 """
 
@@ -29,15 +29,15 @@ from pyserving.tensors.signature import Signature, TensorSpec
 def _apis() -> SimpleNamespace:
     """The protobuf modules, imported on first use (this is where TensorFlow gets imported)."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
-    from tensorflow_serving.apis import (
+
+    from pyserving.apis import tensor_proto
+    from pyserving.protos.tensorflow_serving.apis import (
         get_model_metadata_pb2,
         get_model_status_pb2,
         model_service_pb2_grpc,
         predict_pb2,
         prediction_service_pb2_grpc,
     )
-
-    from pyserving.apis import tensor_proto
 
     return SimpleNamespace(
         health_pb2=health_pb2,

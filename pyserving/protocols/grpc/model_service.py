@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 import grpc
-from tensorflow_serving.apis import get_model_status_pb2, model_management_pb2, model_service_pb2_grpc
 
 from pyserving.config.model_config import models_from_proto
 from pyserving.core.errors import (
@@ -22,6 +21,7 @@ from pyserving.core.errors import (
     StatusCode,
 )
 from pyserving.protocols.grpc.errors import as_serving_error, grpc_status, rpc, truncate
+from pyserving.protos.tensorflow_serving.apis import get_model_status_pb2, model_management_pb2, model_service_pb2_grpc
 from pyserving.serving.model_status import model_status
 from pyserving.serving.server_core import ServerCore
 
@@ -64,12 +64,13 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
             if not isinstance(exc, ServingError):
                 logger.exception("HandleReloadConfigRequest failed")
             logger.error("ServerCore::ReloadConfig failed: %s", error.message)
-            response.status.error_code = int(error.code)
+            # protoc's stubs type enum fields as the enum class; the wire value is the int.
+            response.status.error_code = int(error.code)  # type: ignore[assignment]
             response.status.error_message = error.message
             context.set_code(grpc_status(error.code))
             context.set_details(truncate(error.message))
             return response
-        response.status.error_code = int(StatusCode.OK)
+        response.status.error_code = int(StatusCode.OK)  # type: ignore[assignment]
         return response
 
     async def _reload(self, config: Any) -> None:

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import numpy as np
-from tensorflow_serving.apis import (
+
+from pyserving.apis.input_proto import serialized_examples
+from pyserving.apis.tensor_proto import TensorProtoError, array_to_tensor, tensor_to_array
+from pyserving.core.errors import InvalidArgumentError, UnimplementedError
+from pyserving.core.ids import ServableRequest
+from pyserving.protocols.grpc.errors import rpc
+from pyserving.protos.tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     inference_pb2,
@@ -22,12 +28,6 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
     regression_pb2,
 )
-
-from pyserving.apis.input_proto import serialized_examples
-from pyserving.apis.tensor_proto import TensorProtoError, array_to_tensor, tensor_to_array
-from pyserving.core.errors import InvalidArgumentError, UnimplementedError
-from pyserving.core.ids import ServableRequest
-from pyserving.protocols.grpc.errors import rpc
 from pyserving.serving import inference
 from pyserving.serving.model_status import model_metadata
 from pyserving.serving.server_core import ServerCore

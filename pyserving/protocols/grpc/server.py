@@ -14,7 +14,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tensorflow_serving.apis import model_service_pb2, prediction_service_pb2
 
 from pyserving.core.errors import InvalidArgumentError, ServingError
 from pyserving.protocols.grpc.errors import abort
@@ -23,6 +22,7 @@ from pyserving.protocols.grpc.model_service import ModelService
 from pyserving.protocols.grpc.prediction_service import PredictionService
 from pyserving.protocols.grpc.profiler_service import ProfilerService, StartSession, profiler_handler
 from pyserving.protocols.limits import InFlightLimit
+from pyserving.protos.tensorflow_serving.apis import model_service_pb2, prediction_service_pb2
 from pyserving.serving.server_core import ServerCore
 
 # TF Serving sets ServerBuilder::SetMaxMessageSize(kint32max) for both directions.
