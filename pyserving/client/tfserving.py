@@ -25,7 +25,7 @@ from pyserving.client._protos import (
     regression_pb2,
 )
 from pyserving.client.errors import InvalidArgument, NotFound
-from pyserving.client.tensors import _encode, make_ndarray, numpy_dtype
+from pyserving.client.tensors import encode, make_ndarray, numpy_dtype
 from pyserving.client.types import ModelMetadata, Signature, TensorSpec, VersionStatus
 
 __all__ = ["TFServingRest", "TFServingGrpc"]
@@ -271,7 +271,7 @@ class TFServingGrpc:
         request = predict_pb2.PredictRequest()
         _set_spec(request.model_spec, model, version, version_label, signature_name)
         for name, array in as_arrays(inputs).items():
-            _encode(array, True, request.inputs[name])
+            encode(array, True, request.inputs[name])
         if outputs:
             request.output_filter.extend(outputs)
         response = yield Rpc(_PREDICTION + "Predict", request, predict_pb2.PredictResponse, timeout)

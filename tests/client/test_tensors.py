@@ -102,7 +102,7 @@ def test_typed_fields_follow_from_proto_rules() -> None:
 def test_bad_values_are_refused() -> None:
     with pytest.raises(ValueError, match="cannot fill"):
         make_tensor_proto([1, 2, 3], shape=[2, 2])
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="datetime64"):
         make_tensor_proto(np.array([np.datetime64("2020-01-01")]))
     proto = make_tensor_proto(np.zeros(4, np.float32))
     proto.tensor_content = proto.tensor_content[:-1]
