@@ -33,7 +33,9 @@ def server(client_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     if HAS_LSTM:
         entries.append({"name": "lstm", "base_path": str(LSTM_MODEL)})
     config = write_model_config(tmp / "models.config", entries)
-    running = start_server([f"--model_config_file={config}"], tmp, wait_models=[e["name"] for e in entries])
+    # idle keep-alive connections close after 1 s: the stale-connection test waits for that
+    args = [f"--model_config_file={config}", "--rest_api_keep_alive_timeout_seconds=1"]
+    running = start_server(args, tmp, wait_models=[e["name"] for e in entries])
     yield running
     running.stop()
 

@@ -4,6 +4,8 @@ format) and gRPC, sync and asyncio; every call and every error kind."""
 from __future__ import annotations
 
 import asyncio
+import select
+import socket
 import time
 
 import grpc
@@ -191,6 +193,36 @@ def test_rest_connections_are_reused(server: RunningServer, mode: str) -> None:
             assert 1 <= len(client._http._idle) <= 4
 
     asyncio.run(run())
+
+
+def test_a_connection_the_server_closed_is_replaced(server: RunningServer, mode: str) -> None:
+    """The server drops idle keep-alive connections (1 s here); the next call retries on a new one."""
+    if mode == "sync":
+        with Client(server.rest_url) as client:
+            client.predict("half_plus_two", {"x": X})
+            sock = client._http._local.conn.sock
+            server.wait_for(lambda: _closed_by_peer(sock), 10, "the server closing the idle connection")
+            np.testing.assert_array_equal(client.predict("half_plus_two", {"x": X})["y"], 0.5 * X + 2)
+            assert client._http._local.conn.sock is not sock
+        return
+
+    async def run() -> None:
+        async with AsyncClient(server.rest_url) as client:
+            await client.predict("half_plus_two", {"x": X})
+            ((reader, writer),) = client._http._idle
+            deadline = time.monotonic() + 10
+            while not reader.at_eof() and time.monotonic() < deadline:  # the loop reads the peer's FIN
+                await asyncio.sleep(0.02)
+            assert reader.at_eof()
+            np.testing.assert_array_equal((await client.predict("half_plus_two", {"x": X}))["y"], 0.5 * X + 2)
+            assert client._http._idle and client._http._idle[0][1] is not writer
+
+    asyncio.run(run())
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    readable, _, _ = select.select([sock], [], [], 0.05)
+    return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
 
 
 def test_stock_stubs_with_make_tensor_proto(server: RunningServer, mode: str) -> None:
