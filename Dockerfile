@@ -18,10 +18,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MODEL_BASE_PATH=/models
 
 WORKDIR /opt/pyserving
-# Dependencies first, so code changes do not reinstall TensorFlow.
+# Dependencies first, so code changes do not reinstall TensorFlow. TF Serving's drop-in serves
+# SavedModels, so the image has the [tensorflow] extra.
 COPY pyproject.toml README.md ./
 RUN mkdir pyserving && touch pyserving/__init__.py \
-    && pip install . && pip uninstall -y pyserving && rm -rf pyserving build
+    && pip install '.[tensorflow]' && pip uninstall -y pyserving && rm -rf pyserving build
 COPY pyserving ./pyserving
 RUN pip install --no-deps . && rm -rf build \
     && useradd --system --uid 1000 --no-create-home --home-dir /nonexistent pyserving \

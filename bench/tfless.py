@@ -53,7 +53,8 @@ def main() -> None:
             [measure(str(base), "onnx_hp", 1, server=server) for _ in range(args.runs)],
         )
         _report(
-            f"TF installed, not imported ({sys.executable}):", [measure(str(base), "onnx_hp", 1) for _ in range(args.runs)]
+            f"TF installed, not imported ({sys.executable}):",
+            [measure(str(base), "onnx_hp", 1) for _ in range(args.runs)],
         )
 
 
