@@ -161,7 +161,14 @@ class TFServingRest:
         sig = yield from self._signature(model, version, version_label, signature_name or DEFAULT_SIGNATURE, timeout)
         doc = ok_json((yield Rest("POST", path, payload, _JSON, timeout)))
         result = self._read(doc, sig)
-        return {k: result[k] for k in outputs} if outputs else result
+        if not outputs:
+            return result
+        missing = [k for k in outputs if k not in result]
+        if missing:  # gRPC's output_filter answers the same
+            raise InvalidArgument(
+                f"output tensor alias not found in signature: {missing[0]} Outputs expected to be in the set {{{','.join(sorted(result))}}}."
+            )
+        return {k: result[k] for k in outputs}
 
     @staticmethod
     def _read(doc: Mapping[str, Any], sig: Signature) -> dict[str, np.ndarray]:

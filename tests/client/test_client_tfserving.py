@@ -47,6 +47,8 @@ def test_predict(server: RunningServer, kind: str, mode: str) -> None:
 def test_predict_version_and_outputs(server: RunningServer, kind: str, mode: str) -> None:
     out = call(server, kind, mode, "predict", "half_plus_two", {"x": X}, version=1, outputs=["y"])
     np.testing.assert_array_equal(out["y"], 0.5 * X + 2)
+    with pytest.raises(InvalidArgument, match="nope"):
+        call(server, kind, mode, "predict", "half_plus_two", {"x": X}, outputs=["nope"])
     with pytest.raises(NotFound, match="half_plus_two") as err:
         call(server, kind, mode, "predict", "half_plus_two", {"x": X}, version=7)
     assert err.value.code == grpc.StatusCode.NOT_FOUND
