@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from pyserving.config.model_config import read_model_config_file
+from pyserving.config.model_server_config import read_model_config_file
 from pyserving.core.errors import ServingError
 from pyserving.serving.model_config import ModelConfig
 

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from tensorflow_serving.apis import get_model_status_pb2, model_management_pb2, model_service_pb2_grpc
 
-from pyserving.config.model_config import models_from_proto
+from pyserving.config.model_server_config import models_from_proto
 from pyserving.core.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
