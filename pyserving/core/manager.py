@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from pyserving.core.errors import ServableNotFoundError, ServingError, StatusCode
+from pyserving.core.errors import ServableNotFoundError, ServingError, StatusCode, as_serving_error
 from pyserving.core.event_bus import EventBus
 from pyserving.core.ids import ServableId, ServableRequest
 from pyserving.core.loader import Loader
@@ -100,12 +100,6 @@ class ServableHandle:
         tb: TracebackType | None,
     ) -> None:
         self.release()
-
-
-def as_serving_error(exc: BaseException) -> ServingError:
-    if isinstance(exc, ServingError):
-        return exc
-    return ServingError(f"{type(exc).__name__}: {exc}", StatusCode.UNKNOWN)
 
 
 class AspiredVersionsManager:

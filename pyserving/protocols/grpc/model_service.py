@@ -20,8 +20,9 @@ from pyserving.core.errors import (
     PermissionDeniedError,
     ServingError,
     StatusCode,
+    as_serving_error,
 )
-from pyserving.protocols.grpc.errors import as_serving_error, grpc_status, rpc, truncate
+from pyserving.protocols.grpc.errors import grpc_status, rpc, truncate
 from pyserving.serving.model_status import model_status
 from pyserving.serving.server_core import ServerCore
 
