@@ -23,7 +23,7 @@ logger = logging.getLogger("pyserving")
 
 def _configure_logging(level: str, log_format: str = "text") -> None:
     from pyserving.cli.workers import worker_index
-    from pyserving.metrics.logs import configure_logging
+    from pyserving.log_output import configure_logging
 
     configure_logging(level, log_format, worker_index())
 

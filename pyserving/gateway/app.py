@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from pyserving import log_output
 from pyserving.asgi import BadContentLength, BodyTooLarge, ClientGone, lifespan, read_body
 from pyserving.gateway.auth import Authenticator
 from pyserving.gateway.client import Upstream
@@ -33,7 +34,6 @@ from pyserving.gateway.routes import RouteTable, build_routes, parse_payload
 
 CONFIG_ENV = "PYSERVING_GATEWAY_CONFIG"
 LOG_LEVEL_ENV = "PYSERVING_GATEWAY_LOG_LEVEL"
-LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname).1s %(name)s] %(message)s"
 
 logger = logging.getLogger("pyserving.gateway")
 access_logger = logging.getLogger("pyserving.gateway.access")
@@ -216,11 +216,8 @@ def create_app(config: GatewayConfig) -> GatewayApp:
 
 
 def configure_logging(level: str) -> None:
-    """Plain stderr logging unless the host (gunicorn, a test) configured logging already."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level.upper(), format=LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")
-    logging.getLogger("pyserving").setLevel(level.upper())
+    """pyserving's text log lines on stderr unless the host (gunicorn, a test) configured logging already."""
+    log_output.configure_logging(level, keep_host_handlers=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call otherwise
 
 

@@ -16,6 +16,7 @@ from pyserving.backends.python.model import PythonModel, Tensor
 from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
 from pyserving.core.ids import ServableId
 from pyserving.tensors.dtypes import DataType, from_numpy
+from pyserving.tensors.shapes import dims_text
 from pyserving.tensors.signature import Signature, TensorSpec
 
 logger = logging.getLogger("pyserving.python")
@@ -39,10 +40,6 @@ def _shape_fits(shape: tuple[int, ...], declared: Sequence[int] | None) -> bool:
     if declared is None:
         return True
     return len(shape) == len(declared) and all(d == -1 or d == s for s, d in zip(shape, declared, strict=True))
-
-
-def _dims(shape: Sequence[int] | None) -> str:
-    return "unknown rank" if shape is None else "[" + ",".join(str(d) for d in shape) + "]"
 
 
 class PythonServable:
@@ -75,7 +72,9 @@ class PythonServable:
         for alias, array in inputs.items():
             declared = self._inputs[alias].shape
             if not _shape_fits(array.shape, declared):
-                raise InvalidArgumentError(f"input {alias}: expected shape {_dims(declared)}, got {_dims(array.shape)}")
+                raise InvalidArgumentError(
+                    f"input {alias}: expected shape {dims_text(declared)}, got {dims_text(array.shape)}"
+                )
         try:
             outputs = self._model.predict(dict(inputs))
         except ServingError:
