@@ -87,7 +87,7 @@ async def lifespan(
             if startup is not None:
                 try:
                     await startup()
-                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                except Exception as exc:  # reported to the server, which exits
                     logger.exception("Startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return

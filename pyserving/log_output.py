@@ -31,7 +31,7 @@ class TextFormatter(logging.Formatter):
         self._second = -1
         self._date = ""
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         second = int(record.created)
         if second != self._second:
             self._date = time.strftime(TEXT_DATEFMT, time.localtime(second))

@@ -236,7 +236,7 @@ class AspiredVersionsManager:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._unload_pool, harness.loader.unload)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             logger.exception("Unloading servable %s failed", harness.id)
             harness.error = as_serving_error(exc)
         self._publish(harness, ManagerState.END)

@@ -122,7 +122,7 @@ class GatewayApp:
         except ClientGone:
             self._log(scope, 499, began, request_id, access)
             return
-        except Exception:  # noqa: BLE001 - never drop a connection on a bug
+        except Exception:  # never drop a connection on a bug
             logger.exception("Unhandled error (request_id=%s)", request_id)
             status = 500
             body = error_body(GatewayError(500, "internal", "internal gateway error"), request_id)

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
-from tensorflow.core.framework import tensor_pb2, types_pb2  # noqa: E402
+import tensorflow as tf
+from tensorflow.core.framework import tensor_pb2, types_pb2
 
-from pyserving.apis.tensor_proto import (  # noqa: E402
+from pyserving.apis.tensor_proto import (
     TensorProtoError,
     array_to_tensor,
     numpy_dtype_for,

@@ -18,7 +18,7 @@ from tests.helpers.server import RunningServer, start_server
 
 pytest.importorskip("cryptography", reason="the TLS tests make their certificates with cryptography")
 
-from tests.ops.certs import Pair, TestPki, make_pki  # noqa: E402
+from tests.ops.certs import Pair, TestPki, make_pki
 
 
 def _quoted(pem: bytes) -> str:

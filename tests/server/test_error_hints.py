@@ -14,16 +14,16 @@ import pytest
 import requests
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
-from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
-from tensorflow_serving.apis import (  # noqa: E402
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import (
     classification_pb2,
     predict_pb2,
     prediction_service_pb2_grpc,
 )
 
-from tests.conftest import write_model_config  # noqa: E402
-from tests.helpers.server import REPO, RunningServer, start_server  # noqa: E402
+from tests.conftest import write_model_config
+from tests.helpers.server import REPO, RunningServer, start_server
 
 MODELS = REPO / "examples" / "models"
 HPT_SIGNATURES = (

@@ -79,7 +79,7 @@ class PythonServable:
             outputs = self._model.predict(dict(inputs))
         except ServingError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the model's own bug: this request fails, the server stays
+        except Exception as exc:  # the model's own bug: this request fails, the server stays
             logger.exception("model.py of %s raised in predict", self._id)
             raise ServingError(f"{type(exc).__name__}: {exc}", StatusCode.INTERNAL) from None
         if not isinstance(outputs, Mapping):
@@ -106,7 +106,7 @@ class PythonServable:
     def close(self) -> None:
         try:
             self._model.unload()
-        except Exception:  # noqa: BLE001 - an unload that fails must not keep the version
+        except Exception:  # an unload that fails must not keep the version
             logger.exception("model.py of %s raised in unload", self._id)
 
 
@@ -130,7 +130,7 @@ class PythonModelLoader(VersionFolderLoader[PythonServable]):
             model = model_class()
             model.load(self.path)
             servable = PythonServable(model, self.path, self.id)
-        except Exception as exc:  # noqa: BLE001 - any failure of user code ends the version with its text
+        except Exception as exc:  # any failure of user code ends the version with its text
             sys.modules.pop(module_name, None)
             logger.exception("Failed to load Python model %s", self.id)
             raise ServingError(

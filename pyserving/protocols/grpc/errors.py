@@ -63,7 +63,7 @@ def rpc(method: Handler[R]) -> Handler[R]:
             raise
         except ServingError as exc:
             await abort(context, exc)
-        except Exception as exc:  # noqa: BLE001 - the edge: never let a bug drop the stream
+        except Exception as exc:  # the edge: never let a bug drop the stream
             logger.exception("Unexpected error in %s", method.__name__)
             await abort(context, as_serving_error(exc))
 

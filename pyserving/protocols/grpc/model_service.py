@@ -60,7 +60,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         response = model_management_pb2.ReloadConfigResponse()
         try:
             await self._reload(request.config)
-        except Exception as exc:  # noqa: BLE001 - reported in the response and the status
+        except Exception as exc:  # reported in the response and the status
             error = as_serving_error(exc)
             if not isinstance(exc, ServingError):
                 logger.exception("HandleReloadConfigRequest failed")

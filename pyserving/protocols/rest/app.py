@@ -142,7 +142,7 @@ class RestApp:
         except ServingError as exc:
             scope[SCOPE_CODE] = exc.code
             return http_status(exc.code), JSON_HEADERS, error_body(exc.message)
-        except Exception as exc:  # noqa: BLE001 - never drop a connection on a bug
+        except Exception as exc:  # never drop a connection on a bug
             logger.exception("Unhandled error for %s %s", method, path)
             error = as_serving_error(exc)
             scope[SCOPE_CODE] = error.code
