@@ -319,22 +319,7 @@ def test_numpy_dtype_for() -> None:
 
 # -- property-based ---------------------------------------------------------------------------
 
-HYPOTHESIS_DTYPES = [
-    np.float32,
-    np.float64,
-    np.int8,
-    np.int16,
-    np.int32,
-    np.int64,
-    np.uint8,
-    np.uint16,
-    np.uint32,
-    np.uint64,
-    np.bool_,
-    np.complex64,
-    np.complex128,
-    np.float16,
-]
+HYPOTHESIS_DTYPES = [d for d in NUMERIC if d is not ml_dtypes.bfloat16]
 shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=4)
 
 

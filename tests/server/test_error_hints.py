@@ -22,8 +22,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from tests.conftest import write_model_config
-from tests.helpers.server import REPO, RunningServer, start_server
+from tests.helpers.server import REPO, RunningServer, serve_models
 
 MODELS = REPO / "examples" / "models"
 HPT_SIGNATURES = (
@@ -34,14 +33,13 @@ HPT_SIGNATURES = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp: Path = tmp_path_factory.mktemp("hints")
-    config = write_model_config(
-        tmp / "models.config",
+    running = serve_models(
         [
             {"name": "half_plus_two", "base_path": MODELS / "half_plus_two"},
             {"name": "lstm", "base_path": MODELS / "lstm"},
         ],
+        tmp,
     )
-    running = start_server([f"--model_config_file={config}"], tmp, wait_models=("half_plus_two", "lstm"))
     yield running
     running.stop()
 
