@@ -86,23 +86,13 @@ class Execution:
         output_keys: Sequence[str],
         timeout_in_ms: int,
     ) -> dict[str, Any]:
-        """Through the version's batcher when it has one, else unbatched."""
+        """Through the version's batcher when it has one; else on a worker thread, or on the loop
+        for kinds of runs timed as short (inline_runs.py)."""
         batcher = self._batcher(handle) if handle.servable.batchable else None
-        if batcher is None:
-            return await self._run_unbatched(handle, signature_name, inputs, output_keys, timeout_in_ms)
-        return await batcher.run(
-            handle.servable, handle.id.name, handle.id.version, signature_name, inputs, output_keys, timeout_in_ms
-        )
-
-    async def _run_unbatched(
-        self,
-        handle: ServableHandle,
-        signature_name: str,
-        inputs: Mapping[str, Any],
-        output_keys: Sequence[str],
-        timeout_in_ms: int,
-    ) -> dict[str, Any]:
-        """On a worker thread, or on the loop for kinds of runs timed as short (inline_runs.py)."""
+        if batcher is not None:
+            return await batcher.run(
+                handle.servable, handle.id.name, handle.id.version, signature_name, inputs, output_keys, timeout_in_ms
+            )
         inline_run = handle.servable.caller_thread_run
         if inline_run is None:
             return await self._run_on_thread(
