@@ -13,7 +13,7 @@ import numpy as np
 
 from pyserving.backends.base import VersionFolderLoader
 from pyserving.backends.python.model import PythonModel, Tensor
-from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
+from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode, as_serving_error
 from pyserving.core.ids import ServableId
 from pyserving.tensors.dtypes import DataType, from_numpy
 from pyserving.tensors.shapes import dims_text
@@ -81,7 +81,7 @@ class PythonServable:
             raise
         except Exception as exc:  # the model's own bug: this request fails, the server stays
             logger.exception("model.py of %s raised in predict", self._id)
-            raise ServingError(f"{type(exc).__name__}: {exc}", StatusCode.INTERNAL) from None
+            raise as_serving_error(exc) from None
         if not isinstance(outputs, Mapping):
             raise ServingError(
                 f"model.py of {self._id}: predict returned {type(outputs).__name__}, not a dict of arrays",
