@@ -14,25 +14,21 @@ import contextlib
 import logging
 import os
 import signal
-import ssl
 from collections.abc import Iterator
 from typing import Any
 
-from pyserving.apis.json_format import error_body
-from pyserving.batching import BatchingOptions
-from pyserving.config.batching_config import read_batching_parameters
-from pyserving.config.model_config import models_to_proto, platform_of, read_model_config_file
+from pyserving.config.batching_config import batching_options, version_batching_options
+from pyserving.config.model_server_config import models_from_settings
 from pyserving.config.monitoring_config import MonitoringConfig, read_monitoring_config_file
 from pyserving.config.reloader import poll_model_config_file
 from pyserving.config.settings import ServerSettings
 from pyserving.config.ssl_config import read_ssl_config_file
+from pyserving.config.validation import check_settings
 from pyserving.console import Console
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.core.ids import ServableId
 from pyserving.core.manager import ManagerOptions
-from pyserving.core.policy import POLICIES
 from pyserving.metrics import (
-    CONTENT_TYPE,
     AccessLogObserver,
     BatchMetrics,
     LifecycleLog,
@@ -47,89 +43,17 @@ from pyserving.metrics import (
 )
 from pyserving.protocols.limits import InFlightLimit
 from pyserving.protocols.oip_models import OipOptions
-from pyserving.protocols.rest.app import ExtraRoute, RestOptions, create_app
+from pyserving.protocols.rest.app import RestOptions, create_app
 from pyserving.protocols.rest.http import HttpLimits, http_protocol
+from pyserving.protocols.rest.ops_routes import OpsRoutes
+from pyserving.protocols.rest.tls import uvicorn_ssl_options
 from pyserving.protocols.sockets import bind_socket
-from pyserving.serving.model_config import ModelConfig
+from pyserving.serving.readiness import Readiness
 from pyserving.serving.server_core import ServerCore, ServerCoreOptions
 from pyserving.serving.warmup import WarmupListener, WarmupOptions
-from pyserving.tensors.limits import NUMPY_MAX_RANK, TensorLimits
+from pyserving.tensors.limits import TensorLimits
 
 logger = logging.getLogger("pyserving")
-
-CONFIG_PATH = "/v1/config"
-HEALTHZ_PATH = "/healthz"
-READYZ_PATH = "/readyz"
-JSON = b"application/json"
-
-
-def check_settings(settings: ServerSettings) -> None:
-    """Startup errors TF Serving reports before doing anything (same texts)."""
-    if not settings.model_base_path and not settings.model_config_file:
-        raise InvalidArgumentError(
-            "Both server_options.model_base_path and server_options.model_config_file are empty!"
-        )
-    if settings.batching_parameters_file and not settings.enable_batching:
-        raise InvalidArgumentError(
-            "server_options.batching_parameters_file is set without setting server_options.enable_batching to true."
-        )
-    if not 1 <= settings.max_tensor_rank <= NUMPY_MAX_RANK:
-        raise InvalidArgumentError(f"--max_tensor_rank must be between 1 and {NUMPY_MAX_RANK}")
-    if settings.max_tensor_elements < 1 or settings.max_tensor_bytes < 1:
-        raise InvalidArgumentError("--max_tensor_elements and --max_tensor_bytes must be positive")
-    if settings.aspired_version_policy not in POLICIES:
-        raise InvalidArgumentError(f"--aspired_version_policy must be one of {', '.join(sorted(POLICIES))}")
-    if settings.port == 0 and not settings.grpc_socket_path and settings.rest_api_port == 0:
-        raise InvalidArgumentError(
-            "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set."
-        )
-    if settings.tensorflow_session_parallelism > 0 and (
-        settings.tensorflow_intra_op_parallelism > 0 and settings.tensorflow_inter_op_parallelism > 0
-    ):
-        raise InvalidArgumentError(
-            "Either configure server_options.tensorflow_session_parallelism or "
-            "(server_options.tensorflow_intra_op_parallelism, "
-            "server_options.tensorflow_inter_op_parallelism) separately. You cannot configure all."
-        )
-    if settings.use_alts_credentials and settings.ssl_config_file:
-        raise InvalidArgumentError("Either use_alts_credentials must be false or ssl_config_file must be empty.")
-    if settings.log_format not in ("text", "json"):
-        raise InvalidArgumentError(f"--log_format must be text or json, not {settings.log_format!r}")
-    for name in (
-        "shutdown_grace_period_seconds",
-        "shutdown_delay_seconds",
-        "rest_api_max_body_bytes",
-        "max_concurrent_requests_per_model",
-        "rest_api_max_url_bytes",
-        "rest_api_max_header_bytes",
-        "rest_api_header_timeout_seconds",
-        "rest_api_body_timeout_seconds",
-        "rest_api_keep_alive_timeout_seconds",
-        "rest_api_max_connections",
-    ):
-        if getattr(settings, name) < 0:
-            raise InvalidArgumentError(f"--{name} must not be negative")
-    if settings.grpc_max_message_bytes <= 0:
-        raise InvalidArgumentError("--grpc_max_message_bytes must be positive")
-    if settings.num_workers < 1:
-        raise InvalidArgumentError("--num_workers must be positive")
-    if (
-        settings.rest_api_ssl_keyfile or settings.rest_api_ssl_ca_certs or settings.rest_api_ssl_client_verify
-    ) and not settings.rest_api_ssl_certfile:
-        raise InvalidArgumentError(
-            "--rest_api_ssl_keyfile, --rest_api_ssl_ca_certs and "
-            "--rest_api_ssl_client_verify need --rest_api_ssl_certfile"
-        )
-    if settings.rest_api_ssl_client_verify and not settings.rest_api_ssl_ca_certs:
-        raise InvalidArgumentError("--rest_api_ssl_client_verify needs --rest_api_ssl_ca_certs")
-
-
-def model_configs(settings: ServerSettings) -> list[ModelConfig]:
-    if settings.model_config_file:
-        return read_model_config_file(settings.model_config_file)
-    # TF Serving's single-model mode is "tensorflow"; a folder of another platform says so.
-    platform = platform_of(settings.model_name, settings.model_base_path, default="tensorflow")
-    return [ModelConfig(name=settings.model_name, base_path=settings.model_base_path, model_platform=platform)]
 
 
 def core_options(settings: ServerSettings, warmup_listener: WarmupListener | None = None) -> ServerCoreOptions:
@@ -158,20 +82,6 @@ def core_options(settings: ServerSettings, warmup_listener: WarmupListener | Non
     )
 
 
-def version_batching_options(version_dir: str) -> BatchingOptions | None:
-    """``<version dir>/batching_params.pbtxt`` (``--enable_per_model_batching_parameters``), or None."""
-    path = os.path.join(version_dir, "batching_params.pbtxt")
-    return read_batching_parameters(path) if os.path.isfile(path) else None
-
-
-def batching_options(settings: ServerSettings) -> BatchingOptions | None:
-    if not settings.enable_batching:
-        return None
-    if settings.batching_parameters_file:
-        return read_batching_parameters(settings.batching_parameters_file)
-    return BatchingOptions()
-
-
 FIRST_LOADS_TIMEOUT_SECONDS = 3600.0
 
 
@@ -198,7 +108,7 @@ class Server:
         self.ssl_config = read_ssl_config_file(settings.ssl_config_file) if settings.ssl_config_file else None
         warmup_listener = WarmupMetrics(self.metrics) if self.metrics is not None else None
         self.core = ServerCore(core_options(settings, warmup_listener))
-        self._shutting_down = False
+        self.readiness = Readiness(self.core)
         self._lifecycle_log = LifecycleLog(self.core.bus)
         # Before the first loads, so its version history sees them.
         self.console = (
@@ -242,7 +152,7 @@ class Server:
 
     async def start(self) -> None:
         settings = self.settings
-        models = model_configs(settings)
+        models = models_from_settings(settings)
         await self.core.apply_config(models)
         self.oip.known_models.update((m.name, m) for m in models)
         # The ports open once the first loads are done, as TF Serving's (clients, scripts and
@@ -302,52 +212,12 @@ class Server:
         logger.info("Initial models settled in %.2f s; opening the ports", asyncio.get_running_loop().time() - started)
         return True
 
-    # -- health --------------------------------------------------------------------------
-
     def is_ready(self) -> bool:
         """Every configured model has an AVAILABLE version and no shutdown has started."""
-        return not self._shutting_down and self.core.is_ready()
-
-    def readiness(self) -> tuple[bool, dict[str, Any]]:
-        if self._shutting_down:
-            return False, {"status": "shutting down"}
-        waiting: dict[str, Any] = {}
-        for name, model in self.core.models.items():
-            if self.core.manager.available_versions(name):
-                continue
-            states = self.core.monitor.versions(name)
-            if not states:
-                waiting[name] = {
-                    "state": "NO_VERSION",
-                    "reason": self.core.source_problem(name) or f"no version found under {model.base_path} yet",
-                }
-                continue
-            latest = states[0]
-            entry: dict[str, Any] = {"version": latest.id.version, "state": latest.state.name}
-            if latest.error is not None:
-                entry["error"] = f"{latest.error.code.name}: {latest.error.message}"
-            waiting[name] = entry
-        if waiting:
-            return False, {"status": "not ready", "models": waiting}
-        return True, {"status": "ready"}
+        return self.readiness.is_ready()
 
     def _rest_in_flight(self) -> int:
         return len(self._uvicorn.server_state.tasks) if self._uvicorn is not None else 0
-
-    async def _healthz(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
-        return 200, JSON, b'{"status":"ok"}'
-
-    async def _readyz(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
-        import orjson
-
-        ready, doc = self.readiness()
-        return (200 if ready else 503), JSON, orjson.dumps(doc)
-
-    async def _prometheus(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
-        assert self.metrics is not None
-        if method != "GET":
-            return 405, JSON, error_body(f"Method {method} not allowed on {self.monitoring.prometheus_path}")
-        return 200, CONTENT_TYPE, self.metrics.exposition()
 
     # -- protocols -----------------------------------------------------------------------
 
@@ -366,7 +236,7 @@ class Server:
         if self.limit is not None:
             interceptors.append(InFlightLimitInterceptor(self.limit))
         if settings.enable_grpc_healthcheck_service:
-            self._health = HealthService(self.is_ready)
+            self._health = HealthService(self.readiness.is_ready)
         profiler = None
         if settings.enable_profiler:
             from pyserving.backends.tensorflow.profiler import ProfilerSession
@@ -405,15 +275,13 @@ class Server:
 
         settings = self.settings
         sock = bind_socket(settings.host, settings.rest_api_port, reuse_port=settings.num_workers > 1)
-        extra_routes: dict[str, ExtraRoute] = {
-            CONFIG_PATH: self._effective_config,
-            HEALTHZ_PATH: self._healthz,
-            READYZ_PATH: self._readyz,
-        }
-        if not settings.enable_config_endpoint:
-            del extra_routes[CONFIG_PATH]
-        if self.metrics is not None:
-            extra_routes[self.monitoring.prometheus_path] = self._prometheus
+        extra_routes = OpsRoutes(
+            self.core,
+            self.readiness,
+            config_endpoint=settings.enable_config_endpoint,
+            metrics=self.metrics,
+            metrics_path=self.monitoring.prometheus_path,
+        ).routes()
         if self.console is not None:
             extra_routes.update(self.console.routes())
         app: Any = create_app(
@@ -440,7 +308,7 @@ class Server:
             ws="none",
             # uvicorn hands it to asyncio.wait_for: fractions of a second work.
             timeout_graceful_shutdown=settings.shutdown_grace_period_seconds,  # type: ignore[arg-type]
-            **self._rest_ssl_options(),
+            **uvicorn_ssl_options(settings),
         )
         self._uvicorn = _EmbeddedUvicorn(config)
         self._rest_task = asyncio.get_running_loop().create_task(self._uvicorn.serve([sock]))
@@ -455,45 +323,6 @@ class Server:
             " (HTTPS)" if settings.rest_api_ssl_certfile else "",
         )
 
-    def _rest_ssl_options(self) -> dict[str, Any]:
-        settings = self.settings
-        if not settings.rest_api_ssl_certfile:
-            return {}
-        for flag in ("rest_api_ssl_certfile", "rest_api_ssl_keyfile", "rest_api_ssl_ca_certs"):
-            path = getattr(settings, flag)
-            if path and not os.path.isfile(path):
-                raise InvalidArgumentError(f"--{flag}: no such file: {path}")
-        try:  # fail at startup with the reason, not inside uvicorn
-            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
-                settings.rest_api_ssl_certfile, settings.rest_api_ssl_keyfile or None
-            )
-            if settings.rest_api_ssl_ca_certs:
-                ssl.create_default_context(cafile=settings.rest_api_ssl_ca_certs)
-        except (ssl.SSLError, OSError) as exc:
-            raise InvalidArgumentError(f"Cannot use the REST TLS certificate/key/CA files: {exc}") from None
-        if settings.rest_api_ssl_client_verify:
-            cert_reqs = ssl.CERT_REQUIRED
-        elif settings.rest_api_ssl_ca_certs:
-            cert_reqs = ssl.CERT_OPTIONAL
-        else:
-            cert_reqs = ssl.CERT_NONE
-        return {
-            "ssl_certfile": settings.rest_api_ssl_certfile,
-            "ssl_keyfile": settings.rest_api_ssl_keyfile or None,
-            "ssl_ca_certs": settings.rest_api_ssl_ca_certs or None,
-            "ssl_cert_reqs": cert_reqs,
-        }
-
-    async def _effective_config(self, method: str, body: bytes) -> tuple[int, bytes, bytes]:
-        """GET /v1/config: the model config in force (TF Serving has no way to read it back)."""
-        from google.protobuf import json_format
-
-        if method != "GET":
-            return 405, b"application/json", error_body(f"Method {method} not allowed on {CONFIG_PATH}")
-        message = models_to_proto(list(self.core.models.values()))
-        payload = json_format.MessageToJson(message, preserving_proto_field_name=True, indent=None)
-        return 200, b"application/json", payload.encode()
-
     # -- lifecycle -----------------------------------------------------------------------
 
     def request_stop(self) -> None:
@@ -504,7 +333,7 @@ class Server:
 
     def begin_shutdown(self) -> None:
         """Readiness false from now on: /readyz answers 503, gRPC health NOT_SERVING."""
-        self._shutting_down = True
+        self.readiness.shutting_down = True
         if self._health is not None:
             self._health.shutdown()
 

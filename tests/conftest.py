@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import models
+from tests.helpers.server import write_model_config
+
+__all__ = ["write_model_config"]  # where most tests import it from
 
 
 @pytest.fixture(scope="session")
@@ -22,21 +25,3 @@ def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     models.export_half_plus_two(root / "two_versions" / "124", with_x2_classify=True)
     models.export_half_plus_two(root / "half_plus_three" / "1", b=3.0)
     return root
-
-
-def write_model_config(path: Path, entries: list[dict]) -> Path:
-    """Writes a TF Serving ModelServerConfig text file from simple dicts."""
-    blocks = []
-    for entry in entries:
-        lines = [
-            f'name: "{entry["name"]}"',
-            f'base_path: "{entry["base_path"]}"',
-            f'model_platform: "{entry.get("platform", "tensorflow")}"',
-        ]
-        if "policy" in entry:
-            lines.append(f"model_version_policy {{ {entry['policy']} }}")
-        for label, version in entry.get("labels", {}).items():
-            lines.append(f'version_labels {{ key: "{label}" value: {version} }}')
-        blocks.append("  config {\n    " + "\n    ".join(lines) + "\n  }")
-    path.write_text("model_config_list {\n" + "\n".join(blocks) + "\n}\n")
-    return path

@@ -194,7 +194,7 @@ def test_block_runs_as_documented(block: Block, server: RunningServer) -> None:
     if block.language == "python":
         output = io.StringIO()
         with contextlib.redirect_stdout(output):
-            exec(compile(for_server(block.text, server), block.id, "exec"), {"__name__": "__docs__"})  # noqa: S102
+            exec(compile(for_server(block.text, server), block.id, "exec"), {"__name__": "__docs__"})
         return
     for command in commands(block.text):
         if SERVER_START.match(command.text):

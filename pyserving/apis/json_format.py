@@ -7,6 +7,7 @@ binary values, classify/regress ``examples``. Error texts follow TF Serving's
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import orjson
 from pyserving.apis.json_numeric import numeric_body
 from pyserving.apis.json_values import has_non_finite, is_b64, jsonable, render, to_array
 from pyserving.core.errors import InvalidArgumentError
+from pyserving.tensors.shapes import dims_text
 from pyserving.tensors.signature import Signature
 
 _JSON_CONSTANTS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -235,15 +237,11 @@ def _batch(values: list[Any], alias: str, dtype: int) -> np.ndarray:
             if element.size != int(np.prod(first_shape)):
                 detail = f"Expecting tensor size: {int(np.prod(first_shape))} but got: {element.size}"
             else:
-                detail = f"Expecting shape {_dims(first_shape)} but got: {_dims(element.shape)}"
+                detail = f"Expecting shape {dims_text(first_shape)} but got: {dims_text(element.shape)}"
             raise InvalidArgumentError(
                 f"Failed to process element: {i} of 'instances' list. Error: INVALID_ARGUMENT: {detail}"
             )
     raise InvalidArgumentError(f"Failed to process 'instances' for input: {alias}")
-
-
-def _dims(shape: tuple[int, ...]) -> str:
-    return "[" + ",".join(str(d) for d in shape) + "]"
 
 
 def _columnar_inputs(value: Any, signature: Signature) -> dict[str, np.ndarray]:
@@ -301,18 +299,27 @@ def dumps(body: Any, non_finite: bool = False) -> bytes:
     """orjson, except when NaN/Infinity must be written as TF Serving's bare tokens."""
     if not non_finite:
         return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
-    return json.dumps(_plain(body), ensure_ascii=False, allow_nan=True).encode()
+    return json.dumps(plain(body), ensure_ascii=False, allow_nan=True).encode()
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """numpy values inside nested dicts/lists as Python ones (for ``json`` and TF's JSON readers).
+
+    Bytes become UTF-8 text, or ``{"b64": ...}`` when they are not text (TF Serving's rule).
+    """
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return plain(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"b64": base64.b64encode(value).decode("ascii")}
     return value
 
 

@@ -204,7 +204,7 @@ class BatchScheduler:
             queue, batch = ready
             try:
                 await self._process(queue, batch)
-            except Exception:  # noqa: BLE001 - a failed batch must not stop the thread
+            except Exception:  # a failed batch must not stop the thread
                 logger.exception("Batch for %s failed unexpectedly", queue.signature)
 
     async def _process(self, queue: _Queue, batch: _Batch) -> None:

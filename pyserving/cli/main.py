@@ -23,7 +23,7 @@ logger = logging.getLogger("pyserving")
 
 def _configure_logging(level: str, log_format: str = "text") -> None:
     from pyserving.cli.workers import worker_index
-    from pyserving.metrics.logs import configure_logging
+    from pyserving.log_output import configure_logging
 
     configure_logging(level, log_format, worker_index())
 
@@ -58,11 +58,11 @@ def _hint_first_run(base_path: str, given: bool) -> None:
 
 
 def _print_version() -> None:
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
         tf_version = version("tensorflow")
-    except Exception:  # noqa: BLE001
+    except PackageNotFoundError:
         tf_version = "unknown"
     print(f"TensorFlow ModelServer: pyserving-{__version__}\nTensorFlow Library: {tf_version}")
 

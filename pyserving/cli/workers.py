@@ -103,7 +103,7 @@ def supervise(argv: list[str], docker: bool, workers: int) -> int:
         children[child.pid] = _Worker(index, child, time.monotonic(), quick_deaths)
         return child.pid
 
-    def forward(signum: int, frame: Any) -> None:  # noqa: ARG001
+    def forward(signum: int, frame: Any) -> None:
         nonlocal stopping
         stopping = True
         restarts.clear()

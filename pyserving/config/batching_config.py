@@ -8,9 +8,11 @@ with protobuf ``text_format`` like every other config file.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 from pyserving.batching.options import BatchingOptions
+from pyserving.config.settings import ServerSettings
 from pyserving.core.errors import InvalidArgumentError
 
 # (name, number, type, wrapper message or None, repeated)
@@ -85,3 +87,17 @@ def read_batching_parameters(path: str) -> BatchingOptions:
     from pyserving.config._proto import read_text
 
     return parse_batching_parameters(read_text(path, "batching_parameters_file"), path)
+
+
+def version_batching_options(version_dir: str) -> BatchingOptions | None:
+    """``<version dir>/batching_params.pbtxt`` (``--enable_per_model_batching_parameters``), or None."""
+    path = os.path.join(version_dir, "batching_params.pbtxt")
+    return read_batching_parameters(path) if os.path.isfile(path) else None
+
+
+def batching_options(settings: ServerSettings) -> BatchingOptions | None:
+    if not settings.enable_batching:
+        return None
+    if settings.batching_parameters_file:
+        return read_batching_parameters(settings.batching_parameters_file)
+    return BatchingOptions()

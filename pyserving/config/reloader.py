@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from pyserving.config.model_config import read_model_config_file
+from pyserving.config.model_server_config import read_model_config_file
 from pyserving.core.errors import ServingError
 from pyserving.serving.model_config import ModelConfig
 
@@ -31,5 +31,5 @@ async def poll_model_config_file(
                 logger.info("Applied new model config from %s: %s", path, [m.name for m in models])
         except ServingError as exc:
             logger.error("PollFilesystemAndReloadConfig failed to ReloadConfig: %s", exc.message)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("Reloading %s failed", path)

@@ -23,6 +23,7 @@ from typing import Any
 from pyserving.core.errors import ServingError
 from pyserving.core.ids import ServableId
 from pyserving.metrics import BatchMetrics, Metrics
+from pyserving.metrics.tables import HistogramTable
 from pyserving.serving.server_core import ServerCore
 
 INTERVAL_SECONDS = 1.0
@@ -222,18 +223,9 @@ def rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _histogram_sums(metric: Any) -> list[tuple[str, float, float]]:
-    """(model, count, sum) per label set of a prometheus-client Histogram with a ``model`` label."""
-    counts: dict[tuple[tuple[str, str], ...], float] = {}
-    sums: dict[tuple[tuple[str, str], ...], float] = {}
-    for family in metric.collect():
-        for sample in family.samples:
-            key = tuple(sorted(sample.labels.items()))
-            if sample.name.endswith("_count"):
-                counts[key] = sample.value
-            elif sample.name.endswith("_sum"):
-                sums[key] = sample.value
-    return [(dict(key)["model"], count, sums.get(key, 0.0)) for key, count in counts.items()]
+def _histogram_sums(table: HistogramTable) -> list[tuple[str, float, float]]:
+    """(model, count, sum) per label set of a histogram table whose first label is ``model``."""
+    return [(key[0], sum(cell[:-1]), cell[-1]) for key, cell in list(table.cells.items())]
 
 
 def _round(value: float) -> float:

@@ -12,6 +12,8 @@ Errors are defined once here and translated at the edges (REST status codes in
      +-- UnavailableError        UNAVAILABLE
      +-- DeadlineExceededError   DEADLINE_EXCEEDED
      +-- InternalError           INTERNAL
+
+``as_serving_error`` is the one mapping of any other exception (INTERNAL, naming its type).
 """
 
 from __future__ import annotations
@@ -92,3 +94,14 @@ class DeadlineExceededError(ServingError):
 
 class InternalError(ServingError):
     code = StatusCode.INTERNAL
+
+
+def as_serving_error(exc: BaseException) -> ServingError:
+    """A ServingError as it is; anything else is a bug, not a client's mistake: INTERNAL, naming its type.
+
+    The one mapping of unexpected exceptions: a loader that raised (the manager keeps it as the
+    version's error), and the REST and gRPC edges (500 / INTERNAL ``ZeroDivisionError: ...``).
+    """
+    if isinstance(exc, ServingError):
+        return exc
+    return InternalError(f"{type(exc).__name__}: {exc}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from pyserving.core.errors import ServableNotFoundError, ServingError, StatusCode
+from pyserving.core.errors import ServableNotFoundError, ServingError, StatusCode, as_serving_error
 from pyserving.core.event_bus import EventBus
 from pyserving.core.ids import ServableId, ServableRequest
 from pyserving.core.loader import Loader
@@ -100,12 +100,6 @@ class ServableHandle:
         tb: TracebackType | None,
     ) -> None:
         self.release()
-
-
-def as_serving_error(exc: BaseException) -> ServingError:
-    if isinstance(exc, ServingError):
-        return exc
-    return ServingError(f"{type(exc).__name__}: {exc}", StatusCode.UNKNOWN)
 
 
 class AspiredVersionsManager:
@@ -242,7 +236,7 @@ class AspiredVersionsManager:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._unload_pool, harness.loader.unload)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             logger.exception("Unloading servable %s failed", harness.id)
             harness.error = as_serving_error(exc)
         self._publish(harness, ManagerState.END)

@@ -23,6 +23,8 @@ from typing import Any
 
 import orjson
 
+from pyserving import log_output
+from pyserving.asgi import BadContentLength, BodyTooLarge, ClientGone, lifespan, read_body
 from pyserving.gateway.auth import Authenticator
 from pyserving.gateway.client import Upstream
 from pyserving.gateway.config import GatewayConfig, load_config
@@ -32,17 +34,12 @@ from pyserving.gateway.routes import RouteTable, build_routes, parse_payload
 
 CONFIG_ENV = "PYSERVING_GATEWAY_CONFIG"
 LOG_LEVEL_ENV = "PYSERVING_GATEWAY_LOG_LEVEL"
-LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname).1s %(name)s] %(message)s"
 
 logger = logging.getLogger("pyserving.gateway")
 access_logger = logging.getLogger("pyserving.gateway.access")
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
 Headers = list[tuple[bytes, bytes]]
-
-
-class _ClientGone(Exception):
-    """The client disconnected before its request body arrived."""
 
 
 class GatewayApp:
@@ -102,27 +99,11 @@ class GatewayApp:
             if self.auth.reload_if_changed():
                 self.limiter.forget_except(self.auth.key_ids)
 
-    async def _lifespan(self, receive: Any, send: Any) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.start()
-                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
-                    logger.exception("Gateway failed to start")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
     # -- requests --------------------------------------------------------------------------
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await lifespan(receive, send, self.start, self.aclose)
             return
         if scope["type"] != "http":
             return
@@ -138,10 +119,10 @@ class GatewayApp:
             status, body = await self._dispatch(scope, receive, headers, request_id, access)
         except GatewayError as exc:
             status, body, extra = exc.status, error_body(exc, request_id), exc.headers
-        except _ClientGone:
+        except ClientGone:
             self._log(scope, 499, began, request_id, access)
             return
-        except Exception:  # noqa: BLE001 - never drop a connection on a bug
+        except Exception:  # never drop a connection on a bug
             logger.exception("Unhandled error (request_id=%s)", request_id)
             status = 500
             body = error_body(GatewayError(500, "internal", "internal gateway error"), request_id)
@@ -221,27 +202,12 @@ class GatewayApp:
 
 async def _read_body(receive: Any, headers: dict[bytes, bytes], limit: int) -> bytes:
     """The request body, refusing (413) as soon as it is known to exceed ``limit`` bytes."""
-    too_large = GatewayError(413, "payload_too_large", f"request body exceeds {limit} bytes")
-    declared = headers.get(b"content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise too_large
-        except ValueError:
-            raise GatewayError(400, "bad_request", "invalid Content-Length") from None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+    try:
+        return await read_body(receive, headers.items(), limit)
+    except BodyTooLarge:
+        raise GatewayError(413, "payload_too_large", f"request body exceeds {limit} bytes") from None
+    except BadContentLength:
+        raise GatewayError(400, "bad_request", "invalid Content-Length") from None
 
 
 def create_app(config: GatewayConfig) -> GatewayApp:
@@ -250,11 +216,8 @@ def create_app(config: GatewayConfig) -> GatewayApp:
 
 
 def configure_logging(level: str) -> None:
-    """Plain stderr logging unless the host (gunicorn, a test) configured logging already."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level.upper(), format=LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")
-    logging.getLogger("pyserving").setLevel(level.upper())
+    """pyserving's text log lines on stderr unless the host (gunicorn, a test) configured logging already."""
+    log_output.configure_logging(level, keep_host_handlers=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call otherwise
 
 

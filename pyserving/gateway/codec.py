@@ -18,6 +18,7 @@ import numpy as np
 import orjson
 
 from pyserving.apis import json_format
+from pyserving.apis.json_format import plain
 from pyserving.apis.json_values import is_b64, jsonable, to_array
 from pyserving.core.errors import ServingError  # what pyserving.apis raises for bad JSON values
 from pyserving.tensors.dtypes import DataType, to_numpy
@@ -155,33 +156,8 @@ def dumps(value: Any) -> bytes:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return {"b64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
+    if isinstance(value, (bytes, np.ndarray, np.generic)):
+        return plain(value)
     if isinstance(value, (set, frozenset)):
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def plain(value: Any) -> Any:
-    """numpy values inside nested dicts/lists as Python ones (for TF's JSON readers)."""
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return {"b64": base64.b64encode(value).decode("ascii")}
-    return value

@@ -112,7 +112,7 @@ class Route:
             result = await transform.postprocess(outputs, payload)
         except BadRequest as exc:
             raise bad_request(str(exc) or "bad request") from None
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - user code: 500 + log, never a traceback to the caller
             raise _transform_failed(self.config, "postprocess", request_id) from None
         try:
             return codec.dumps(result)

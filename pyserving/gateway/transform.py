@@ -54,7 +54,7 @@ def resolve(spec: str) -> Any:
     module_name, _, attr = spec.partition(":")
     try:
         target: Any = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - report any import-time failure of user code
+    except Exception as exc:  # report any import-time failure of user code
         raise TransformLoadError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
     for part in filter(None, attr.split(".")):
         try:
@@ -70,7 +70,7 @@ def load_transform(spec: str, options: Mapping[str, Any]) -> Any:
     if inspect.isclass(target):
         try:
             target = target(**options)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise TransformLoadError(f"{spec}({', '.join(options)}) failed: {type(exc).__name__}: {exc}") from exc
     elif options:
         raise TransformLoadError(f"{spec} is not a class, so it cannot take options")

@@ -17,7 +17,7 @@ from pyserving.metrics.instrumentation import (
     grpc_interceptor,
     on_run,
 )
-from pyserving.metrics.logs import AccessLogObserver, JsonFormatter, configure_logging
+from pyserving.metrics.logs import AccessLogObserver
 from pyserving.metrics.state_subscriber import BatchMetrics, LifecycleLog, StateMetrics, WarmupMetrics
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "CURRENT_REQUEST",
     "AccessLogObserver",
     "BatchMetrics",
-    "JsonFormatter",
     "LifecycleLog",
     "Metrics",
     "MetricsObserver",
@@ -34,7 +33,6 @@ __all__ = [
     "RunMetrics",
     "StateMetrics",
     "WarmupMetrics",
-    "configure_logging",
     "grpc_interceptor",
     "on_run",
 ]

@@ -98,12 +98,12 @@ class StateMetrics:
         now = time.monotonic()
         previous = self._state.get(sid)
         if previous is not None:
-            m.model_versions.labels(sid.name, previous.name).dec()
+            m.model_versions.dec((sid.name, previous.name))
         if state is ManagerState.END:
             self._state.pop(sid, None)
         else:
             self._state[sid] = state
-            m.model_versions.labels(sid.name, state.name).inc()
+            m.model_versions.inc((sid.name, state.name))
         version = str(sid.version)
         if state is ManagerState.LOADING:
             if event.error is None:
@@ -113,7 +113,7 @@ class StateMetrics:
             self._attempt_since[sid] = now
         elif state is ManagerState.AVAILABLE:
             started = self._loading_since.pop(sid, now)
-            m.load_duration.labels(sid.name, version).observe(now - started)
+            m.load_duration.observe((sid.name, version), now - started)
             attempt_started = self._attempt_since.pop(sid, started)
             self._attempt(sid, "success")
             m.tf.load_latency.inc((self.model_path(sid),), int((now - attempt_started) * 1e6))
@@ -124,12 +124,12 @@ class StateMetrics:
                 self._attempt(sid, "failure")
             unloading = self._unloading_since.pop(sid, None)
             if unloading is not None:
-                m.unload_duration.labels(sid.name, version).observe(now - unloading)
+                m.unload_duration.observe((sid.name, version), now - unloading)
             self._loading_since.pop(sid, None)
             self._attempt_since.pop(sid, None)
 
     def _attempt(self, sid: ServableId, outcome: str) -> None:
-        self.metrics.load_attempts.labels(sid.name, str(sid.version), outcome).inc()
+        self.metrics.load_attempts.inc((sid.name, str(sid.version), outcome))
         self.metrics.tf.load_attempt_count.inc((self.model_path(sid), "success" if outcome == "success" else "fail"))
 
 
@@ -142,12 +142,12 @@ class BatchMetrics:
     def __call__(self, stats: Any) -> None:
         m, tf = self.metrics, self.metrics.tf
         version = str(stats.version)
-        m.child(m.batch_size, stats.model, version).observe(stats.batch_size)
+        key = (stats.model, version)
+        m.batch_size.observe(key, stats.batch_size)
         padding = stats.padded_size - stats.batch_size
-        m.child(m.batch_padding, stats.model, version).observe(padding)
-        queue = m.child(m.batch_queue_duration, stats.model, version)
+        m.batch_padding.observe(key, padding)
         for seconds in stats.queue_seconds:
-            queue.observe(seconds)
+            m.batch_queue_duration.observe(key, seconds)
             tf.queuing_latency.observe((BATCH_THREAD_POOL,), seconds * 1e6)
         tf.wrapped_run_count.inc()
         tf.input_batch_size.observe((), stats.batch_size)
@@ -167,8 +167,8 @@ class WarmupMetrics:
         m = self.metrics
         name, version = ("", "") if servable_id is None else (servable_id.name, str(servable_id.version))
         outcome = "success" if error is None else "failure"
-        m.warmup_duration.labels(name, version, outcome).observe(seconds)
+        m.warmup_duration.observe((name, version, outcome), seconds)
         if records:
-            m.warmup_records.labels(name, version).inc(records)
+            m.warmup_records.inc((name, version), records)
         status = "OK" if error is None else f"{error.code.name}: {error.message}"
         m.tf.model_warmup_latency.observe((export_dir, status), seconds * 1e6)

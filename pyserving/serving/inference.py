@@ -16,6 +16,7 @@ from pyserving.core.errors import FailedPreconditionError, InvalidArgumentError,
 from pyserving.core.loader import Servable
 from pyserving.core.manager import ServableHandle
 from pyserving.tensors.dtypes import DataType, base_dtype, enum_name, from_numpy, short_name
+from pyserving.tensors.shapes import dims_text
 from pyserving.tensors.signature import Signature
 
 if TYPE_CHECKING:  # server_core imports warmup, which uses this module
@@ -221,7 +222,9 @@ async def classify(
         if tensor is None:
             continue
         if tensor.ndim != 2:
-            raise InvalidArgumentError(f"Expected Tensor shape: [batch_size num_classes] but got {_dims(tensor.shape)}")
+            raise InvalidArgumentError(
+                f"Expected Tensor shape: [batch_size num_classes] but got {dims_text(tensor.shape)}"
+            )
         if tensor.shape[0] != batch:
             raise InvalidArgumentError(f"Expected scores output batch size of {batch}. Got: {tensor.shape[0]}")
         if num_classes is not None and tensor.shape[1] != num_classes:
@@ -255,14 +258,10 @@ async def regress(
     batch = len(examples)
     if not (values.ndim == 1 or (values.ndim == 2 and values.shape[1] == 1)):
         raise InvalidArgumentError(
-            f"Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but got {_dims(values.shape)}"
+            f"Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but got {dims_text(values.shape)}"
         )
     if values.shape[0] != batch:
         raise InvalidArgumentError(f"Input batch size did not match output batch size: {batch} vs. {values.shape[0]}")
     if values.dtype != np.float32:
         raise InvalidArgumentError("Expected output Tensor of DT_FLOAT.")
     return [float(v) for v in values.reshape(-1)]
-
-
-def _dims(shape: tuple[int, ...]) -> str:
-    return "[" + ",".join(str(d) for d in shape) + "]"

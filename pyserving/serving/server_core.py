@@ -1,8 +1,8 @@
 """ServerCore: model config in, sources and manager wired, requests resolved to handles.
 
 The one object the protocols talk to. It owns the event bus, the state monitor,
-the manager, one FileSystemSource per model, and the inference executor on which
-every ``Servable.run`` happens (never on the event loop).
+the manager and one FileSystemSource per model; where runs happen (threads,
+batchers, inline) is ``serving/execution.py``'s job.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pyserving.backends import load_backend
 from pyserving.backends.base import Backend, UnavailableBackend
-from pyserving.batching import BatchingOptions, BatchScheduler
+from pyserving.batching import BatchingOptions
 from pyserving.core.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -29,8 +28,8 @@ from pyserving.core.event_bus import EventBus
 from pyserving.core.ids import ServableId, ServableRequest
 from pyserving.core.manager import AspiredVersion, AspiredVersionsManager, ManagerOptions, ServableHandle
 from pyserving.core.state_monitor import ServableStateMonitor
-from pyserving.core.states import ManagerState, ServableState
-from pyserving.serving.inline_runs import InlineRuns, input_elements
+from pyserving.core.states import ServableState
+from pyserving.serving.execution import Execution, ExecutionOptions
 from pyserving.serving.model_config import ModelConfig
 from pyserving.serving.model_stats import ModelStats
 from pyserving.serving.warmup import WarmedLoader, WarmupOptions
@@ -75,16 +74,6 @@ def _check_base_path_exists(model: ModelConfig) -> None:
         ) from None
 
 
-# A model whose thread runs average under this is not bounded to its share of the threads.
-QUICK_RUN_SECONDS = 0.001
-
-
-def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
-    started = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - started
-
-
 class ServerCore:
     """Event-loop only, except ``run_blocking`` which hands work to the executor."""
 
@@ -96,19 +85,18 @@ class ServerCore:
         self._sources: dict[str, FileSystemSource] = {}
         self._backends: dict[str, Backend] = {}
         self.models: dict[str, ModelConfig] = {}
-        threads = options.num_inference_threads or max(4, 2 * (os.cpu_count() or 1))
-        if options.batching is not None:
-            threads = max(threads, options.batching.num_batch_threads)
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="pyserving-run")
-        # With several models, a slow model's unbatched runs may hold all threads but one, so a
-        # model whose requests are slow (or hostile) never starves the others of threads. Quick
-        # models skip the bound: waiting on it costs them a loop round trip per run (-25 % req/s
-        # on a 50 us Python model), and their queued runs delay nobody for long.
-        self._run_slots_per_model = max(1, threads - 1)
-        self._run_slots: dict[str, asyncio.Semaphore] = {}
-        self._run_seconds: dict[str, float] = {}  # per model: moving average of a thread run
-        self._inline_runs = InlineRuns(options.inline_run_max_seconds)
-        self.batch_listeners: list[Callable[[Any], None]] = []
+        # Where runs happen (threads, batchers, inline): serving/execution.py.
+        self.execution = Execution(
+            ExecutionOptions(
+                num_inference_threads=options.num_inference_threads,
+                batching=options.batching,
+                per_version_batching=options.per_version_batching,
+                inline_run_max_seconds=options.inline_run_max_seconds,
+            ),
+            self.bus,
+            self.models.__len__,
+        )
+        self.batch_listeners = self.execution.batch_listeners
         # Called after every model run, on the event loop in the requesting task's context:
         # (servable id, signature name, inputs, seconds, error or None). Metrics subscribe.
         self.run_listeners: list[Callable[[ServableId, str, Mapping[str, Any], float, BaseException | None], None]] = []
@@ -117,10 +105,6 @@ class ServerCore:
         self.run_listeners.append(self.stats.on_run)
         self.batch_listeners.append(self.stats.on_batch)
         self.bus.subscribe(self.stats.on_state)
-        # One batcher for all (None key), or one per version with per-version options.
-        self._batchers: dict[ServableId | None, BatchScheduler | None] = {}
-        if options.per_version_batching is not None:
-            self.bus.subscribe(self._drop_batcher)
 
     # -- configuration ----------------------------------------------------------------
 
@@ -222,8 +206,7 @@ class ServerCore:
             if name not in wanted:
                 await self._sources.pop(name).stop()
                 self.models.pop(name, None)
-                self._run_slots.pop(name, None)
-                self._run_seconds.pop(name, None)
+                self.execution.forget_model(name)
                 self.manager.set_aspired_versions(name, [])
         for name, model in wanted.items():
             self.models[name] = model
@@ -297,7 +280,8 @@ class ServerCore:
         return self.manager.acquire(request)
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """``fn(*args)`` on an inference thread (encoding large answers, for one)."""
+        return await self.execution.run_blocking(fn, *args)
 
     async def run(
         self,
@@ -313,11 +297,11 @@ class ServerCore:
         """
         self.check_inputs(inputs)
         if not self.run_listeners:
-            return await self._run(handle, signature_name, inputs, output_keys, timeout_in_ms)
+            return await self.execution.run(handle, signature_name, inputs, output_keys, timeout_in_ms)
         started = time.perf_counter()
         error: BaseException | None = None
         try:
-            return await self._run(handle, signature_name, inputs, output_keys, timeout_in_ms)
+            return await self.execution.run(handle, signature_name, inputs, output_keys, timeout_in_ms)
         except BaseException as exc:
             error = exc
             raise
@@ -335,101 +319,13 @@ class ServerCore:
             except TensorLimitError as exc:
                 raise InvalidArgumentError(f"input {alias}: {exc}") from None
 
-    async def _run(
-        self,
-        handle: ServableHandle,
-        signature_name: str,
-        inputs: Mapping[str, Any],
-        output_keys: Sequence[str],
-        timeout_in_ms: int,
-    ) -> dict[str, Any]:
-        batcher = self._batcher(handle) if handle.servable.batchable else None
-        if batcher is None:
-            return await self._run_unbatched(handle, signature_name, inputs, output_keys, timeout_in_ms)
-        return await batcher.run(
-            handle.servable, handle.id.name, handle.id.version, signature_name, inputs, output_keys, timeout_in_ms
-        )
-
-    async def _run_unbatched(
-        self,
-        handle: ServableHandle,
-        signature_name: str,
-        inputs: Mapping[str, Any],
-        output_keys: Sequence[str],
-        timeout_in_ms: int,
-    ) -> dict[str, Any]:
-        """On a worker thread, or on the loop for kinds of runs timed as short (inline_runs.py)."""
-        inline_run = handle.servable.caller_thread_run
-        if inline_run is None:
-            return await self._run_on_thread(
-                handle.id.name, handle.servable.run, signature_name, inputs, output_keys, timeout_in_ms
-            )
-        key = (handle.id, signature_name)
-        elements = input_elements(inputs)
-        inline = self._inline_runs.inline(key, elements)
-        outputs: dict[str, Any]
-        if inline:
-            outputs, seconds = _timed(inline_run, signature_name, inputs, output_keys, timeout_in_ms)
-        else:
-            run = inline_run if self._inline_runs.timing(key, elements) else handle.servable.run
-            outputs, seconds = await self._run_on_thread(
-                handle.id.name, _timed, run, signature_name, inputs, output_keys, timeout_in_ms
-            )
-        self._inline_runs.record(key, elements, seconds, inline)
-        return outputs
-
-    async def _run_on_thread(self, model: str, fn: Callable[..., T], *args: Any) -> T:
-        """``run_blocking``, within the model's share of the threads when several models are served
-        and its runs are slow (or not timed yet)."""
-        if len(self.models) < 2:
-            return await self.run_blocking(fn, *args)
-        average = self._run_seconds.get(model)
-        if average is not None and average < QUICK_RUN_SECONDS:
-            return await self._timed_run(model, fn, *args)
-        slots = self._run_slots.get(model)
-        if slots is None:
-            slots = self._run_slots[model] = asyncio.Semaphore(self._run_slots_per_model)
-        async with slots:
-            return await self._timed_run(model, fn, *args)
-
-    async def _timed_run(self, model: str, fn: Callable[..., T], *args: Any) -> T:
-        timed: tuple[T, float] = await self.run_blocking(_timed, fn, *args)
-        result, seconds = timed
-        average = self._run_seconds.get(model)
-        self._run_seconds[model] = seconds if average is None else 0.8 * average + 0.2 * seconds
-        return result
-
-    def _batcher(self, handle: ServableHandle) -> BatchScheduler | None:
-        if self.options.batching is None:
-            return None
-        per_version = self.options.per_version_batching
-        key = handle.id if per_version is not None else None
-        if key not in self._batchers:
-            options = self.options.batching if per_version is None else per_version(handle.servable.version_dir)
-            self._batchers[key] = None if options is None else BatchScheduler(options, self._executor, self._on_batch)
-        return self._batchers[key]
-
-    def _drop_batcher(self, state: ServableState) -> None:
-        """A version's own batcher goes with the version (its queues are empty by then)."""
-        if state.state == ManagerState.END:
-            batcher = self._batchers.pop(state.id, None)
-            if batcher is not None:
-                asyncio.get_running_loop().create_task(batcher.stop())
-
-    def _on_batch(self, stats: Any) -> None:
-        for listener in self.batch_listeners:
-            listener(stats)
-
     def is_ready(self) -> bool:
         """Every configured model has an AVAILABLE version."""
         return all(self.manager.available_versions(name) for name in self.models)
 
     async def stop(self) -> None:
-        for batcher in self._batchers.values():
-            if batcher is not None:
-                await batcher.stop()
         for source in self._sources.values():
             await source.stop()
         self._sources.clear()
         await self.manager.shutdown()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        await self.execution.stop()

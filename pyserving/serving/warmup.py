@@ -92,7 +92,7 @@ def run(servable: Any, export_dir: str, options: WarmupOptions, servable_id: Ser
     if options.listener is not None:
         try:
             options.listener(servable_id, export_dir, seconds, min(records, MAX_RECORDS), error)
-        except Exception:  # noqa: BLE001 - metrics must never fail a load
+        except Exception:  # metrics must never fail a load
             logger.exception("Warmup listener failed")
     if error is not None:
         raise error

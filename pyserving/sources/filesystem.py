@@ -129,7 +129,7 @@ class FileSystemSource:
                 await self.poll()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a bad poll must never stop polling
+            except Exception:  # a bad poll must never stop polling
                 logger.exception("Polling %s failed", self.config.base_path)
             if self._poll_wait_seconds <= 0:
                 return

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pyserving.tensors.dtypes import DataType, from_numpy, short_name
+from pyserving.tensors.shapes import dims_text
 
 NUMPY_MAX_RANK = 64
 STRING_MAX_RANK = 32
@@ -85,23 +86,23 @@ class TensorLimits:
             )
         for dim in dims:
             if dim < 0:
-                raise TensorLimitError(f"shape {_dims(dims)} has a negative dimension")
+                raise TensorLimitError(f"shape {dims_text(dims)} has a negative dimension")
         size = extent(dims)
         if 0 in dims and size > self.max_empty_extent:
             raise TensorLimitError(
-                f"shape {_dims(dims)} holds no elements but spans {size} (zero dimensions counted as 1); "
+                f"shape {dims_text(dims)} holds no elements but spans {size} (zero dimensions counted as 1); "
                 f"an empty tensor may span at most {self.max_empty_extent}"
             )
         if size > self.max_elements:
             raise TensorLimitError(
-                f"shape {_dims(dims)} spans {size} elements (zero dimensions counted as 1); "
+                f"shape {dims_text(dims)} spans {size} elements (zero dimensions counted as 1); "
                 f"the limit is {self.max_elements} (--max_tensor_elements)"
             )
         count = 0 if 0 in dims else size
         nbytes = count * (STRING_ELEMENT_BYTES if dtype == DataType.DT_STRING else itemsize) + string_bytes
         if nbytes > self.max_bytes:
             raise TensorLimitError(
-                f"shape {_dims(dims)} of {short_name(dtype)} takes {nbytes} bytes; "
+                f"shape {dims_text(dims)} of {short_name(dtype)} takes {nbytes} bytes; "
                 f"the limit is {self.max_bytes} (--max_tensor_bytes)"
             )
 
@@ -120,7 +121,3 @@ class TensorLimits:
 
 
 DEFAULT_LIMITS = TensorLimits()
-
-
-def _dims(dims: Sequence[int]) -> str:
-    return "[" + ",".join(str(d) for d in dims) + "]"

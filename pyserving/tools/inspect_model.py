@@ -73,6 +73,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pyserving.backends.tensorflow.saved_model_file import (
+    SAVED_MODEL_PB,
+    SAVED_MODEL_PBTXT,
+    SavedModelParseError,
+    find_saved_model_file,
+    parse_saved_model_file,
+)
+
 __all__ = [
     "InspectError",
     "format_show_all",
@@ -85,9 +93,6 @@ __all__ = [
     "read_saved_model",
     "select",
 ]
-
-SAVED_MODEL_FILENAME_PB = "saved_model.pb"
-SAVED_MODEL_FILENAME_PBTXT = "saved_model.pbtxt"
 
 
 class InspectError(ValueError):
@@ -106,34 +111,14 @@ def read_saved_model(saved_model_dir: str | os.PathLike[str]) -> Any:
     when the file does not parse (mirroring ``saved_model_utils.read_saved_model``).
     """
     directory = os.fspath(saved_model_dir)
-    path_pb = os.path.join(directory, SAVED_MODEL_FILENAME_PB)
-    path_pbtxt = os.path.join(directory, SAVED_MODEL_FILENAME_PBTXT)
-    if not os.path.isfile(path_pb) and not os.path.isfile(path_pbtxt):
+    proto_path = find_saved_model_file(directory)
+    if proto_path is None:
         shown = directory.rstrip("/\\") or directory
-        raise FileNotFoundError(
-            f"SavedModel file does not exist at: {shown}/{{{SAVED_MODEL_FILENAME_PBTXT}|{SAVED_MODEL_FILENAME_PB}}}"
-        )
-
-    from google.protobuf import message, text_format
-
-    from pyserving.protos.tensorflow.core.protobuf import saved_model_pb2
-
-    saved_model = saved_model_pb2.SavedModel()
-    if os.path.isfile(path_pb):
-        with open(path_pb, "rb") as f:
-            content = f.read()
-        try:
-            saved_model.ParseFromString(content)
-        except message.DecodeError as e:
-            raise InspectError(f"Cannot parse proto file {path_pb}: {e}.") from e
-        return saved_model
-    with open(path_pbtxt, "rb") as f:
-        content = f.read()
+        raise FileNotFoundError(f"SavedModel file does not exist at: {shown}/{{{SAVED_MODEL_PBTXT}|{SAVED_MODEL_PB}}}")
     try:
-        text_format.Merge(content.decode("utf-8"), saved_model)
-    except (text_format.ParseError, UnicodeDecodeError) as e:
-        raise InspectError(f"Cannot parse pbtxt file {path_pbtxt}: {e}.") from e
-    return saved_model
+        return parse_saved_model_file(proto_path)
+    except SavedModelParseError as exc:
+        raise InspectError(str(exc)) from exc
 
 
 def _dtype_name(dtype: int) -> str:

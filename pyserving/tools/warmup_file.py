@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pyserving.core.errors import ServingError
+from pyserving.serving.warmup import ASSETS_EXTRA, MAX_RECORDS, WARMUP_FILE
 
-ASSETS_SUFFIX = os.path.join("assets.extra", "tf_serving_warmup_requests")
-MAX_RECORDS = 1000
+ASSETS_SUFFIX = os.path.join(ASSETS_EXTRA, WARMUP_FILE)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -129,8 +129,8 @@ def test_typed_contents_use_the_field_of_the_datatype() -> None:
     ]
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 DATATYPES = [*NUMERIC, "BYTES", "BF16"]
 SHAPES = st.lists(st.integers(0, 4), max_size=3).map(tuple)

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
-from tensorflow.core.framework import tensor_pb2, types_pb2  # noqa: E402
+import tensorflow as tf
+from tensorflow.core.framework import tensor_pb2, types_pb2
 
-from pyserving.apis.tensor_proto import (  # noqa: E402
+from pyserving.apis.tensor_proto import (
     TensorProtoError,
     array_to_tensor,
     numpy_dtype_for,
@@ -319,22 +319,7 @@ def test_numpy_dtype_for() -> None:
 
 # -- property-based ---------------------------------------------------------------------------
 
-HYPOTHESIS_DTYPES = [
-    np.float32,
-    np.float64,
-    np.int8,
-    np.int16,
-    np.int32,
-    np.int64,
-    np.uint8,
-    np.uint16,
-    np.uint32,
-    np.uint64,
-    np.bool_,
-    np.complex64,
-    np.complex128,
-    np.float16,
-]
+HYPOTHESIS_DTYPES = [d for d in NUMERIC if d is not ml_dtypes.bfloat16]
 shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=4)
 
 

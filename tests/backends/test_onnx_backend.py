@@ -12,13 +12,13 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from pyserving.backends import detect_platform, load_backend  # noqa: E402
-from pyserving.backends.onnx import OnnxBackend, OnnxOptions, model_file  # noqa: E402
-from pyserving.config.settings import ServerSettings  # noqa: E402
-from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode  # noqa: E402
-from pyserving.core.ids import ServableId  # noqa: E402
-from pyserving.tensors.dtypes import DataType  # noqa: E402
-from tests.helpers import onnx_models  # noqa: E402
+from pyserving.backends import detect_platform, load_backend
+from pyserving.backends.onnx import OnnxBackend, OnnxOptions, model_file
+from pyserving.config.settings import ServerSettings
+from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
+from pyserving.core.ids import ServableId
+from pyserving.tensors.dtypes import DataType
+from tests.helpers import onnx_models
 
 SIG = "serving_default"
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
-from pyserving.client import make_ndarray, make_tensor_proto  # noqa: E402
-from pyserving.client.oip_tensors import datatype_of, from_raw, to_raw  # noqa: E402
+from pyserving.client import make_ndarray, make_tensor_proto
+from pyserving.client.oip_tensors import datatype_of, from_raw, to_raw
 
 ARRAYS = {
     "float32": np.array([[1.5, -2.0], [np.inf, np.nan]], dtype=np.float32),

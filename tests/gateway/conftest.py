@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_model_config
 from tests.helpers import models
-from tests.helpers.server import RunningServer, start_server
+from tests.helpers.server import RunningServer, serve_models
 
 
 @pytest.fixture(scope="session")
@@ -25,13 +24,12 @@ def gateway_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def model_server(gateway_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One real pyserving server (REST and gRPC) with ``strings`` and ``hp``."""
     tmp = tmp_path_factory.mktemp("gateway-server")
-    config = write_model_config(
-        tmp / "models.config",
+    server = serve_models(
         [
             {"name": "strings", "base_path": gateway_models / "strings"},
             {"name": "hp", "base_path": gateway_models / "hp"},
         ],
+        tmp,
     )
-    server = start_server([f"--model_config_file={config}"], tmp, wait_models=("strings", "hp"))
     yield server
     server.stop()

@@ -71,6 +71,21 @@ def _tf() -> Any:
     return tf
 
 
+def _save_session(sess: Any, export_dir: Path, sigs: dict[str, Any], main_op: Any = None) -> None:
+    """Writes ``sess``'s graph and variables as a TF1 SavedModel (serve tag, the graph's assets)."""
+    v1 = _tf().compat.v1
+    builder = v1.saved_model.Builder(str(export_dir))
+    builder.add_meta_graph_and_variables(
+        sess,
+        [SERVE_TAG],
+        signature_def_map=sigs,
+        assets_collection=v1.get_collection(v1.GraphKeys.ASSET_FILEPATHS),
+        main_op=main_op,
+        strip_default_attrs=True,
+    )
+    builder.save()
+
+
 def dtypes_output_alias(input_alias: str) -> str:
     """Output alias that echoes ``input_alias`` in the dtypes model."""
     return "out_bytes" if input_alias == "raw_bytes" else f"{input_alias}_out"
@@ -180,16 +195,7 @@ def export_half_plus_two(
             if with_x2_classify:
                 sigs["classify_x2_to_y3"] = _signature({"inputs": x2}, {"scores": y3}, CLASSIFY_METHOD)
 
-            builder = v1.saved_model.Builder(str(export_dir))
-            builder.add_meta_graph_and_variables(
-                sess,
-                [SERVE_TAG],
-                signature_def_map=sigs,
-                assets_collection=v1.get_collection(v1.GraphKeys.ASSET_FILEPATHS),
-                main_op=main_op,
-                strip_default_attrs=True,
-            )
-            builder.save()
+            _save_session(sess, export_dir, sigs, main_op)
 
     return _export_atomically(path, build)
 
@@ -230,9 +236,7 @@ def export_counter(path: str | os.PathLike[str]) -> Path:
                 "incr_counter_by": _signature({"delta": delta}, {"output": incr_by_value}, PREDICT_METHOD),
                 "reset_counter": _signature({}, {"output": reset_value}, PREDICT_METHOD),
             }
-            builder = v1.saved_model.Builder(str(export_dir))
-            builder.add_meta_graph_and_variables(sess, [SERVE_TAG], signature_def_map=sigs, strip_default_attrs=True)
-            builder.save()
+            _save_session(sess, export_dir, sigs)
 
     return _export_atomically(path, build)
 
@@ -310,16 +314,7 @@ def export_string_model(
                     PREDICT_METHOD,
                 )
             }
-            builder = v1.saved_model.Builder(str(export_dir))
-            builder.add_meta_graph_and_variables(
-                sess,
-                [SERVE_TAG],
-                signature_def_map=sigs,
-                assets_collection=v1.get_collection(v1.GraphKeys.ASSET_FILEPATHS),
-                main_op=main_op,
-                strip_default_attrs=True,
-            )
-            builder.save()
+            _save_session(sess, export_dir, sigs, main_op)
 
     return _export_atomically(path, build)
 
@@ -421,9 +416,7 @@ def export_dtypes_model(path: str | os.PathLike[str], extra_dtypes: bool = False
                 "scalar": _signature({"x": x}, {"y": y}, PREDICT_METHOD),
                 "no_input": _signature({}, {"value": value}, PREDICT_METHOD),
             }
-            builder = v1.saved_model.Builder(str(export_dir))
-            builder.add_meta_graph_and_variables(sess, [SERVE_TAG], signature_def_map=sigs, strip_default_attrs=True)
-            builder.save()
+            _save_session(sess, export_dir, sigs)
 
     return _export_atomically(path, build)
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -101,6 +102,44 @@ class RunningServer:
         return stop_process(self.process, grace=30)
 
 
+def write_model_config(path: Path, entries: list[dict[str, Any]]) -> Path:
+    """Writes a TF Serving ModelServerConfig text file from simple dicts."""
+    blocks = []
+    for entry in entries:
+        lines = [
+            f'name: "{entry["name"]}"',
+            f'base_path: "{entry["base_path"]}"',
+            f'model_platform: "{entry.get("platform", "tensorflow")}"',
+        ]
+        if "policy" in entry:
+            lines.append(f"model_version_policy {{ {entry['policy']} }}")
+        for label, version in entry.get("labels", {}).items():
+            lines.append(f'version_labels {{ key: "{label}" value: {version} }}')
+        blocks.append("  config {\n    " + "\n    ".join(lines) + "\n  }")
+    path.write_text("model_config_list {\n" + "\n".join(blocks) + "\n}\n")
+    return path
+
+
+def serve_models(entries: list[dict[str, Any]], tmp_path: Path, *flags: str, **options: Any) -> RunningServer:
+    """``start_server`` on a model config file of ``entries`` (as ``write_model_config``), waiting for each model."""
+    config = write_model_config(tmp_path / "models.config", entries)
+    names = [entry["name"] for entry in entries]
+    return start_server([f"--model_config_file={config}", *flags], tmp_path, wait_models=names, **options)
+
+
+SERVE = (sys.executable, "-m", "pyserving", "serve")
+
+
+def serve_argv(*flags: str) -> list[str]:
+    """``python -m pyserving serve FLAGS``, for a test that runs the process itself."""
+    return [*SERVE, *flags]
+
+
+def run_serve(*flags: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Runs ``pyserving serve FLAGS`` to its end (a start that must fail), output captured as text."""
+    return subprocess.run(serve_argv(*flags), capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
 def start_server(
     args: Sequence[str],
     tmp_path: Path,
@@ -120,7 +159,7 @@ def start_server(
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env.setdefault("PYTHONUNBUFFERED", "1")
-    base = list(command) if command else [sys.executable, "-m", "pyserving", "serve"]
+    base = list(command) if command else list(SERVE)
     argv = base + [f"--rest_api_port={rest_port}", f"--port={grpc_port if grpc else 0}", "--host=127.0.0.1", *args]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=REPO)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,16 @@ import requests
 
 from tests.conftest import write_model_config
 from tests.helpers import models
-from tests.helpers.server import REPO, RunningServer, free_port, poll_until, start_server, stop_process
+from tests.helpers.server import (
+    REPO,
+    SERVE,
+    RunningServer,
+    free_port,
+    poll_until,
+    serve_argv,
+    start_server,
+    stop_process,
+)
 
 NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-dac_override,-dac_read_search"]
 
@@ -115,7 +123,7 @@ def test_a_version_folder_that_turns_unreadable(base: Path, tmp_path: Path, mode
         pytest.skip("needs root (to drop CAP_DAC_OVERRIDE with setpriv) or a user bound by permissions")
     if os.geteuid() == 0 and not _can_drop_dac(tmp_path):
         pytest.skip("setpriv cannot drop CAP_DAC_OVERRIDE here: root would read unreadable folders")
-    command = [*NO_DAC, sys.executable, "-m", "pyserving", "serve"] if os.geteuid() == 0 else None
+    command = [*NO_DAC, *SERVE] if os.geteuid() == 0 else None
     server = _serve(base, tmp_path, command)
     try:
         with Traffic(_predict_url(server), {3.0}) as traffic:
@@ -230,18 +238,14 @@ def test_a_full_disk_under_the_log_does_not_stop_serving(tmp_path: Path, model_r
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "pyserving",
-        "serve",
+    argv = serve_argv(
         f"--model_base_path={model_root / 'half_plus_two'}",
         "--model_name=m",
         "--host=127.0.0.1",
         "--port=0",
         f"--rest_api_port={port}",
         "--log_requests",
-    ]
+    )
     with open("/dev/full", "wb") as full:
         process = subprocess.Popen(argv, stdout=full, stderr=full, cwd=REPO)
     try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,11 +12,11 @@ import requests
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from pyserving.apis.tensor_proto import array_to_tensor
-from tests.helpers.server import RunningServer, start_server
+from tests.helpers.server import RunningServer, run_serve, start_server
 
 pytest.importorskip("cryptography", reason="the TLS tests make their certificates with cryptography")
 
-from tests.ops.certs import Pair, TestPki, make_pki  # noqa: E402
+from tests.ops.certs import Pair, TestPki, make_pki
 
 
 def _quoted(pem: bytes) -> str:
@@ -166,14 +164,6 @@ def test_tls_misconfiguration_stops_startup(
         f"server_key: {_quoted(pki[0].server.key_pem)}\nserver_cert: "
         f"{_quoted(pki[0].server.cert_pem)}\nclient_verify: true\n"
     )
-    argv = [
-        sys.executable,
-        "-m",
-        "pyserving",
-        "serve",
-        f"--model_base_path={tmp_path}",
-        *(f.format(bad=bad) for f in flags),
-    ]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    result = run_serve(f"--model_base_path={tmp_path}", *(f.format(bad=bad) for f in flags))
     assert result.returncode == 255
     assert message in result.stderr

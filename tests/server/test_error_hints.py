@@ -14,16 +14,15 @@ import pytest
 import requests
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
-from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
-from tensorflow_serving.apis import (  # noqa: E402
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import (
     classification_pb2,
     predict_pb2,
     prediction_service_pb2_grpc,
 )
 
-from tests.conftest import write_model_config  # noqa: E402
-from tests.helpers.server import REPO, RunningServer, start_server  # noqa: E402
+from tests.helpers.server import REPO, RunningServer, serve_models
 
 MODELS = REPO / "examples" / "models"
 HPT_SIGNATURES = (
@@ -34,14 +33,13 @@ HPT_SIGNATURES = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp: Path = tmp_path_factory.mktemp("hints")
-    config = write_model_config(
-        tmp / "models.config",
+    running = serve_models(
         [
             {"name": "half_plus_two", "base_path": MODELS / "half_plus_two"},
             {"name": "lstm", "base_path": MODELS / "lstm"},
         ],
+        tmp,
     )
-    running = start_server([f"--model_config_file={config}"], tmp, wait_models=("half_plus_two", "lstm"))
     yield running
     running.stop()
 

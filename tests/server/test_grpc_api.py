@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
-from google.protobuf import text_format  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc  # noqa: E402
-from tensorflow.core.example import example_pb2, feature_pb2  # noqa: E402
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2  # noqa: E402
-from tensorflow_serving.apis import (  # noqa: E402
+import tensorflow as tf
+from google.protobuf import text_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from tensorflow.core.example import example_pb2, feature_pb2
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -39,12 +39,12 @@ from tensorflow_serving.apis import (  # noqa: E402
     prediction_service_pb2_grpc,
     regression_pb2,
 )
-from tensorflow_serving.config import model_server_config_pb2  # noqa: E402
+from tensorflow_serving.config import model_server_config_pb2
 
-from tests.conftest import write_model_config  # noqa: E402
-from tests.helpers import models  # noqa: E402
-from tests.helpers.server import RunningServer, start_server  # noqa: E402
-from tests.helpers.shared import LSTM_MODEL, TFSERVING_TESTDATA, requires_shared  # noqa: E402
+from tests.conftest import write_model_config
+from tests.helpers import models
+from tests.helpers.server import RunningServer, start_server
+from tests.helpers.shared import LSTM_MODEL, TFSERVING_TESTDATA, requires_shared
 
 OK = grpc.StatusCode.OK
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-from tensorflow.core.framework import tensor_pb2, types_pb2  # noqa: E402
-from tensorflow_serving.apis import (  # noqa: E402
+from tensorflow.core.framework import tensor_pb2, types_pb2
+from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -37,14 +37,14 @@ from tensorflow_serving.apis import (  # noqa: E402
     prediction_service_pb2_grpc,
     regression_pb2,
 )
-from tensorflow_serving.config import model_server_config_pb2  # noqa: E402
+from tensorflow_serving.config import model_server_config_pb2
 
-from pyserving.apis.tensor_proto import array_to_tensor, tensor_to_array  # noqa: E402
-from pyserving.tensors.limits import STRING_MAX_RANK  # noqa: E402
-from tests.conftest import write_model_config  # noqa: E402
-from tests.helpers.models import DTYPES_MODEL_INPUTS  # noqa: E402
-from tests.helpers.server import RunningServer, start_server  # noqa: E402
-from tests.helpers.shared import LSTM_MODEL, requires_shared  # noqa: E402
+from pyserving.apis.tensor_proto import array_to_tensor, tensor_to_array
+from pyserving.tensors.limits import STRING_MAX_RANK
+from tests.conftest import write_model_config
+from tests.helpers.models import DTYPES_MODEL_INPUTS
+from tests.helpers.server import RunningServer, start_server
+from tests.helpers.shared import LSTM_MODEL, requires_shared
 
 EXAMPLES = int(os.environ.get("PYSERVING_FUZZ_EXAMPLES", "150"))
 TIMEOUT = 20

@@ -22,18 +22,18 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
-from tensorflow.core.framework import types_pb2  # noqa: E402
-from tensorflow_serving.apis import (  # noqa: E402
+import tensorflow as tf
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     model_pb2,
     predict_pb2,
     prediction_service_pb2_grpc,
 )
 
-from pyserving.tools.warmup_file import main as warmup_main  # noqa: E402
-from tests.helpers import onnx_models  # noqa: E402
-from tests.helpers.server import RunningServer, start_server  # noqa: E402
+from pyserving.tools.warmup_file import main as warmup_main
+from tests.helpers import onnx_models
+from tests.helpers.server import RunningServer, start_server
 
 TIMEOUT = 30
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, given
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
-from tests.conftest import write_model_config
-from tests.helpers.server import REPO, RunningServer, start_server
+from tests.helpers.server import REPO, RunningServer, serve_models
 
 EXAMPLES = 25
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
@@ -27,14 +26,13 @@ MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 @pytest.fixture(scope="module")
 def server(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("openapi")
-    config = write_model_config(
-        tmp / "models.config",
+    running = serve_models(
         [
             {"name": "half_plus_two", "base_path": str(model_root / "half_plus_two")},
             {"name": "two_versions", "base_path": str(model_root / "two_versions"), "labels": {"stable": 123}},
         ],
+        tmp,
     )
-    running = start_server([f"--model_config_file={config}"], tmp, wait_models=["half_plus_two", "two_versions"])
     try:
         yield running
     finally:

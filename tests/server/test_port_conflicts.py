@@ -6,8 +6,6 @@ gRPC port came up and took part of its connections (issue 17).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import grpc
@@ -16,23 +14,18 @@ import pytest
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from pyserving.apis.tensor_proto import array_to_tensor, tensor_to_array
-from tests.helpers.server import REPO, RunningServer, free_port, start_server
+from tests.helpers.server import RunningServer, free_port, run_serve, start_server
 
 
 def _second_server_fails(model_root: Path, grpc_port: int, rest_port: int, workers: int) -> str:
-    argv = [
-        sys.executable,
-        "-m",
-        "pyserving",
-        "serve",
+    done = run_serve(
         f"--model_base_path={model_root / 'half_plus_two'}",
         "--model_name=other",
         "--host=127.0.0.1",
         f"--port={grpc_port}",
         f"--rest_api_port={rest_port}",
         f"--num_workers={workers}",
-    ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=REPO)
+    )
     assert done.returncode == 255, done.stderr[-3000:]
     return done.stderr
 

@@ -11,7 +11,7 @@ import requests
 
 tf = pytest.importorskip("tensorflow")
 
-from tests.helpers.server import REPO, start_server  # noqa: E402
+from tests.helpers.server import REPO, start_server
 
 HALF_PLUS_TWO = REPO / "examples" / "models" / "half_plus_two"
 PROFILE = "/tensorflow.ProfilerService/Profile"

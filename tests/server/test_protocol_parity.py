@@ -21,9 +21,9 @@ import pytest
 import requests
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
-from tensorflow.core.example import example_pb2, feature_pb2  # noqa: E402
-from tensorflow_serving.apis import (  # noqa: E402
+import tensorflow as tf
+from tensorflow.core.example import example_pb2, feature_pb2
+from tensorflow_serving.apis import (
     classification_pb2,
     input_pb2,
     predict_pb2,
@@ -31,11 +31,11 @@ from tensorflow_serving.apis import (  # noqa: E402
     regression_pb2,
 )
 
-from pyserving.core.errors import StatusCode  # noqa: E402
-from pyserving.protocols.rest.errors import http_status  # noqa: E402
-from tests.conftest import write_model_config  # noqa: E402
-from tests.helpers import models  # noqa: E402
-from tests.helpers.server import RunningServer, start_server  # noqa: E402
+from pyserving.core.errors import StatusCode
+from pyserving.protocols.rest.errors import http_status
+from tests.conftest import write_model_config
+from tests.helpers import models
+from tests.helpers.server import RunningServer, start_server
 
 
 @dataclass

@@ -18,8 +18,7 @@ import pytest
 import requests
 from tensorflow.core.example import example_pb2
 
-from tests.conftest import write_model_config
-from tests.helpers.server import RunningServer, start_server
+from tests.helpers.server import RunningServer, serve_models, start_server
 
 HEADER_TIMEOUT = 1.0
 
@@ -27,17 +26,13 @@ HEADER_TIMEOUT = 1.0
 @pytest.fixture(scope="module")
 def server(model_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("hostile")
-    config = write_model_config(
-        tmp / "models.config",
+    running = serve_models(
         [
             {"name": "half_plus_two", "base_path": str(model_root / "half_plus_two")},
             {"name": "two_versions", "base_path": str(model_root / "two_versions"), "labels": {"stable": 123}},
         ],
-    )
-    running = start_server(
-        [f"--model_config_file={config}", f"--rest_api_header_timeout_seconds={HEADER_TIMEOUT}"],
         tmp,
-        wait_models=["half_plus_two", "two_versions"],
+        f"--rest_api_header_timeout_seconds={HEADER_TIMEOUT}",
     )
     try:
         yield running

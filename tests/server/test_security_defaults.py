@@ -51,29 +51,17 @@ def test_closed_management_surfaces(model_root: Path, tmp_path: Path) -> None:
 
 
 def test_a_broken_ssl_config_is_not_quoted_in_the_error(model_root: Path, tmp_path: Path) -> None:
-    import subprocess
-    import sys
 
-    from tests.helpers.server import REPO, free_port
+    from tests.helpers.server import free_port, run_serve
 
     broken = tmp_path / "ssl.config"
     broken.write_text('server_key: "-----BEGIN PRIVATE KEY-----\\nMIIsecret" MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n')
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pyserving",
-            "serve",
-            f"--model_base_path={model_root / 'half_plus_two'}",
-            "--host=127.0.0.1",
-            f"--port={free_port()}",
-            f"--rest_api_port={free_port()}",
-            f"--ssl_config_file={broken}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
+    done = run_serve(
+        f"--model_base_path={model_root / 'half_plus_two'}",
+        "--host=127.0.0.1",
+        f"--port={free_port()}",
+        f"--rest_api_port={free_port()}",
+        f"--ssl_config_file={broken}",
     )
     assert done.returncode == 255
     assert "Error parsing text-format SSLConfig" in done.stderr and "at line:column 1:" in done.stderr

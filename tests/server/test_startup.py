@@ -15,12 +15,12 @@ import pytest
 import requests
 
 pytest.importorskip("tensorflow")
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2  # noqa: E402
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tests.conftest import write_model_config  # noqa: E402
-from tests.helpers import models  # noqa: E402
-from tests.helpers.server import RunningServer, start_server  # noqa: E402
+from tests.conftest import write_model_config
+from tests.helpers import models
+from tests.helpers.server import RunningServer, start_server
 
 # A second poll or the settle time would come long after any test timeout: a model loaded at
 # startup was loaded by the first poll.

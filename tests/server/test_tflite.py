@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import write_model_config
-from tests.helpers.server import start_server
+from tests.helpers.server import RunningServer, start_server
 from tests.helpers.shared import TFSERVING_TESTDATA, requires_shared
 
 
@@ -86,14 +86,19 @@ def export_tflite_with_signature_defs(path: Path) -> Path:
     return path
 
 
-def test_signature_defs_metadata_gives_the_aliases(tmp_path: Path) -> None:
-    export_tflite_with_signature_defs(tmp_path / "lite" / "1")
-    server = start_server(
+def _serve_lite(tmp_path: Path) -> RunningServer:
+    """The model.tflite under ``tmp_path/lite``, served as ``lite`` (REST only)."""
+    return start_server(
         ["--model_name=lite", f"--model_base_path={tmp_path / 'lite'}", "--prefer_tflite_model"],
         tmp_path,
         wait_models=["lite"],
         grpc=False,
     )
+
+
+def test_signature_defs_metadata_gives_the_aliases(tmp_path: Path) -> None:
+    export_tflite_with_signature_defs(tmp_path / "lite" / "1")
+    server = _serve_lite(tmp_path)
     try:
         meta = requests.get(f"{server.rest_url}/v1/models/lite/metadata", timeout=10).json()
         signatures = meta["metadata"]["signature_def"]["signature_def"]
@@ -116,12 +121,7 @@ def test_signature_defs_metadata_gives_the_aliases(tmp_path: Path) -> None:
 
 def test_own_tflite_model_serves_and_resizes_the_batch(tmp_path: Path) -> None:
     export_tflite_half_plus_two(tmp_path / "lite" / "1")
-    server = start_server(
-        ["--model_name=lite", f"--model_base_path={tmp_path / 'lite'}", "--prefer_tflite_model"],
-        tmp_path,
-        wait_models=["lite"],
-        grpc=False,
-    )
+    server = _serve_lite(tmp_path)
     try:
         meta = requests.get(f"{server.rest_url}/v1/models/lite/metadata", timeout=10).json()
         signature = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import grpc
@@ -21,7 +19,7 @@ from tensorflow_serving.apis import (
 )
 
 from pyserving.apis.tensor_proto import array_to_tensor, tensor_to_array
-from tests.helpers.server import REPO, RunningServer, free_port, start_server
+from tests.helpers.server import RunningServer, free_port, run_serve, start_server
 
 WORKERS = 2
 
@@ -52,6 +50,18 @@ def _gone(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
 
 
+def _predict_on_a_new_connection(server: RunningServer, x: float) -> requests.Response:
+    """hp2:predict with ``Connection: close``: the kernel spreads connections, not requests, over workers."""
+    response = requests.post(
+        f"{server.rest_url}/v1/models/hp2:predict",
+        json={"instances": [[x]]},
+        headers={"Connection": "close"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response
+
+
 def _grpc_predict(address: str, values: list[float]) -> np.ndarray:
     request = predict_pb2.PredictRequest()
     request.model_spec.name = "hp2"
@@ -67,13 +77,7 @@ def test_workers_share_both_ports_and_stop_together(model_root: Path, tmp_path: 
         workers = _workers(server.process.pid)
         assert len(workers) == WORKERS
         for i in range(40):  # a new connection per request: the kernel spreads connections, not requests
-            response = requests.post(
-                f"{server.rest_url}/v1/models/hp2:predict",
-                json={"instances": [[float(i)]]},
-                headers={"Connection": "close"},
-                timeout=30,
-            )
-            assert response.status_code == 200, response.text
+            response = _predict_on_a_new_connection(server, float(i))
             assert response.json() == {"predictions": [[i / 2 + 2]]}
         for i in range(10):
             np.testing.assert_allclose(_grpc_predict(server.grpc_address, [float(i), 1.0]), [[i / 2 + 2], [2.5]])
@@ -97,13 +101,7 @@ def test_a_crashed_worker_is_replaced_while_the_other_serves(model_root: Path, t
         os.kill(first, signal.SIGSEGV)  # what a crash inside a backend looks like to the supervisor
         server.wait_for(lambda: _gone(first), what="the crashed worker gone")
         for i in range(20):  # the survivor serves every new connection meanwhile
-            response = requests.post(
-                f"{server.rest_url}/v1/models/hp2:predict",
-                json={"instances": [[float(i)]]},
-                headers={"Connection": "close"},
-                timeout=30,
-            )
-            assert response.status_code == 200, response.text
+            _predict_on_a_new_connection(server, float(i))
         server.wait_for(lambda: len(_workers(server.process.pid)) == WORKERS, what="a new worker")
         replacement = (set(_workers(server.process.pid)) - {second}).pop()
         server.wait_for(lambda: server.log().count("w1] Exporting HTTP/REST API") == 2, what="the new worker serving")
@@ -145,18 +143,14 @@ def test_reload_config_rpc_is_refused(model_root: Path, tmp_path: Path) -> None:
 
 
 def _start_fails(model_root: Path, *args: str) -> str:
-    argv = [
-        sys.executable,
-        "-m",
-        "pyserving",
-        "serve",
+    done = run_serve(
         f"--model_base_path={model_root / 'half_plus_two'}",
         "--model_name=hp2",
         "--host=127.0.0.1",
         f"--num_workers={WORKERS}",
         *args,
-    ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
+        timeout=60,
+    )
     assert done.returncode == 255, done.stderr
     return done.stderr
 
@@ -232,13 +226,7 @@ def test_a_worker_that_crashes_in_a_loop_is_backed_off_while_the_other_serves(mo
             lambda: "starting a new one in 2 s" in server.log(), timeout=90, what="the second quick death backed off"
         )
         for i in range(20):  # worker 2 serves every new connection meanwhile
-            response = requests.post(
-                f"{server.rest_url}/v1/models/hp2:predict",
-                json={"instances": [[float(i)]]},
-                headers={"Connection": "close"},
-                timeout=30,
-            )
-            assert response.status_code == 200, response.text
+            _predict_on_a_new_connection(server, float(i))
         log = server.log()
         assert "Worker 1 (pid" in log and "was killed by signal 11; starting a new one in 1 s" in log
         assert "Worker 2 (pid" not in log

@@ -71,7 +71,7 @@ class OnnxLoader(VersionFolderLoader[OnnxServable]):
             session = ort.InferenceSession(
                 model_path, sess_options=self._session_options(ort), providers=["CPUExecutionProvider"]
             )
-        except Exception as exc:  # noqa: BLE001 - ORT's pybind errors share no useful base class
+        except Exception as exc:  # ORT's pybind errors share no useful base class
             raise ServingError(
                 f"Failed to load ONNX model at {model_path}: {exc}", StatusCode.INVALID_ARGUMENT
             ) from exc

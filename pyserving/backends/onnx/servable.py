@@ -10,6 +10,7 @@ import numpy as np
 from pyserving.backends.onnx.dtypes import UnsupportedType, numpy_dtype, tf_dtype
 from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
 from pyserving.tensors.dtypes import DataType, from_numpy, short_name
+from pyserving.tensors.shapes import dims_text
 from pyserving.tensors.signature import Signature, TensorSpec
 
 SIGNATURE = "serving_default"
@@ -23,10 +24,6 @@ def _shape(arg: Any) -> tuple[tuple[int, ...] | None, tuple[str | None, ...]]:
     dims = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in arg.shape)
     names = tuple(d if isinstance(d, str) and d else None for d in arg.shape)
     return dims, names
-
-
-def _dims(shape: Sequence[int] | None) -> str:
-    return "unknown rank" if shape is None else "[" + ",".join(str(d) for d in shape) + "]"
 
 
 def signature_of(session: Any) -> tuple[Signature, dict[str, tuple[str | None, ...]]]:
@@ -193,7 +190,7 @@ class OnnxServable:
     ) -> None:
         def wrong(reason: str = "") -> InvalidArgumentError:
             return InvalidArgumentError(
-                f"input '{alias}': expected shape {_dims(shape)} but got {_dims(actual)}{reason}"
+                f"input '{alias}': expected shape {dims_text(shape)} but got {dims_text(actual)}{reason}"
             )
 
         if len(actual) != len(shape):

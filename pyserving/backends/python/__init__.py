@@ -30,7 +30,7 @@ class PythonBackend:
         return True
 
 
-def create_backend(settings: Any) -> PythonBackend:  # noqa: ARG001 - no flags of its own
+def create_backend(settings: Any) -> PythonBackend:  # no flags of its own
     """The registry's factory (``backends/__init__.py``)."""
     return PythonBackend()
 

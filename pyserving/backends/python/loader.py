@@ -13,9 +13,10 @@ import numpy as np
 
 from pyserving.backends.base import VersionFolderLoader
 from pyserving.backends.python.model import PythonModel, Tensor
-from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
+from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode, as_serving_error
 from pyserving.core.ids import ServableId
 from pyserving.tensors.dtypes import DataType, from_numpy
+from pyserving.tensors.shapes import dims_text
 from pyserving.tensors.signature import Signature, TensorSpec
 
 logger = logging.getLogger("pyserving.python")
@@ -39,10 +40,6 @@ def _shape_fits(shape: tuple[int, ...], declared: Sequence[int] | None) -> bool:
     if declared is None:
         return True
     return len(shape) == len(declared) and all(d == -1 or d == s for s, d in zip(shape, declared, strict=True))
-
-
-def _dims(shape: Sequence[int] | None) -> str:
-    return "unknown rank" if shape is None else "[" + ",".join(str(d) for d in shape) + "]"
 
 
 class PythonServable:
@@ -75,14 +72,16 @@ class PythonServable:
         for alias, array in inputs.items():
             declared = self._inputs[alias].shape
             if not _shape_fits(array.shape, declared):
-                raise InvalidArgumentError(f"input {alias}: expected shape {_dims(declared)}, got {_dims(array.shape)}")
+                raise InvalidArgumentError(
+                    f"input {alias}: expected shape {dims_text(declared)}, got {dims_text(array.shape)}"
+                )
         try:
             outputs = self._model.predict(dict(inputs))
         except ServingError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the model's own bug: this request fails, the server stays
+        except Exception as exc:  # the model's own bug: this request fails, the server stays
             logger.exception("model.py of %s raised in predict", self._id)
-            raise ServingError(f"{type(exc).__name__}: {exc}", StatusCode.INTERNAL) from None
+            raise as_serving_error(exc) from None
         if not isinstance(outputs, Mapping):
             raise ServingError(
                 f"model.py of {self._id}: predict returned {type(outputs).__name__}, not a dict of arrays",
@@ -107,7 +106,7 @@ class PythonServable:
     def close(self) -> None:
         try:
             self._model.unload()
-        except Exception:  # noqa: BLE001 - an unload that fails must not keep the version
+        except Exception:  # an unload that fails must not keep the version
             logger.exception("model.py of %s raised in unload", self._id)
 
 
@@ -131,7 +130,7 @@ class PythonModelLoader(VersionFolderLoader[PythonServable]):
             model = model_class()
             model.load(self.path)
             servable = PythonServable(model, self.path, self.id)
-        except Exception as exc:  # noqa: BLE001 - any failure of user code ends the version with its text
+        except Exception as exc:  # any failure of user code ends the version with its text
             sys.modules.pop(module_name, None)
             logger.exception("Failed to load Python model %s", self.id)
             raise ServingError(

@@ -14,6 +14,11 @@ from typing import Any
 from pyserving.backends.base import VersionFolderLoader, release_free_memory
 from pyserving.backends.tensorflow import heap
 from pyserving.backends.tensorflow.errors import map_tf_errors
+from pyserving.backends.tensorflow.saved_model_file import (
+    SavedModelParseError,
+    find_saved_model_file,
+    parse_saved_model_file,
+)
 from pyserving.backends.tensorflow.servable import SavedModelServable
 from pyserving.core.errors import ServingError, StatusCode
 from pyserving.core.ids import ServableId
@@ -55,10 +60,9 @@ class SavedModelOptions:
 
 def saved_model_file(path: str) -> str:
     """The SavedModel proto path, or a NOT_FOUND error that says what is there instead."""
-    for name in ("saved_model.pb", "saved_model.pbtxt"):
-        candidate = os.path.join(path, name)
-        if os.path.isfile(candidate):
-            return candidate
+    found = find_saved_model_file(path)
+    if found is not None:
+        return found
     message = f"SavedModel file does not exist at: {path}/{{saved_model.pbtxt|saved_model.pb}}"
     if os.path.isfile(os.path.join(path, "model.tflite")):
         message += " (the directory holds a TF Lite model.tflite, which this backend does not serve)"
@@ -94,18 +98,9 @@ def saved_model_complete(path: str) -> bool:
     except ServingError:
         return False
     import_tensorflow()
-    from google.protobuf import message, text_format
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    saved_model = saved_model_pb2.SavedModel()
     try:
-        with open(proto_path, "rb") as stream:
-            data = stream.read()
-        if proto_path.endswith(".pbtxt"):
-            text_format.Parse(data.decode("utf-8"), saved_model)
-        else:
-            saved_model.ParseFromString(data)
-    except (OSError, UnicodeDecodeError, message.DecodeError, text_format.ParseError):
+        saved_model = parse_saved_model_file(proto_path)
+    except (OSError, SavedModelParseError):
         return False
     if not saved_model.meta_graphs:
         return False

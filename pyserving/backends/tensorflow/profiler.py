@@ -43,14 +43,14 @@ class ProfilerSession:
         try:
             self._session: Any = _pywrap_profiler.ProfilerSession()
             self._session.start("", opts)
-        except Exception as exc:  # noqa: BLE001 - TF raises its own status errors
+        except Exception as exc:  # TF raises its own status errors
             _ACTIVE.release()
             raise ServingError(f"Cannot start the profiler: {exc}", StatusCode.INTERNAL) from exc
 
     def stop(self) -> bytes:
         try:
             return bytes(self._session.stop())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ServingError(f"Cannot collect the trace: {exc}", StatusCode.INTERNAL) from exc
         finally:
             _ACTIVE.release()

@@ -73,7 +73,7 @@ def read_signature_defs(model: bytes) -> dict[str, Any]:
                 signature_def = meta_graph_pb2.SignatureDef()
                 signature_def.ParseFromString(value.AsBlob if value.IsBlob else value.AsStringBytes)
                 signature_defs[key.AsKey] = signature_def
-        except Exception as exc:  # noqa: BLE001 - flexbuffers and protobuf raise many kinds
+        except Exception as exc:  # flexbuffers and protobuf raise many kinds
             raise ValueError(f"cannot read the {SIGNATURE_DEFS_METADATA} entry: {exc!r}") from exc
         return signature_defs
     return {}

@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 
-from pyserving.core.errors import ServingError, StatusCode
+from pyserving.core.errors import ServingError, StatusCode, as_serving_error
 from pyserving.protocols.grpc.handlers import UndecodableRequest
 
 logger = logging.getLogger("pyserving.grpc")
@@ -36,12 +36,6 @@ def truncate(message: str) -> str:
     if len(raw) <= MESSAGE_LIMIT:
         return message
     return raw[:MESSAGE_LIMIT].decode("utf-8", "ignore") + "...TRUNCATED"
-
-
-def as_serving_error(exc: BaseException) -> ServingError:
-    if isinstance(exc, ServingError):
-        return exc
-    return ServingError(str(exc) or type(exc).__name__, StatusCode.INTERNAL)
 
 
 async def abort(context: grpc.aio.ServicerContext, error: ServingError) -> NoReturn:
@@ -69,7 +63,7 @@ def rpc(method: Handler[R]) -> Handler[R]:
             raise
         except ServingError as exc:
             await abort(context, exc)
-        except Exception as exc:  # noqa: BLE001 - the edge: never let a bug drop the stream
+        except Exception as exc:  # the edge: never let a bug drop the stream
             logger.exception("Unexpected error in %s", method.__name__)
             await abort(context, as_serving_error(exc))
 

@@ -12,15 +12,16 @@ from typing import Any
 
 import grpc
 
-from pyserving.config.model_config import models_from_proto
+from pyserving.config.model_server_config import models_from_proto
 from pyserving.core.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     PermissionDeniedError,
     ServingError,
     StatusCode,
+    as_serving_error,
 )
-from pyserving.protocols.grpc.errors import as_serving_error, grpc_status, rpc, truncate
+from pyserving.protocols.grpc.errors import grpc_status, rpc, truncate
 from pyserving.protos.tensorflow_serving.apis import get_model_status_pb2, model_management_pb2, model_service_pb2_grpc
 from pyserving.serving.model_status import model_status
 from pyserving.serving.server_core import ServerCore
@@ -59,7 +60,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         response = model_management_pb2.ReloadConfigResponse()
         try:
             await self._reload(request.config)
-        except Exception as exc:  # noqa: BLE001 - reported in the response and the status
+        except Exception as exc:  # reported in the response and the status
             error = as_serving_error(exc)
             if not isinstance(exc, ServingError):
                 logger.exception("HandleReloadConfigRequest failed")

@@ -154,7 +154,7 @@ class OipService:
                     raise InvalidArgumentError(str(request))
                 response = await self._infer(request, timeout)
                 yield service_pb2.ModelStreamInferResponse(infer_response=response)
-            except Exception as exc:  # noqa: BLE001 - reported on the stream, which stays open
+            except Exception as exc:
                 if not isinstance(exc, ServingError):
                     logger.exception("Unexpected error in ModelStreamInfer")
                 yield service_pb2.ModelStreamInferResponse(error_message=as_serving_error(exc).message)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyserving.apis.json_format import error_body
-from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode
+from pyserving.asgi import BodyTooLarge, ClientGone, lifespan, read_body
+from pyserving.core.errors import InvalidArgumentError, ServingError, StatusCode, as_serving_error
 from pyserving.protocols.limits import InFlightLimit
 from pyserving.protocols.oip_models import OipOptions
 from pyserving.protocols.oip_rest import handlers as oip_handlers
@@ -49,11 +50,6 @@ SCOPE_STATUS = "pyserving.status"  # the HTTP status sent
 INFERENCE_ACTIONS = frozenset({"predict", "classify", "regress"})
 
 
-class _BodyTooLarge(Exception):
-    def __init__(self, size: int | None) -> None:
-        self.size = size
-
-
 @dataclass(frozen=True)
 class RestOptions:
     rest_api_timeout_in_ms: int = 30000
@@ -79,14 +75,18 @@ class RestApp:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
-                await _lifespan(receive, send)
+                await lifespan(receive, send)
             return
         method: str = scope["method"]
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         try:
-            body = await _read_body(receive, scope, self.options.max_body_bytes)
-        except _BodyTooLarge as exc:
+            body = await read_body(receive, scope.get("headers", ()), self.options.max_body_bytes)
+        except ClientGone:
+            scope[SCOPE_CODE] = StatusCode.CANCELLED
+            scope[SCOPE_STATUS] = 499  # nobody to answer; as nginx logs it
+            return
+        except BodyTooLarge as exc:
             scope[SCOPE_CODE] = StatusCode.RESOURCE_EXHAUSTED
             with contextlib.suppress(ServingError):
                 scope[SCOPE_ROUTE] = match(method, path)  # for metrics and logs only
@@ -149,11 +149,11 @@ class RestApp:
         except ServingError as exc:
             scope[SCOPE_CODE] = exc.code
             return http_status(exc.code), JSON_HEADERS, error_body(exc.message)
-        except Exception as exc:  # noqa: BLE001 - never drop a connection on a bug
-            scope[SCOPE_CODE] = StatusCode.INTERNAL
+        except Exception as exc:  # never drop a connection on a bug
             logger.exception("Unhandled error for %s %s", method, path)
-            message = f"{type(exc).__name__}: {exc}"
-            return http_status(StatusCode.INTERNAL), JSON_HEADERS, error_body(message)
+            error = as_serving_error(exc)
+            scope[SCOPE_CODE] = error.code
+            return http_status(error.code), JSON_HEADERS, error_body(error.message)
 
     async def _oip(
         self, method: str, path: str, body: bytes, scope: dict[str, Any]
@@ -184,7 +184,7 @@ class RestApp:
         except ServingError as exc:
             scope[SCOPE_CODE] = exc.code
             return http_status(exc.code), JSON_HEADERS, error_body(exc.message)
-        except Exception as exc:  # noqa: BLE001 - never drop a connection on a bug
+        except Exception as exc:
             scope[SCOPE_CODE] = StatusCode.INTERNAL
             logger.exception("Unhandled error for %s %s", method, path)
             return 500, JSON_HEADERS, error_body(f"{type(exc).__name__}: {exc}")
@@ -202,40 +202,6 @@ class RestApp:
 
 def create_app(core: ServerCore, options: RestOptions) -> RestApp:
     return RestApp(core, options)
-
-
-async def _read_body(receive: Any, scope: dict[str, Any], limit: int) -> bytes:
-    """The whole request body; ``_BodyTooLarge`` past ``limit`` bytes (0: no limit).
-
-    A declared Content-Length over the limit is refused before reading anything,
-    so a client sending ``Expect: 100-continue`` never uploads the body.
-    """
-    if limit:
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    break
-                if declared > limit:
-                    raise _BodyTooLarge(declared)
-                break
-    message = await receive()
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body"):
-        if limit and len(body) > limit:
-            raise _BodyTooLarge(len(body))
-        return body
-    chunks = [body]
-    size = len(body)
-    while message.get("more_body"):
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if limit and size > limit:
-            raise _BodyTooLarge(None)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _decompress(body: bytes, scope: dict[str, Any]) -> bytes:
@@ -263,13 +229,3 @@ def _preflight(scope: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], b
 def _shown(path: str) -> str:
     """A path for an error message: at most 256 characters of it."""
     return path if len(path) <= 256 else f"{path[:256]}... ({len(path)} characters)"
-
-
-async def _lifespan(receive: Any, send: Any) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pyserving.backends import BUILTIN_PLATFORMS, detect_platform
+from pyserving.config.settings import ServerSettings
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.serving.model_config import ModelConfig
 from pyserving.sources.version_policy import VersionPolicy
@@ -31,6 +32,15 @@ def read_model_config_file(path: str) -> list[ModelConfig]:
     except OSError as exc:
         raise InvalidArgumentError(f"Failed to read ModelServerConfig file: {path}: {exc}") from None
     return models_from_proto(parse_model_server_config(text, path))
+
+
+def models_from_settings(settings: ServerSettings) -> list[ModelConfig]:
+    """``--model_config_file``'s models, or the one of ``--model_name`` and ``--model_base_path``."""
+    if settings.model_config_file:
+        return read_model_config_file(settings.model_config_file)
+    # TF Serving's single-model mode is "tensorflow"; a folder of another platform says so.
+    platform = platform_of(settings.model_name, settings.model_base_path, default="tensorflow")
+    return [ModelConfig(name=settings.model_name, base_path=settings.model_base_path, model_platform=platform)]
 
 
 def models_from_proto(message: Any) -> list[ModelConfig]:
