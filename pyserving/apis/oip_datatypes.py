@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pyserving.tensors.dtypes import NUMPY_DTYPES, DataType, base_dtype, from_numpy
+from pyserving.client.oip_tensors import DATATYPES, datatype_of
+from pyserving.tensors.dtypes import DataType, base_dtype
 
 #: OIP datatype -> TensorFlow DataType.
 OIP_TO_TF: dict[str, DataType] = {
@@ -30,19 +31,11 @@ OIP_TO_TF: dict[str, DataType] = {
 }
 TF_TO_OIP: dict[int, str] = {int(v): k for k, v in OIP_TO_TF.items()}
 
-#: OIP datatype -> the numpy dtype a decoded array has (BYTES: object arrays of ``bytes``).
-NUMPY: dict[str, np.dtype] = {k: NUMPY_DTYPES[v] for k, v in OIP_TO_TF.items() if v in NUMPY_DTYPES}
-
-#: OIP datatype -> the little-endian dtype of its binary/raw encoding (BOOL as one byte).
-WIRE: dict[str, np.dtype] = {
-    k: (np.dtype("u1") if k == "BOOL" else v.newbyteorder("<")) for k, v in NUMPY.items() if k != "BYTES"
-}
+#: OIP datatype -> the numpy dtype a decoded array has: the codec's table (``client/oip_tensors.py``).
+NUMPY: dict[str, np.dtype] = DATATYPES
 
 #: OIP datatype -> Triton model config ``DataType`` name (model_config.proto).
 CONFIG_TYPES: dict[str, str] = {k: "TYPE_STRING" if k == "BYTES" else f"TYPE_{k}" for k in OIP_TO_TF}
-
-INTEGER_TYPES = frozenset({"UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64"})
-FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64", "BF16"})
 
 
 def oip_datatype(tf_dtype: int) -> str | None:
@@ -51,13 +44,5 @@ def oip_datatype(tf_dtype: int) -> str | None:
 
 
 def array_datatype(array: np.ndarray) -> str:
-    """The OIP datatype of a result array: object, ``S`` and ``U`` arrays are BYTES."""
-    if array.dtype.kind in ("O", "S", "U"):
-        return "BYTES"
-    try:
-        name = TF_TO_OIP.get(int(from_numpy(array.dtype)))
-    except ValueError:
-        name = None
-    if name is None:
-        raise ValueError(f"numpy dtype {array.dtype} has no Open Inference Protocol datatype")
-    return name
+    """The OIP datatype of a result array: object, ``S`` and ``U`` arrays are BYTES (a ValueError if none)."""
+    return datatype_of(array)

@@ -1,43 +1,35 @@
-"""OIP tensors <-> numpy arrays: JSON ``data``, binary chunks / raw contents, typed gRPC contents.
+"""OIP tensors for the server: the one codec (``pyserving/client/oip_tensors.py``) within its rules.
 
 Framework-free and shared by the REST and gRPC front ends (``../shared/docs/oip-v2.md`` §2-§3).
-Why the checks come first: a shape is checked against :class:`TensorLimits` and against the
-bytes or values actually sent before anything is allocated, so a request can never ask for
-more memory than it carries. Numeric data never goes through a per-element Python loop;
-only BYTES elements (length-prefixed) are walked one by one.
+What the server adds to the codec: a declared shape is checked against :class:`TensorLimits`
+before anything is allocated (and the codec then checks it against the bytes or values actually
+sent), so a request can never ask for more memory than it carries; and every error is an
+INVALID_ARGUMENT that names the input or output.
 """
 
 from __future__ import annotations
 
-import math
-import struct
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from pyserving.apis.oip_datatypes import FLOAT_TYPES, INTEGER_TYPES, NUMPY, OIP_TO_TF, WIRE
+from pyserving.apis.oip_datatypes import NUMPY, OIP_TO_TF
+from pyserving.client import oip_tensors as codec
+from pyserving.client.oip_tensors import CONTENTS_FIELD, OipTensorError, to_raw
 from pyserving.core.errors import InvalidArgumentError
 from pyserving.tensors.limits import TensorLimitError, TensorLimits
 
-_LENGTH = struct.Struct("<I")
-MAX_JSON_DEPTH = 100  # Triton's bound on nested ``data``
-
-#: OIP datatype -> the InferTensorContents field that carries it (FP16/BF16: raw only).
-CONTENTS_FIELD: dict[str, str] = {
-    "BOOL": "bool_contents",
-    "INT8": "int_contents",
-    "INT16": "int_contents",
-    "INT32": "int_contents",
-    "INT64": "int64_contents",
-    "UINT8": "uint_contents",
-    "UINT16": "uint_contents",
-    "UINT32": "uint_contents",
-    "UINT64": "uint64_contents",
-    "FP32": "fp32_contents",
-    "FP64": "fp64_contents",
-    "BYTES": "bytes_contents",
-}
+#: ``to_raw`` (an output's bytes) is the codec's own: outputs need no server rule.
+__all__ = [
+    "CONTENTS_FIELD",
+    "check_datatype",
+    "check_shape",
+    "from_contents",
+    "from_json",
+    "from_raw",
+    "to_json",
+    "to_raw",
+]
 
 
 def check_datatype(name: str, datatype: Any) -> str:
@@ -63,187 +55,38 @@ def check_shape(name: str, shape: Any, datatype: str, limits: TensorLimits) -> t
     return dims
 
 
-# -- JSON ------------------------------------------------------------------------------
-
-
 def from_json(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> np.ndarray:
     """JSON ``data`` (flat or nested to any depth) -> an array of ``shape``; only the count must match."""
-    if not isinstance(data, list):
-        raise InvalidArgumentError(f"input '{name}': data must be a JSON array")
-    count = math.prod(shape)
-    if datatype == "BF16":
-        raise InvalidArgumentError(f"input '{name}': BF16 cannot travel as JSON; send it as binary data")
-    if datatype == "BYTES":
-        flat = _flatten(name, data)
-        _check_count(name, len(flat), count)
-        if not all(type(item) is str for item in flat):
-            raise InvalidArgumentError(f"input '{name}': BYTES data must be JSON strings")
-        array = np.empty(count, dtype=object)
-        array[:] = [item.encode("utf-8") for item in flat]
-        return array.reshape(shape)
     try:
-        guessed = np.asarray(data)
-    except ValueError:  # ragged nesting: flatten by hand, then judge the leaves
-        guessed = np.asarray(_flatten(name, data))
-    if guessed.dtype == object:
-        guessed = np.asarray(_flatten(name, data))
-    _check_count(name, guessed.size, count)
-    kind = guessed.dtype.kind
-    target = NUMPY[datatype]
-    if count and not _kind_fits(datatype, kind):
-        expected = {"BOOL": "true/false", "FP16": "numbers", "FP32": "numbers", "FP64": "numbers"}.get(
-            datatype, "integers"
-        )
-        raise InvalidArgumentError(f"input '{name}': {datatype} data must be {expected}")
-    if datatype in INTEGER_TYPES and count and kind in "iu":
-        info = np.iinfo(target)
-        if guessed.min() < info.min or guessed.max() > info.max:
-            raise InvalidArgumentError(f"input '{name}': a value is out of range for {datatype}")
-    with np.errstate(over="ignore"):  # a number beyond FP16/FP32 becomes infinity, as in numpy and TF
-        return guessed.astype(target, copy=False).reshape(shape)
-
-
-def _kind_fits(datatype: str, kind: str) -> bool:
-    if datatype == "BOOL":
-        return kind == "b"
-    if datatype in FLOAT_TYPES:
-        return kind in "iuf"
-    return kind in "iu"
-
-
-def _check_count(name: str, got: int, expected: int) -> None:
-    if got != expected:
-        raise InvalidArgumentError(
-            f"input '{name}': data holds {got} elements, but its shape needs {expected} (the product of the shape)"
-        )
-
-
-def _flatten(name: str, data: list[Any]) -> list[Any]:
-    """Leaves of nested lists, row-major; nesting deeper than ``MAX_JSON_DEPTH`` is refused."""
-    if not any(type(item) is list for item in data):
-        return data
-    flat: list[Any] = []
-    stack = [iter(data)]
-    while stack:
-        for item in stack[-1]:
-            if type(item) is list:
-                if len(stack) > MAX_JSON_DEPTH:
-                    raise InvalidArgumentError(f"input '{name}': data is nested deeper than {MAX_JSON_DEPTH} levels")
-                stack.append(iter(item))
-                break
-            flat.append(item)
-        else:
-            stack.pop()
-    return flat
+        return codec.from_json_data(datatype, shape, data)
+    except OipTensorError as exc:
+        raise InvalidArgumentError(f"input '{name}': {exc}") from None
 
 
 def to_json(name: str, array: np.ndarray, datatype: str) -> Any:
     """A flat, JSON-ready value: the numpy array itself for numbers (orjson writes it), str for BYTES."""
-    if datatype == "BYTES":
-        try:
-            return [_as_bytes(item).decode("utf-8") for item in array.reshape(-1).tolist()]
-        except UnicodeDecodeError:
-            raise InvalidArgumentError(
-                f"output '{name}' holds bytes that are not UTF-8, which JSON cannot carry; "
-                "request it with binary_data: true"
-            ) from None
-    if datatype == "BF16":
+    try:
+        return codec.to_json_data(array, datatype, lists=False)
+    except OipTensorError:
+        what = "is BF16" if datatype == "BF16" else "holds bytes that are not UTF-8"
         raise InvalidArgumentError(
-            f"output '{name}' is BF16, which JSON cannot carry; request it with binary_data: true"
-        )
-    return np.ascontiguousarray(array).reshape(-1)
-
-
-# -- binary chunks and raw contents -------------------------------------------------------
+            f"output '{name}' {what}, which JSON cannot carry; request it with binary_data: true"
+        ) from None
 
 
 def from_raw(name: str, datatype: str, shape: tuple[int, ...], buffer: bytes | memoryview) -> np.ndarray:
     """One binary chunk (HTTP) or raw_input_contents entry (gRPC) -> an array of ``shape``."""
-    count = math.prod(shape)
-    if datatype == "BYTES":
-        return _bytes_from_raw(name, shape, count, memoryview(buffer))
-    wire = WIRE[datatype]
-    if len(buffer) != count * wire.itemsize:
-        raise InvalidArgumentError(
-            f"input '{name}': {len(buffer)} bytes of data, but shape {list(shape)} of {datatype} "
-            f"needs {count * wire.itemsize} bytes"
-        )
-    array = np.frombuffer(buffer, wire).reshape(shape)
-    if datatype == "BOOL":
-        flags: np.ndarray = array != 0
-        return flags
-    return array if wire.isnative else array.astype(wire.newbyteorder("="))
-
-
-def _bytes_from_raw(name: str, shape: tuple[int, ...], count: int, buffer: memoryview) -> np.ndarray:
-    items: list[bytes] = []
-    offset, end = 0, len(buffer)
-    while offset < end:
-        if offset + 4 > end or len(items) == count:
-            raise InvalidArgumentError(
-                f"input '{name}': BYTES data does not hold exactly {count} length-prefixed elements"
-            )
-        (size,) = _LENGTH.unpack_from(buffer, offset)
-        offset += 4
-        if offset + size > end:
-            raise InvalidArgumentError(f"input '{name}': a BYTES element of {size} bytes runs past the data")
-        items.append(bytes(buffer[offset : offset + size]))
-        offset += size
-    if len(items) != count:
-        raise InvalidArgumentError(
-            f"input '{name}': BYTES data holds {len(items)} elements, but its shape needs {count}"
-        )
-    array = np.empty(count, dtype=object)  # object, never 'S': 'S' drops trailing NUL bytes
-    array[:] = items
-    return array.reshape(shape)
-
-
-def to_raw(array: np.ndarray, datatype: str) -> bytes:
-    """An output's bytes: little-endian C order; BYTES as 4-byte length + bytes per element."""
-    if datatype == "BYTES":
-        parts: list[bytes] = []
-        for item in array.reshape(-1).tolist():
-            data = _as_bytes(item)
-            parts.append(_LENGTH.pack(len(data)))
-            parts.append(data)
-        return b"".join(parts)
-    wire = WIRE[datatype]
-    if datatype == "BOOL":
-        return np.ascontiguousarray(array, dtype=np.bool_).tobytes()
-    return np.ascontiguousarray(array, dtype=wire).tobytes()
-
-
-def _as_bytes(item: Any) -> bytes:
-    if isinstance(item, bytes):
-        return item
-    if isinstance(item, str):
-        return item.encode("utf-8")
-    return str(item).encode("utf-8")
-
-
-# -- typed gRPC contents ---------------------------------------------------------------
+    try:
+        return codec.from_raw(datatype, shape, buffer)
+    except OipTensorError as exc:
+        raise InvalidArgumentError(f"input '{name}': {exc}") from None
 
 
 def from_contents(name: str, datatype: str, shape: tuple[int, ...], contents: Any) -> np.ndarray:
     """``InferTensorContents`` -> an array; only the field of ``datatype`` may hold values."""
-    field = CONTENTS_FIELD.get(datatype)
-    if field is None:
+    if datatype not in CONTENTS_FIELD:
         raise InvalidArgumentError(f"input '{name}': {datatype} can only be sent in raw_input_contents")
-    for descriptor, _ in contents.ListFields():
-        if descriptor.name != field:
-            raise InvalidArgumentError(f"input '{name}': {datatype} data must be in {field}, not {descriptor.name}")
-    values: Sequence[Any] = getattr(contents, field)
-    count = math.prod(shape)
-    _check_count(name, len(values), count)
-    if datatype == "BYTES":
-        array = np.empty(count, dtype=object)
-        array[:] = list(values)
-        return array.reshape(shape)
-    target = NUMPY[datatype]
-    if field in ("int_contents", "uint_contents") and target.itemsize < 4 and count:
-        wide = np.asarray(values, dtype=np.int64)
-        info = np.iinfo(target)
-        if wide.min() < info.min or wide.max() > info.max:
-            raise InvalidArgumentError(f"input '{name}': a value is out of range for {datatype}")
-        return wide.astype(target).reshape(shape)
-    return np.asarray(values, dtype=target).reshape(shape)
+    try:
+        return codec.from_contents(datatype, shape, contents)
+    except OipTensorError as exc:
+        raise InvalidArgumentError(f"input '{name}': {exc}") from None

@@ -13,12 +13,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import grpc
-import numpy as np
 
 from pyserving.client._calls import Plan, Rest, Rpc, as_arrays, model_path, ok_json
 from pyserving.client._protos import oip_pb2
 from pyserving.client.errors import InvalidArgument, NotFound, ServingError, from_http
-from pyserving.client.oip_tensors import DATATYPES, datatype_of, from_json_data, from_raw, to_json_data, to_raw
+from pyserving.client.oip_tensors import (
+    DATATYPES,
+    datatype_of,
+    from_contents,
+    from_json_data,
+    from_raw,
+    to_json_data,
+    to_raw,
+)
 from pyserving.client.types import ModelMetadata, Signature, TensorSpec, VersionStatus
 
 __all__ = ["OipRest", "OipGrpc"]
@@ -26,20 +33,6 @@ __all__ = ["OipRest", "OipGrpc"]
 _SERVICE = "/inference.GRPCInferenceService/"
 # Repository index states in TF Serving's words (what ``status`` reports for every protocol).
 _STATES = {"READY": "AVAILABLE", "LOADING": "LOADING", "UNLOADING": "UNLOADING", "UNAVAILABLE": "END"}
-_CONTENTS = {
-    "BOOL": "bool_contents",
-    "INT8": "int_contents",
-    "INT16": "int_contents",
-    "INT32": "int_contents",
-    "INT64": "int64_contents",
-    "UINT8": "uint_contents",
-    "UINT16": "uint_contents",
-    "UINT32": "uint_contents",
-    "UINT64": "uint64_contents",
-    "FP32": "fp32_contents",
-    "FP64": "fp64_contents",
-    "BYTES": "bytes_contents",
-}
 
 
 def _no_label(version_label: str | None) -> None:
@@ -232,9 +225,7 @@ class OipGrpc:
             if i < len(raw):
                 result[out.name] = from_raw(out.datatype, shape, raw[i])
             else:  # typed contents (servers other than Triton and pyserving may answer so)
-                field = _CONTENTS.get(out.datatype)
-                values = list(getattr(out.contents, field)) if field else []
-                result[out.name] = from_json_data(out.datatype, shape, values) if values else np.empty(shape)
+                result[out.name] = from_contents(out.datatype, shape, out.contents)
         return result
 
     def classify(self, model: str, examples: Any, **kw: Any) -> Plan:

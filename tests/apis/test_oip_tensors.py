@@ -10,10 +10,10 @@ import pytest
 from tritonclient.grpc import service_pb2
 from tritonclient.utils import deserialize_bytes_tensor, serialize_byte_tensor
 
-from pyserving.apis.oip_datatypes import array_datatype, oip_datatype
+from pyserving.apis.oip_datatypes import NUMPY, OIP_TO_TF, array_datatype, oip_datatype
 from pyserving.apis.oip_tensors import check_shape, from_contents, from_json, from_raw, to_json, to_raw
 from pyserving.core.errors import InvalidArgumentError
-from pyserving.tensors.dtypes import DataType
+from pyserving.tensors.dtypes import NUMPY_DTYPES, DataType
 from pyserving.tensors.limits import TensorLimits
 
 NUMERIC = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"]
@@ -25,6 +25,8 @@ def test_tf_dtypes_map_to_oip_names_and_back() -> None:
     assert oip_datatype(DataType.DT_HALF) == "FP16" and oip_datatype(DataType.DT_BFLOAT16) == "BF16"
     assert oip_datatype(DataType.DT_COMPLEX64) is None
     assert array_datatype(np.array(["a"])) == "BYTES" and array_datatype(np.array([b"a"])) == "BYTES"
+    # the codec's numpy table (pyserving.client.oip_tensors) is the TF dtype table's, type for type
+    assert NUMPY == {k: NUMPY_DTYPES[v] for k, v in OIP_TO_TF.items() if v in NUMPY_DTYPES}
 
 
 @pytest.mark.parametrize("datatype", NUMERIC)

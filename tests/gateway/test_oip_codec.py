@@ -1,4 +1,5 @@
-"""The gateway's OIP tensor encodings agree with the stock tritonclient's, byte for byte.
+"""The gateway's OIP tensor encodings (the one codec, ``pyserving.client.oip_tensors``) agree
+with the stock tritonclient's, byte for byte.
 
 tritonclient is the reference client of the protocol (its HTTP binary chunks
 and gRPC raw contents use these bytes), so its own serializers are the oracle.
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 from tritonclient import utils as triton_utils
 
-from pyserving.gateway.transports import oip_codec
+from pyserving.client import oip_tensors as oip_codec
+from pyserving.gateway.transports.oip_codec import signature_from_metadata
 
 ARRAYS = [
     np.array([[1.5, -2.0], [0.0, 3.25]], dtype=np.float32),
@@ -32,7 +34,7 @@ def test_numeric_tensors_match_tritonclient_and_round_trip(array: np.ndarray) ->
     assert datatype == triton_utils.np_to_triton_dtype(array.dtype)
     raw = oip_codec.to_raw(array, datatype)
     assert raw == array.astype(array.dtype.newbyteorder("<")).tobytes()  # what tritonclient sends
-    back = oip_codec.from_raw(raw, datatype, array.shape)
+    back = oip_codec.from_raw(datatype, array.shape, raw)
     assert back.dtype == array.dtype and np.array_equal(back, array)
 
 
@@ -40,7 +42,7 @@ def test_bytes_elements_are_length_prefixed_like_tritonclient() -> None:
     array = np.array([["好".encode(), b""], [b"a\x00", b"POS"]], dtype=object)
     raw = oip_codec.to_raw(array, "BYTES")
     assert raw == triton_utils.serialize_byte_tensor(array).item()
-    back = oip_codec.from_raw(raw, "BYTES", [2, 2])
+    back = oip_codec.from_raw("BYTES", [2, 2], raw)
     assert back.dtype == object and back.tolist() == array.tolist()  # trailing NUL kept
 
 
@@ -48,7 +50,7 @@ def test_bf16_is_the_upper_half_of_float32() -> None:
     array = np.array([1.5, -2.0], dtype=ml_dtypes.bfloat16)
     raw = oip_codec.to_raw(array, "BF16")
     assert raw == bytes([0xC0, 0x3F, 0x00, 0xC0])
-    assert oip_codec.from_raw(raw, "BF16", [2]).astype(np.float32).tolist() == [1.5, -2.0]
+    assert oip_codec.from_raw("BF16", [2], raw).astype(np.float32).tolist() == [1.5, -2.0]
 
 
 @pytest.mark.parametrize(
@@ -61,14 +63,26 @@ def test_bf16_is_the_upper_half_of_float32() -> None:
     ],
 )
 def test_bad_bytes_say_what_is_wrong(raw: bytes, datatype: str, shape: list[int], error: str) -> None:
-    with pytest.raises(oip_codec.CodecError, match=error.replace("[", r"\[").replace("]", r"\]")):
-        oip_codec.from_raw(raw, datatype, shape)
+    with pytest.raises(oip_codec.OipTensorError, match=error.replace("[", r"\[").replace("]", r"\]")):
+        oip_codec.from_raw(datatype, shape, raw)
 
 
 def test_json_data_is_flat_and_reads_nested_too() -> None:
     array = np.array([[1, 2], [3, 4]], dtype=np.int32)
     assert oip_codec.to_json_data(array, "INT32") == [1, 2, 3, 4]
-    assert oip_codec.from_json_data([[1, 2], [3, 4]], "INT32", [2, 2]).tolist() == array.tolist()
-    assert oip_codec.from_json_data(["好"], "BYTES", [1]).tolist() == ["好".encode()]
-    with pytest.raises(oip_codec.CodecError, match="not UTF-8"):
+    assert oip_codec.from_json_data("INT32", [2, 2], [[1, 2], [3, 4]]).tolist() == array.tolist()
+    assert oip_codec.from_json_data("BYTES", [1], ["好"]).tolist() == ["好".encode()]
+    with pytest.raises(oip_codec.OipTensorError, match="not UTF-8"):
         oip_codec.to_json_data(np.array([b"\xff"], dtype=object), "BYTES")
+
+
+def test_metadata_becomes_a_signature_of_tf_dtypes() -> None:
+    signature = signature_from_metadata(
+        "serving_default",
+        [{"name": "x", "datatype": "FP32", "shape": [-1, 1]}],
+        [{"name": "y", "datatype": "BYTES", "shape": [-1]}],
+    )
+    assert (signature.inputs["x"].dtype, signature.inputs["x"].shape) == (1, (-1, 1))  # DT_FLOAT
+    assert signature.outputs["y"].dtype == 7  # DT_STRING
+    with pytest.raises(oip_codec.OipTensorError, match="unknown datatype 'FP9'"):
+        signature_from_metadata("s", [{"name": "x", "datatype": "FP9", "shape": [1]}], [])

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from pyserving.apis import json_format
+from pyserving.core.errors import ServingError
+from pyserving.gateway.codec import InputError
 from pyserving.tensors.signature import Signature
 
 if TYPE_CHECKING:
@@ -88,6 +91,28 @@ class Transport(Protocol):
         """Health probe: which of ``models`` the replica serves; None if it cannot be reached."""
 
     async def aclose(self) -> None: ...
+
+
+async def predict_json_as_arrays(
+    transport: Transport,
+    target: ModelTarget,
+    body: dict[str, Any],
+    signature: Signature | None,
+    timeout_s: float,
+    request_id: str,
+) -> bytes:
+    """``predict_json`` of a transport that carries typed arrays (gRPC, OIP): the JSON read
+    against the signature, :meth:`Transport.predict`, then TF Serving's JSON answer written."""
+    assert signature is not None
+    try:
+        parsed = json_format.predict_inputs(body, signature)
+    except ServingError as exc:
+        raise InputError(exc.message) from None
+    outputs = await transport.predict(target, parsed.inputs, signature, timeout_s, request_id)
+    try:
+        return json_format.predict_response(outputs, parsed.row_format)
+    except ServingError as exc:
+        raise UpstreamError("INTERNAL", exc.message) from None
 
 
 def create_transport(protocol: str, address: str, config: UpstreamConfig) -> Transport:

@@ -17,11 +17,9 @@ from typing import Any
 import grpc
 import numpy as np
 
-from pyserving.apis import json_format
-from pyserving.core.errors import ServingError
 from pyserving.gateway.codec import InputError
 from pyserving.gateway.config import UpstreamConfig
-from pyserving.gateway.transports.base import ModelTarget, UpstreamError
+from pyserving.gateway.transports.base import ModelTarget, UpstreamError, predict_json_as_arrays
 from pyserving.tensors.signature import Signature, TensorSpec
 
 
@@ -114,16 +112,7 @@ class GrpcTransport:
     async def predict_json(
         self, target: ModelTarget, body: dict[str, Any], signature: Signature | None, timeout_s: float, request_id: str
     ) -> bytes:
-        assert signature is not None
-        try:
-            parsed = json_format.predict_inputs(body, signature)
-        except ServingError as exc:
-            raise InputError(exc.message) from None
-        outputs = await self.predict(target, parsed.inputs, signature, timeout_s, request_id)
-        try:
-            return json_format.predict_response(outputs, parsed.row_format)
-        except ServingError as exc:
-            raise UpstreamError("INTERNAL", exc.message) from None
+        return await predict_json_as_arrays(self, target, body, signature, timeout_s, request_id)
 
     async def signature(self, target: ModelTarget, timeout_s: float) -> Signature:
         apis = self._apis

@@ -15,30 +15,13 @@ from typing import Any
 import grpc
 import numpy as np
 
-from pyserving.apis import json_format
-from pyserving.core.errors import ServingError
+from pyserving.client import oip_tensors
 from pyserving.gateway.codec import InputError
 from pyserving.gateway.config import UpstreamConfig
-from pyserving.gateway.transports import oip_codec
-from pyserving.gateway.transports.base import ModelTarget, UpstreamError
+from pyserving.gateway.transports.base import ModelTarget, UpstreamError, predict_json_as_arrays
+from pyserving.gateway.transports.oip_codec import signature_from_metadata
 from pyserving.protos.inference import grpc_service_pb2 as service_pb2
 from pyserving.protos.inference import grpc_service_pb2_grpc as service_pb2_grpc
-
-#: InferTensorContents field per datatype (for answers in typed contents; raw is the norm).
-_CONTENTS_FIELD = {
-    "BOOL": "bool_contents",
-    "UINT8": "uint_contents",
-    "UINT16": "uint_contents",
-    "UINT32": "uint_contents",
-    "UINT64": "uint64_contents",
-    "INT8": "int_contents",
-    "INT16": "int_contents",
-    "INT32": "int_contents",
-    "INT64": "int64_contents",
-    "FP32": "fp32_contents",
-    "FP64": "fp64_contents",
-    "BYTES": "bytes_contents",
-}
 
 
 def _version(target: ModelTarget) -> str:
@@ -51,9 +34,9 @@ def infer_request(target: ModelTarget, inputs: Mapping[str, np.ndarray], request
     """A ModelInferRequest with every input in ``raw_input_contents``."""
     request = service_pb2.ModelInferRequest(model_name=target.model, model_version=_version(target), id=request_id)
     for name, array in inputs.items():
-        datatype = oip_codec.datatype_of(array)
+        datatype = oip_tensors.datatype_of(array)
         request.inputs.add(name=name, datatype=datatype, shape=array.shape)
-        request.raw_input_contents.append(oip_codec.to_raw(array, datatype))
+        request.raw_input_contents.append(oip_tensors.to_raw(array, datatype))
     return request
 
 
@@ -63,14 +46,11 @@ def read_response(response: Any) -> dict[str, np.ndarray]:
     try:
         raw = response.raw_output_contents
         for i, tensor in enumerate(response.outputs):
+            shape = list(tensor.shape)
             if i < len(raw):
-                outputs[tensor.name] = oip_codec.from_raw(raw[i], tensor.datatype, tensor.shape)
-                continue
-            field = _CONTENTS_FIELD.get(tensor.datatype)
-            if field is None:
-                raise ValueError(f"output {tensor.name!r} ({tensor.datatype}) has no raw contents")
-            values = list(getattr(tensor.contents, field))
-            outputs[tensor.name] = oip_codec.from_json_data(values, tensor.datatype, tensor.shape)
+                outputs[tensor.name] = oip_tensors.from_raw(tensor.datatype, shape, raw[i])
+            else:
+                outputs[tensor.name] = oip_tensors.from_contents(tensor.datatype, shape, tensor.contents)
     except ValueError as exc:
         raise UpstreamError("INTERNAL", f"unreadable infer response: {exc}") from None
     return outputs
@@ -115,7 +95,7 @@ class OipGrpcTransport:
     ) -> dict[str, np.ndarray]:
         try:
             request = infer_request(target, inputs, request_id)
-        except oip_codec.CodecError as exc:
+        except oip_tensors.OipTensorError as exc:
             raise InputError(str(exc)) from None
         response = await self._rpc(self._stub.ModelInfer, request, timeout_s, request_id)
         return read_response(response)
@@ -123,16 +103,7 @@ class OipGrpcTransport:
     async def predict_json(
         self, target: ModelTarget, body: dict[str, Any], signature: Any, timeout_s: float, request_id: str
     ) -> bytes:
-        assert signature is not None
-        try:
-            parsed = json_format.predict_inputs(body, signature)
-        except ServingError as exc:
-            raise InputError(exc.message) from None
-        outputs = await self.predict(target, parsed.inputs, signature, timeout_s, request_id)
-        try:
-            return json_format.predict_response(outputs, parsed.row_format)
-        except ServingError as exc:
-            raise UpstreamError("INTERNAL", exc.message) from None
+        return await predict_json_as_arrays(self, target, body, signature, timeout_s, request_id)
 
     async def signature(self, target: ModelTarget, timeout_s: float) -> Any:
         request = service_pb2.ModelMetadataRequest(name=target.model, version=_version(target))
@@ -142,10 +113,8 @@ class OipGrpcTransport:
             return [{"name": t.name, "datatype": t.datatype, "shape": list(t.shape)} for t in items]
 
         try:
-            return oip_codec.signature_from_metadata(
-                target.signature, tensors(response.inputs), tensors(response.outputs)
-            )
-        except oip_codec.CodecError as exc:
+            return signature_from_metadata(target.signature, tensors(response.inputs), tensors(response.outputs))
+        except oip_tensors.OipTensorError as exc:
             raise UpstreamError("INTERNAL", f"unreadable model metadata: {exc}") from None
 
     async def check(self, models: Sequence[str], mode: str, timeout_s: float) -> set[str] | None:

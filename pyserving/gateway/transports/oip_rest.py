@@ -18,12 +18,13 @@ import numpy as np
 import orjson
 
 from pyserving.apis import json_format
+from pyserving.client import oip_tensors
 from pyserving.core.errors import ServingError
 from pyserving.gateway.codec import InputError
 from pyserving.gateway.config import UpstreamConfig
-from pyserving.gateway.transports import oip_codec
-from pyserving.gateway.transports.base import ModelTarget, UpstreamError
-from pyserving.gateway.transports.rest import HTTP_TO_CODE, error_message
+from pyserving.gateway.transports.base import ModelTarget, UpstreamError, predict_json_as_arrays
+from pyserving.gateway.transports.oip_codec import signature_from_metadata
+from pyserving.gateway.transports.rest import HTTP_TO_CODE, error_message, pooled_client, send
 from pyserving.tensors.signature import Signature
 
 HEADER_LENGTH = "inference-header-content-length"
@@ -54,14 +55,14 @@ def infer_body(inputs: Mapping[str, np.ndarray], binary: bool, request_id: str =
     """The request body and its JSON header's length (None: the body is all JSON)."""
     tensors, chunks = [], []
     for name, array in inputs.items():
-        datatype = oip_codec.datatype_of(array)
+        datatype = oip_tensors.datatype_of(array)
         tensor: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
         if binary:
-            raw = oip_codec.to_raw(array, datatype)
+            raw = oip_tensors.to_raw(array, datatype)
             tensor["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)
         else:
-            tensor["data"] = oip_codec.to_json_data(array, datatype)
+            tensor["data"] = oip_tensors.to_json_data(array, datatype)
         tensors.append(tensor)
     doc: dict[str, Any] = {"inputs": tensors, "parameters": {"binary_data_output": binary}}
     if request_id:
@@ -86,11 +87,11 @@ def read_response(content: bytes, header_length: str | None) -> dict[str, np.nda
             name, datatype, shape = tensor["name"], tensor["datatype"], tensor["shape"]
             size = (tensor.get("parameters") or {}).get("binary_data_size")
             if size is None:
-                outputs[name] = oip_codec.from_json_data(tensor.get("data", []), datatype, shape)
+                outputs[name] = oip_tensors.from_json_data(datatype, shape, tensor.get("data", []))
                 continue
             if offset + size > len(rest):
                 raise ValueError(f"output {name!r} needs {size} bytes, {len(rest) - offset} left")
-            outputs[name] = oip_codec.from_raw(rest[offset : offset + size], datatype, shape)
+            outputs[name] = oip_tensors.from_raw(datatype, shape, rest[offset : offset + size])
             offset += size
         return outputs
     except (ServingError, ValueError, KeyError, TypeError) as exc:
@@ -106,12 +107,7 @@ class OipRestTransport:
     def __init__(self, address: str, config: UpstreamConfig) -> None:
         self.address = address
         self.binary = config.binary_tensors
-        limits = httpx.Limits(
-            max_connections=config.connections, max_keepalive_connections=config.connections, keepalive_expiry=30
-        )
-        self._client = httpx.AsyncClient(
-            base_url=address, limits=limits, trust_env=False, timeout=config.timeout_ms / 1000
-        )
+        self._client = pooled_client(address, config)
 
     async def _send(
         self,
@@ -121,14 +117,7 @@ class OipRestTransport:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        try:
-            response = await self._client.request(method, path, content=content, headers=headers, timeout=timeout_s)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise UpstreamError("UNAVAILABLE", f"cannot connect: {exc or type(exc).__name__}") from None
-        except httpx.TimeoutException:
-            raise UpstreamError("DEADLINE_EXCEEDED", f"no answer within {timeout_s * 1000:.0f} ms") from None
-        except httpx.TransportError as exc:
-            raise UpstreamError("UNAVAILABLE", f"connection failed: {type(exc).__name__}: {exc}") from None
+        response = await send(self._client, method, path, timeout_s, content, headers)
         if response.status_code != 200:
             message = error_message(response)
             raise UpstreamError(oip_error_code(response.status_code, message), message)
@@ -144,7 +133,7 @@ class OipRestTransport:
     ) -> dict[str, np.ndarray]:
         try:
             body, header_length = infer_body(inputs, self.binary, request_id)
-        except oip_codec.CodecError as exc:
+        except oip_tensors.OipTensorError as exc:
             raise InputError(str(exc)) from None
         headers = {"x-request-id": request_id} if request_id else {}
         if header_length is None:
@@ -158,22 +147,13 @@ class OipRestTransport:
     async def predict_json(
         self, target: ModelTarget, body: dict[str, Any], signature: Signature | None, timeout_s: float, request_id: str
     ) -> bytes:
-        assert signature is not None
-        try:
-            parsed = json_format.predict_inputs(body, signature)
-        except ServingError as exc:
-            raise InputError(exc.message) from None
-        outputs = await self.predict(target, parsed.inputs, signature, timeout_s, request_id)
-        try:
-            return json_format.predict_response(outputs, parsed.row_format)
-        except ServingError as exc:
-            raise UpstreamError("INTERNAL", exc.message) from None
+        return await predict_json_as_arrays(self, target, body, signature, timeout_s, request_id)
 
     async def signature(self, target: ModelTarget, timeout_s: float) -> Signature:
         response = await self._send("GET", model_path(target), timeout_s)
         try:
             doc = orjson.loads(response.content)
-            return oip_codec.signature_from_metadata(target.signature, doc["inputs"], doc["outputs"])
+            return signature_from_metadata(target.signature, doc["inputs"], doc["outputs"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise UpstreamError("INTERNAL", f"unreadable model metadata: {exc}") from None
 

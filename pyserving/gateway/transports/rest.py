@@ -45,12 +45,7 @@ class RestTransport:
 
     def __init__(self, address: str, config: UpstreamConfig) -> None:
         self.address = address
-        limits = httpx.Limits(
-            max_connections=config.connections, max_keepalive_connections=config.connections, keepalive_expiry=30
-        )
-        self._client = httpx.AsyncClient(
-            base_url=address, limits=limits, trust_env=False, timeout=config.timeout_ms / 1000
-        )
+        self._client = pooled_client(address, config)
 
     @staticmethod
     def _model_path(target: ModelTarget) -> str:
@@ -67,14 +62,7 @@ class RestTransport:
         headers = dict(_JSON) if content is not None else {}
         if request_id:
             headers["x-request-id"] = request_id
-        try:
-            response = await self._client.request(method, path, content=content, headers=headers, timeout=timeout_s)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise UpstreamError("UNAVAILABLE", f"cannot connect: {exc or type(exc).__name__}") from None
-        except httpx.TimeoutException:
-            raise UpstreamError("DEADLINE_EXCEEDED", f"no answer within {timeout_s * 1000:.0f} ms") from None
-        except httpx.TransportError as exc:
-            raise UpstreamError("UNAVAILABLE", f"connection failed: {type(exc).__name__}: {exc}") from None
+        response = await send(self._client, method, path, timeout_s, content, headers)
         if response.status_code != 200:
             raise UpstreamError(HTTP_TO_CODE.get(response.status_code, "UNKNOWN"), error_message(response))
         return response.content
@@ -135,6 +123,34 @@ class RestTransport:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def pooled_client(address: str, config: UpstreamConfig) -> httpx.AsyncClient:
+    """The replica's kept-alive connections (``connections`` of them), without proxies from the environment."""
+    limits = httpx.Limits(
+        max_connections=config.connections, max_keepalive_connections=config.connections, keepalive_expiry=30
+    )
+    return httpx.AsyncClient(base_url=address, limits=limits, trust_env=False, timeout=config.timeout_ms / 1000)
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    timeout_s: float,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """One request to a replica (REST and OIP REST alike); failing to connect, time running out or a
+    broken connection raise :class:`UpstreamError` (UNAVAILABLE or DEADLINE_EXCEEDED), any answer returns."""
+    try:
+        return await client.request(method, path, content=content, headers=headers, timeout=timeout_s)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise UpstreamError("UNAVAILABLE", f"cannot connect: {exc or type(exc).__name__}") from None
+    except httpx.TimeoutException:
+        raise UpstreamError("DEADLINE_EXCEEDED", f"no answer within {timeout_s * 1000:.0f} ms") from None
+    except httpx.TransportError as exc:
+        raise UpstreamError("UNAVAILABLE", f"connection failed: {type(exc).__name__}: {exc}") from None
 
 
 def error_message(response: httpx.Response) -> str:
