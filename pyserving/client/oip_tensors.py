@@ -21,6 +21,7 @@ __all__ = [
     "CONTENTS_FIELD",
     "DATATYPES",
     "OipTensorError",
+    "UnsupportedDtypeError",
     "datatype_of",
     "from_contents",
     "from_json_data",

@@ -49,6 +49,20 @@ def _apis() -> SimpleNamespace:
     )
 
 
+def channel(address: str, config: UpstreamConfig) -> grpc.aio.Channel:
+    """A replica's channel (TF Serving's APIs and OIP alike): message limits from the config; a
+    replica that comes back is used again within seconds, not after 2 minutes; no retries here,
+    they go to the next replica (client.Upstream)."""
+    options = [
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 5000),
+        ("grpc.enable_retries", 0),
+    ]
+    return grpc.aio.insecure_channel(address, options=options)
+
+
 class GrpcTransport:
     """Not thread-safe: one event loop (a grpc.aio channel is bound to the loop that uses it)."""
 
@@ -57,15 +71,7 @@ class GrpcTransport:
     def __init__(self, address: str, config: UpstreamConfig) -> None:
         self.address = address
         self._apis = _apis()
-        options = [
-            ("grpc.max_send_message_length", config.max_message_bytes),
-            ("grpc.max_receive_message_length", config.max_message_bytes),
-            # A replica that comes back is used again within seconds, not after 2 minutes.
-            ("grpc.initial_reconnect_backoff_ms", 200),
-            ("grpc.max_reconnect_backoff_ms", 5000),
-            ("grpc.enable_retries", 0),  # retries go to the next replica (client.Upstream)
-        ]
-        self._channel = grpc.aio.insecure_channel(address, options=options)
+        self._channel = channel(address, config)
         self._predict = self._apis.prediction_grpc.PredictionServiceStub(self._channel)
         self._models = self._apis.model_grpc.ModelServiceStub(self._channel)
         self._health = self._apis.health_pb2_grpc.HealthStub(self._channel)

@@ -19,6 +19,7 @@ from pyserving.client import oip_tensors
 from pyserving.gateway.codec import InputError
 from pyserving.gateway.config import UpstreamConfig
 from pyserving.gateway.transports.base import ModelTarget, UpstreamError, predict_json_as_arrays
+from pyserving.gateway.transports.grpc import channel
 from pyserving.gateway.transports.oip_codec import signature_from_metadata
 from pyserving.protos.inference import grpc_service_pb2 as service_pb2
 from pyserving.protos.inference import grpc_service_pb2_grpc as service_pb2_grpc
@@ -63,14 +64,7 @@ class OipGrpcTransport:
 
     def __init__(self, address: str, config: UpstreamConfig) -> None:
         self.address = address
-        options = [
-            ("grpc.max_send_message_length", config.max_message_bytes),
-            ("grpc.max_receive_message_length", config.max_message_bytes),
-            ("grpc.initial_reconnect_backoff_ms", 200),
-            ("grpc.max_reconnect_backoff_ms", 5000),
-            ("grpc.enable_retries", 0),  # retries go to the next replica (client.Upstream)
-        ]
-        self._channel = grpc.aio.insecure_channel(address, options=options)
+        self._channel = channel(address, config)
         self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
         self._health: Any = None
 
