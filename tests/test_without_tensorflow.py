@@ -12,6 +12,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 
@@ -55,7 +56,7 @@ def test_tensorflow_is_not_installed_and_the_server_modules_import_without_it(ve
         """
         import json, sys
         import pyserving.runner, pyserving.cli.main, pyserving.protocols.grpc.server, pyserving.protocols.rest.app
-        import pyserving.backends.onnx, pyserving.backends.python, pyserving.config.model_config
+        import pyserving.backends.onnx, pyserving.backends.python, pyserving.config.model_server_config
         from pyserving.protos.tensorflow_serving.apis import prediction_service_pb2_grpc
         from pyserving.protos.inference import grpc_service_pb2_grpc
         print(json.dumps({"tf": sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "tensorflow_serving")),
@@ -161,9 +162,64 @@ def test_a_savedmodel_fails_alone_naming_the_extra(server: RunningServer) -> Non
     assert "No module named 'tensorflow'" in server.log()
 
 
-# OIP v2 (issue 15): once the server serves it, exercise here, in the same venv and server,
-# REST /v2/models/{onnx_hp,py_hp}/infer (JSON and binary) and GRPCInferenceService.ModelInfer
-# through pyserving.protos.inference.grpc_service_pb2_grpc (the stubs the TF-less install ships).
+@pytest.mark.parametrize("model", ["onnx_hp", "py_hp"])
+def test_oip_rest_json_and_binary(server: RunningServer, model: str) -> None:
+    url = f"{server.rest_url}/v2/models/{model}"
+    assert requests.get(f"{url}/ready", timeout=10).status_code == 200
+    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [2, 1], "data": [1.0, 4.0]}]}
+    r = requests.post(f"{url}/infer", json=body, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"][0]["data"] == [2.5, 4.0]
+    # Triton's binary tensor extension, as tritonclient.http sends it by default.
+    header = json.dumps(
+        {
+            "inputs": [{"name": "x", "datatype": "FP32", "shape": [2, 1], "parameters": {"binary_data_size": 8}}],
+            "parameters": {"binary_data_output": True},
+        }
+    ).encode()
+    r = requests.post(
+        f"{url}/infer",
+        data=header + np.array([1.0, 4.0], dtype="<f4").tobytes(),
+        headers={"Inference-Header-Content-Length": str(len(header))},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    size = int(r.headers["Inference-Header-Content-Length"])
+    answer = json.loads(r.content[:size])
+    assert answer["outputs"][0]["parameters"]["binary_data_size"] == 8
+    assert np.frombuffer(r.content[size:], dtype="<f4").tolist() == [2.5, 4.0]
+
+
+def test_oip_grpc_with_the_servers_own_stubs_inside_the_venv(venv: Venv, server: RunningServer) -> None:
+    done = run_in(
+        venv,
+        f"""
+        import json, sys
+        import grpc
+        import numpy as np
+        from pyserving.protos.inference import grpc_service_pb2 as pb, grpc_service_pb2_grpc as rpc
+        out = {{}}
+        with grpc.insecure_channel({server.grpc_address!r}) as channel:
+            stub = rpc.GRPCInferenceServiceStub(channel)
+            out["live"] = stub.ServerLive(pb.ServerLiveRequest(), timeout=10).live
+            for model in ("onnx_hp", "py_hp"):
+                request = pb.ModelInferRequest(model_name=model)
+                request.inputs.add(name="x", datatype="FP32", shape=[2, 1])
+                request.raw_input_contents.append(np.array([1.0, 4.0], dtype="<f4").tobytes())
+                reply = stub.ModelInfer(request, timeout=10)
+                out[model] = np.frombuffer(reply.raw_output_contents[0], dtype="<f4").tolist()
+            try:
+                stub.ModelReady(pb.ModelReadyRequest(name="no_such_model"), timeout=10)
+            except grpc.RpcError as error:
+                out["missing"] = error.code().name
+        out["tf"] = [m for m in sys.modules if m.startswith(("tensorflow", "tensorflow_serving", "tritonclient"))]
+        print(json.dumps(out))
+        """,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["live"] is True and out["onnx_hp"] == out["py_hp"] == [2.5, 4.0], out
+    assert out["missing"] == "NOT_FOUND" and out["tf"] == []
 
 
 def test_inspect_and_warmup_tools_on_an_onnx_model(venv: Venv, tmp_path: Path) -> None:
