@@ -52,7 +52,7 @@ def binary_body(rows: int, width: int, seed: int = 0) -> tuple[bytes, int]:
 
 def infer_request_bytes(model: str, rows: int, width: int, seed: int = 0) -> bytes:
     """A serialized ModelInferRequest, the input in raw_input_contents."""
-    from pyserving.gateway.transports.oip_proto import service_pb2
+    from pyserving.protos.inference import grpc_service_pb2 as service_pb2
 
     request = service_pb2.ModelInferRequest(model_name=model)
     request.inputs.add(name="x", datatype="FP32", shape=[rows, width])
@@ -67,7 +67,7 @@ def rest_answer_rows(content: bytes, header_length: str | None) -> int:
 
 
 def grpc_answer_rows(content: bytes) -> int:
-    from pyserving.gateway.transports.oip_proto import service_pb2
+    from pyserving.protos.inference import grpc_service_pb2 as service_pb2
 
     response = service_pb2.ModelInferResponse.FromString(content)
     if len(response.raw_output_contents) != len(response.outputs):
