@@ -1,7 +1,7 @@
 """Per-call cost of pyserving.client against the stock tensorflow-serving-api stub, and the
 size of a client-only install.
 
-    python bench/client_overhead.py [--calls 2000] [--rounds 5] [--no-size]
+    python -m bench.client_overhead [--calls 2000] [--rounds 5] [--no-size]
 
 One server (half_plus_two, the tiny model) in its own process; one caller here making calls one
 after another, so each figure is a round trip (server time included, the same for every row).
@@ -36,7 +36,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """The TF-less install's start-up: one ONNX model, TensorFlow not installed (issue 16's targets).
 
-    python bench/tfless.py [--venv PATH] [--runs N]
+    python -m bench.tfless [--venv PATH] [--runs N]
 
 Builds (or reuses, with ``--venv``) a virtualenv holding ``pip install pyserving`` without extras
 (tests/helpers/venvs.py), exports a small ONNX model, and runs ``bench/startup.py``'s measurement
@@ -16,10 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.startup import measure  # noqa: E402
-from tests.helpers import onnx_models  # noqa: E402
-from tests.helpers.venvs import Venv, build_tfless_venv  # noqa: E402
+from bench.startup import measure
+from tests.helpers import onnx_models
+from tests.helpers.venvs import Venv, build_tfless_venv
 
 TARGETS = {"available_s": 1.0, "rss_available_mib": 200 * 1e6 / 2**20}
 
