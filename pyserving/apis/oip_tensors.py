@@ -44,8 +44,11 @@ def check_datatype(name: str, datatype: Any) -> str:
 
 def check_shape(name: str, shape: Any, datatype: str, limits: TensorLimits) -> tuple[int, ...]:
     """A list of non-negative integers within ``limits``; the element count is ``math.prod`` of it."""
-    if not isinstance(shape, (list, tuple)) or not all(type(d) is int and d >= 0 for d in shape):
+    if type(shape) is not list and not isinstance(shape, (list, tuple)):
         raise InvalidArgumentError(f"input '{name}': shape must be a list of non-negative integers, got {shape!r}")
+    for d in shape:  # a loop, not all(generator): this runs once per input of every request
+        if type(d) is not int or d < 0:
+            raise InvalidArgumentError(f"input '{name}': shape must be a list of non-negative integers, got {shape!r}")
     dims = tuple(shape)
     itemsize = 0 if datatype == "BYTES" else NUMPY[datatype].itemsize
     try:

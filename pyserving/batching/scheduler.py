@@ -6,18 +6,21 @@ it opened, or at once when the timeout is 0 and a batch thread is free (under
 load, requests pile up meanwhile, which is what forms batches). Requests whose
 inputs differ in dtype or non-batch shape go to different queues, so they are
 never merged into a wrong answer. Concatenation, the run and the split happen
-on the executor, never on the event loop.
+on the executor, except for batches of a kind the ``inline`` policy (``serving/inline_runs.py``,
+handed in by the server) timed as shorter than the thread hop: those run on the loop, which
+saves two thread hops (~0.1-0.2 ms on a 1 ms batch timeout) per batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,6 +32,7 @@ from pyserving.core.errors import (
     InvalidArgumentError,
     UnavailableError,
 )
+from pyserving.core.ids import ServableId
 
 logger = logging.getLogger("pyserving.batching")
 
@@ -43,6 +47,22 @@ class BatchStats:
     batch_size: int
     padded_size: int
     queue_seconds: tuple[float, ...]
+
+
+class InlinePolicy(Protocol):
+    """Which runs of a (servable id, signature) may go on the event loop (``serving/inline_runs.py``)."""
+
+    def inline(self, key: tuple[ServableId, str], elements: int) -> bool: ...
+
+    def timing(self, key: tuple[ServableId, str], elements: int) -> bool: ...
+
+    def record(self, key: tuple[ServableId, str], elements: int, seconds: float, inline: bool) -> None: ...
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - started
 
 
 @dataclass
@@ -84,11 +104,16 @@ class BatchScheduler:
     """Event-loop only; batches run on ``executor``."""
 
     def __init__(
-        self, options: BatchingOptions, executor: Executor, on_batch: Callable[[BatchStats], None] | None = None
+        self,
+        options: BatchingOptions,
+        executor: Executor,
+        on_batch: Callable[[BatchStats], None] | None = None,
+        inline: InlinePolicy | None = None,
     ) -> None:
         self.options = options
         self._executor = executor
         self._on_batch = on_batch
+        self._inline = inline
         self._queues: dict[tuple[Any, ...], _Queue] = {}
         self._changed = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
@@ -225,10 +250,9 @@ class BatchScheduler:
         padded = self._padded_size(total)
         remaining = [t.deadline - now for t in live if t.deadline is not None]
         timeout_ms = max(1, int(max(remaining) * 1000)) if len(remaining) == len(live) else 0
+        parts = [t.inputs for t in live]
         try:
-            results = await loop.run_in_executor(
-                self._executor, self._run_batch, queue, [t.inputs for t in live], sizes, padded, timeout_ms
-            )
+            results = await self._run(loop, queue, parts, sizes, padded, timeout_ms)
         except Exception as exc:  # noqa: BLE001 - every caller gets the batch's error
             for task in live:
                 if not task.future.done():
@@ -244,6 +268,41 @@ class BatchScheduler:
                 )
             )
 
+    async def _run(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        queue: _Queue,
+        parts: list[Mapping[str, np.ndarray]],
+        sizes: list[int],
+        padded: int,
+        timeout_ms: int,
+    ) -> list[dict[str, np.ndarray]]:
+        """On the loop when the inline policy timed this kind and size as short; else on the executor
+        (the caller-thread run while the policy times the kind, as for unbatched runs)."""
+        inline = self._inline
+        caller_thread_run = getattr(queue.servable, "caller_thread_run", None) if inline is not None else None
+        if inline is None or caller_thread_run is None:
+            results: list[dict[str, np.ndarray]] = await loop.run_in_executor(
+                self._executor, self._run_batch, queue, parts, sizes, padded, timeout_ms, queue.servable.run
+            )
+            return results
+        kind = (ServableId(queue.model, queue.version), queue.signature)
+        elements = 0
+        for part in parts:
+            for array in part.values():
+                elements += array.size
+        elements = elements * padded // max(1, sum(sizes))
+        if inline.inline(kind, elements):
+            results, seconds = _timed(self._run_batch, queue, parts, sizes, padded, timeout_ms, caller_thread_run)
+            inline.record(kind, elements, seconds, True)
+            return results
+        run = caller_thread_run if inline.timing(kind, elements) else queue.servable.run
+        results, seconds = await loop.run_in_executor(
+            self._executor, _timed, self._run_batch, queue, parts, sizes, padded, timeout_ms, run
+        )
+        inline.record(kind, elements, seconds, False)
+        return results
+
     def _padded_size(self, total: int) -> int:
         for size in self.options.allowed_batch_sizes:
             if size >= total:
@@ -251,10 +310,16 @@ class BatchScheduler:
         return total
 
     def _run_batch(
-        self, queue: _Queue, parts: list[Mapping[str, np.ndarray]], sizes: list[int], padded: int, timeout_ms: int
+        self,
+        queue: _Queue,
+        parts: list[Mapping[str, np.ndarray]],
+        sizes: list[int],
+        padded: int,
+        timeout_ms: int,
+        run: Callable[..., dict[str, np.ndarray]],
     ) -> list[dict[str, np.ndarray]]:
         inputs = concatenate(parts, padded, self.options.pad_variable_length_inputs)
-        outputs = queue.servable.run(queue.signature, inputs, list(queue.output_keys), timeout_ms)
+        outputs = run(queue.signature, inputs, list(queue.output_keys), timeout_ms)
         for key, array in outputs.items():
             if np.ndim(array) == 0 or np.shape(array)[0] != padded:
                 if len(parts) == 1 and padded == sizes[0]:

@@ -140,7 +140,9 @@ class Execution:
         key = handle.id if per_version is not None else None
         if key not in self._batchers:
             options = self._batching if per_version is None else per_version(handle.servable.version_dir)
-            self._batchers[key] = None if options is None else BatchScheduler(options, self._executor, self._on_batch)
+            self._batchers[key] = (
+                None if options is None else BatchScheduler(options, self._executor, self._on_batch, self._inline_runs)
+            )
         return self._batchers[key]
 
     def _drop_batcher(self, state: ServableState) -> None:

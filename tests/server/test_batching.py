@@ -14,6 +14,7 @@ import requests
 from pyserving.batching import BatchingOptions
 from pyserving.config.batching_config import parse_batching_parameters, read_batching_parameters
 from pyserving.core.errors import InvalidArgumentError
+from pyserving.serving.inline_runs import WARMUP_RUNS
 from tests.conftest import write_model_config
 from tests.helpers.server import RunningServer, start_server
 from tests.helpers.shared import TFSERVING_TESTDATA, requires_shared
@@ -235,3 +236,36 @@ def test_a_lone_request_runs_when_its_batch_times_out(model_root: Path, tmp_path
                 assert r.json() == {"predictions": [[0.5 * i + 2]]}
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("limit_micros", [5000, 0])
+def test_batches_timed_as_short_run_on_the_loop_with_the_same_answers(
+    model_root: Path, tmp_path: Path, limit_micros: int
+) -> None:
+    """A kind timed under --inline_run_max_micros runs its batches on the event loop (no thread hops)."""
+    params = tmp_path / "batching.txt"
+    params.write_text("max_batch_size { value: 8 } batch_timeout_micros { value: 1000 } num_batch_threads { value: 2 }")
+    server = start_server(
+        [
+            "--model_name=hp2",
+            f"--model_base_path={model_root / 'half_plus_two'}",
+            "--enable_batching",
+            f"--batching_parameters_file={params}",
+            f"--inline_run_max_micros={limit_micros}",
+        ],
+        tmp_path,
+        wait_models=["hp2"],
+        grpc=False,
+    )
+    try:
+        for i in range(WARMUP_RUNS + 8):  # one at a time: one-row batches, past the timed runs
+            body = requests.post(
+                f"{server.rest_url}/v1/models/hp2:predict", json={"instances": [[float(i)]]}, timeout=10
+            )
+            assert body.json() == {"predictions": [[0.5 * i + 2]]}
+        # A burst after the switch: batches of several requests, each answered exactly.
+        results = run_all(server, [("hp2:predict", {"instances": [[float(i)], [float(-i)]]}) for i in range(32)])
+        assert [body["predictions"] for _, body in results] == [[[0.5 * i + 2], [-0.5 * i + 2]] for i in range(32)]
+    finally:
+        server.stop()
+    assert ("Model hp2 version 1 signature serving_default runs in" in server.log()) == (limit_micros > 0)

@@ -160,8 +160,10 @@ class OipService:
                 yield service_pb2.ModelStreamInferResponse(error_message=as_serving_error(exc).message)
 
     async def _infer(self, request: Any, timeout: int) -> Any:
-        for parameters in [request.parameters, *(i.parameters for i in request.inputs)]:
-            if any(key in parameters for key in _SHARED_MEMORY_KEYS):
+        parameters = request.parameters
+        # Most requests carry no parameters at all: test the maps for emptiness before looking in them.
+        for tensor_parameters in [parameters, *(i.parameters for i in request.inputs)]:
+            if tensor_parameters and any(key in tensor_parameters for key in _SHARED_MEMORY_KEYS):
                 raise oip_models.unimplemented(_SHARED_MEMORY)
         requested = []
         for output in request.outputs:
@@ -173,12 +175,13 @@ class OipService:
                 raise oip_models.unimplemented(_SHARED_MEMORY)
             requested.append(output.name)
         signature_name = ""
-        if "signature_name" in request.parameters:
-            signature_name = _parameter(request.parameters["signature_name"])
-            if not isinstance(signature_name, str):
-                raise InvalidArgumentError("parameter 'signature_name' must be a string")
-        if "timeout" in request.parameters:
-            timeout = oip_models.request_timeout(timeout, _parameter(request.parameters["timeout"]))
+        if parameters:
+            if "signature_name" in parameters:
+                signature_name = _parameter(parameters["signature_name"])
+                if not isinstance(signature_name, str):
+                    raise InvalidArgumentError("parameter 'signature_name' must be a string")
+            if "timeout" in parameters:
+                timeout = oip_models.request_timeout(timeout, _parameter(parameters["timeout"]))
         limits = self.core.options.tensor_limits
         model = request.model_name
 
@@ -209,7 +212,9 @@ class OipService:
                 decoded.append(InferInput(name, datatype, array))
             return decoded
 
-        payload = sum(len(raw) for raw in request.raw_input_contents)
+        payload = 0
+        for raw_input in request.raw_input_contents:
+            payload += len(raw_input)
         result = await oip_models.infer(
             self.core, self.options, model, request.model_version, decode, requested, timeout, signature_name, payload
         )

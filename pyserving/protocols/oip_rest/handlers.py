@@ -85,34 +85,44 @@ async def handle(
 # -- infer ---------------------------------------------------------------------------------
 
 
-def _header_length(headers: Any, body_length: int) -> int | None:
+def _scan_headers(headers: Any) -> tuple[bytes | None, bytes | None]:
+    """The Inference-Header-Content-Length and Content-Encoding values: one pass over the headers."""
+    length = encoding = None
     for name, value in headers:
         if name == HEADER_LENGTH:
-            try:
-                length = int(value)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= body_length:
-                raise InvalidArgumentError(
-                    f"Inference-Header-Content-Length must be an integer from 0 to the body length "
-                    f"({body_length} bytes), got {value[:32].decode('latin-1')!r}"
-                )
-            return length
-    return None
+            if length is None:
+                length = value
+        elif name == b"content-encoding" and encoding is None:
+            encoding = value
+    return length, encoding
 
 
-def _inflate(body: bytes, headers: Any) -> bytes:
-    for name, value in headers:
-        if name == b"content-encoding" and value.strip().lower() == b"deflate":
-            try:
-                inflater = zlib.decompressobj()
-                data = inflater.decompress(body, MAX_INFLATED_BYTES + 1)
-            except zlib.error as exc:
-                raise InvalidArgumentError(f"Failed to decompress deflate request body: {exc}") from None
-            if len(data) > MAX_INFLATED_BYTES:
-                raise InvalidArgumentError("Decompressed request body is too large")
-            return data
-    return body
+def _header_length(value: bytes | None, body_length: int) -> int | None:
+    if value is None:
+        return None
+    try:
+        length = int(value)
+    except ValueError:
+        length = -1
+    if not 0 <= length <= body_length:
+        raise InvalidArgumentError(
+            f"Inference-Header-Content-Length must be an integer from 0 to the body length "
+            f"({body_length} bytes), got {value[:32].decode('latin-1')!r}"
+        )
+    return length
+
+
+def _inflate(body: bytes, encoding: bytes | None) -> bytes:
+    if encoding is None or encoding.strip().lower() != b"deflate":
+        return body
+    try:
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(body, MAX_INFLATED_BYTES + 1)
+    except zlib.error as exc:
+        raise InvalidArgumentError(f"Failed to decompress deflate request body: {exc}") from None
+    if len(data) > MAX_INFLATED_BYTES:
+        raise InvalidArgumentError("Decompressed request body is too large")
+    return data
 
 
 def _parse_header(data: bytes) -> dict[str, Any]:
@@ -145,8 +155,9 @@ def _flag(parameters: dict[str, Any], key: str, default: bool) -> bool:
 async def infer(
     core: ServerCore, options: OipOptions, route: OipRoute, body: bytes, headers: Any, timeout_in_ms: int
 ) -> Response:
-    body = _inflate(body, headers)
-    length = _header_length(headers, len(body))
+    length_value, encoding = _scan_headers(headers)
+    body = _inflate(body, encoding)
+    length = _header_length(length_value, len(body))
     if length == 0:
         raise InvalidArgumentError(
             "Inference-Header-Content-Length 0 (a raw binary request) is not supported; send the JSON header first"
@@ -162,10 +173,13 @@ async def infer(
         raise
     rest = memoryview(body)[len(body) if length is None else length :]
     parameters = _parameters(doc.get("parameters"), "request")
-    binary_output = _flag(parameters, "binary_data_output", False)
-    signature_name = parameters.get("signature_name", "")
-    if not isinstance(signature_name, str):
-        raise InvalidArgumentError("parameter 'signature_name' must be a string")
+    if parameters:
+        binary_output = _flag(parameters, "binary_data_output", False)
+        signature_name = parameters.get("signature_name", "")
+        if not isinstance(signature_name, str):
+            raise InvalidArgumentError("parameter 'signature_name' must be a string")
+    else:
+        binary_output, signature_name = False, ""
     request_id = doc.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidArgumentError("'id' must be a string")
@@ -231,13 +245,27 @@ async def infer(
             )
         return decoded
 
-    timeout = oip_models.request_timeout(timeout_in_ms, parameters.get("timeout"))
+    timeout = oip_models.request_timeout(timeout_in_ms, parameters.get("timeout")) if parameters else timeout_in_ms
     result = await oip_models.infer(
         core, options, route.model, route.version, decode, requested, timeout, signature_name, len(body)
     )
     if oip_models.off_loop(result.outputs):
         return await core.run_blocking(_encode, route.model, result, request_id, binary, binary_output)
     return _encode(route.model, result, request_id, binary, binary_output)
+
+
+# '{"model_name":...,"model_version":...' per (model, version): the same bytes for every answer.
+_PREFIXES: dict[tuple[str, int], bytes] = {}
+
+
+def _prefix(model: str, version: int) -> bytes:
+    key = (model, version)
+    prefix = _PREFIXES.get(key)
+    if prefix is None:
+        if len(_PREFIXES) > 4096:  # versions come and go: forget them all now and then
+            _PREFIXES.clear()
+        prefix = _PREFIXES[key] = orjson.dumps({"model_name": model, "model_version": str(version)})[:-1]
+    return prefix
 
 
 def _encode(
@@ -248,8 +276,8 @@ def _encode(
     chunks: list[bytes] = []
     floats: list[np.ndarray] = []
     for name, datatype, array in result.outputs:
-        entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
-        if binary.get(name, binary_output):
+        entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": array.shape}
+        if binary.get(name, binary_output) if binary else binary_output:
             chunk = to_raw(array, datatype)
             entry["parameters"] = {"binary_data_size": len(chunk)}
             chunks.append(chunk)
@@ -259,14 +287,20 @@ def _encode(
                 floats.append(data)
             entry["data"] = data
         entries.append(entry)
-    answer: dict[str, Any] = {"model_name": model, "model_version": str(result.version)}
-    if request_id is not None:
-        answer["id"] = request_id
-    answer["outputs"] = entries
-    header = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+    # The model and version are pre-encoded; the rest is one orjson call (numpy arrays written by orjson).
+    tail = orjson.dumps(
+        {"id": request_id, "outputs": entries} if request_id is not None else {"outputs": entries},
+        option=orjson.OPT_SERIALIZE_NUMPY,
+    )
     # orjson writes NaN and infinities as null; only then look for them (as the /v1 path does).
-    if b"null" in header and any(not np.isfinite(data).all() for data in floats):
+    if b"null" in tail and any(not np.isfinite(data).all() for data in floats):
+        answer: dict[str, Any] = {"model_name": model, "model_version": str(result.version)}
+        if request_id is not None:
+            answer["id"] = request_id
+        answer["outputs"] = [{**entry, "shape": list(entry["shape"])} for entry in entries]
         header = dumps(answer, non_finite=True)
+    else:
+        header = b"".join((_prefix(model, result.version), b",", tail[1:]))
     if not chunks:
         return 200, [(b"content-type", JSON)], header
     response_headers = [(b"content-type", BINARY), (HEADER_LENGTH, str(len(header)).encode())]

@@ -62,8 +62,15 @@ class OipRoute:
     version: str = ""
 
 
+# Model routes already matched, by (method, path): the regex and unquoting once per path, not per request.
+_MATCHED: dict[tuple[str, str], OipRoute] = {}
+
+
 def match(method: str, path: str) -> OipRoute:
     """The route for ``path`` (still percent-encoded), or NOT_FOUND / a 405 error."""
+    route = _MATCHED.get((method, path))
+    if route is not None:
+        return route
     exact = _EXACT.get(path)
     if exact is not None:
         _check_method(method, exact[0], path)
@@ -72,7 +79,11 @@ def match(method: str, path: str) -> OipRoute:
     if found is not None:
         name, version, action = found.groups()
         _check_method(method, _ACTION_METHODS[action], path)
-        return OipRoute(action or "metadata", unquote(name), unquote(version or ""))
+        route = OipRoute(action or "metadata", unquote(name), unquote(version or ""))
+        if len(_MATCHED) >= 1024:  # clients may send any path: keep the table small
+            _MATCHED.clear()
+        _MATCHED[(method, path)] = route
+        return route
     found = _REPOSITORY_MODEL.fullmatch(path)
     if found is not None:
         _check_method(method, "POST", path)
