@@ -28,10 +28,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-from bench.load import run_http  # noqa: E402
-from bench.models import export_models  # noqa: E402
-from bench.run import Server, free_port, make_server  # noqa: E402
-from pyserving.console.stats import IDLE_SECONDS  # noqa: E402
+from bench.load import run_http
+from bench.models import export_models
+from bench.run import Server, free_port, make_server
+from pyserving.console.stats import IDLE_SECONDS
 
 CHROMIUM = "/usr/bin/chromium"
 TINY_BODY = json.dumps({"instances": [[1.0]]}).encode()

@@ -34,7 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def free_port() -> int:

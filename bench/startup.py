@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from tests.helpers.server import free_port  # noqa: E402
+from tests.helpers.server import free_port
 
 SEED_BODY = {"instances": [{"words": ["很", "喜欢"], "nwords": 2}, {"words": ["很", "垃圾"], "nwords": 2}]}
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from bench.startup import rss_mib  # noqa: E402
-from tests.helpers import models  # noqa: E402
-from tests.helpers.server import start_server  # noqa: E402
+from bench.startup import rss_mib
+from tests.helpers import models
+from tests.helpers.server import start_server
 
 
 def export_mlp(path: Path, seed: int) -> None:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from bench.peers.bare_uvicorn import parse_models  # noqa: E402
+from bench.peers.bare_uvicorn import parse_models
 
 # DataType enum value -> (numpy dtype, TensorProto field holding typed values)
 _DTYPES = {
@@ -71,7 +71,7 @@ def create_server(port: int, host: str, widths: dict[str, int], executor_threads
         return arrays[0].shape[0] if arrays and arrays[0].ndim else 1
 
     class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-        async def Predict(self, request, context):  # noqa: N802 (gRPC method name)
+        async def Predict(self, request, context):
             if pool is None:
                 rows = rows_of(request)
             else:  # diagnostic: the thread hop a server running its model off the loop pays

@@ -16,7 +16,7 @@ import argparse
 
 import orjson
 
-from bench.peers.common import status_body  # noqa: E402
+from bench.peers.common import status_body
 
 PREFIX = "/v1/models/"
 STATUS = orjson.dumps(status_body())

@@ -19,7 +19,7 @@ import os
 import numpy as np
 from flask import Flask, abort, request
 
-from bench.peers.common import model_name, read_signature, status_body, version_dir  # noqa: E402
+from bench.peers.common import model_name, read_signature, status_body, version_dir
 
 
 def _load(model_dir: str):

@@ -18,30 +18,30 @@ the client's delayed ACK add ~40 ms to every response). ``--seed-faithful``
 restores all three of the seed's choices.
 """
 
-from gevent import monkey  # noqa: I001  (must run before anything imports socket/threading)
+from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
-import os  # noqa: E402
-import socket  # noqa: E402
-import sys  # noqa: E402
+import argparse
+import os
+import socket
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SEED_FAITHFUL = "--seed-faithful" in sys.argv
-import grpc  # noqa: E402
+import grpc
 
 if not SEED_FAITHFUL:
-    from grpc.experimental import gevent as grpc_gevent  # noqa: E402
+    from grpc.experimental import gevent as grpc_gevent
 
     grpc_gevent.init_gevent()
 
-import jieba  # noqa: E402
-from flask import Flask, jsonify, request  # noqa: E402
-from gevent import pywsgi  # noqa: E402
-from tensorflow import make_tensor_proto  # noqa: E402
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
+import jieba
+from flask import Flask, jsonify, request
+from gevent import pywsgi
+from tensorflow import make_tensor_proto
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 CLASSES = ("NEG", "POS")
 

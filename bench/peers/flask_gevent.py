@@ -9,15 +9,15 @@ served one at a time. The seed wrapped the app in werkzeug's ``DebuggedApplicati
 ``--debugged`` does the same (off by default: it only adds overhead).
 """
 
-from gevent import monkey  # noqa: I001  (must run before anything imports socket/threading)
+from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
+import argparse
 
-from gevent import pywsgi  # noqa: E402
+from gevent import pywsgi
 
-from bench.peers.flask_app import create_app  # noqa: E402
+from bench.peers.flask_app import create_app
 
 
 def main() -> None:

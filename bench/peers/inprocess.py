@@ -26,8 +26,8 @@ import sys
 
 import numpy as np
 
-from bench.peers.common import model_name, read_signature, sweep, time_calls, version_dir  # noqa: E402
-from bench.peers.inprocess_onnx import OrtLimit, onnx_version_dir  # noqa: E402
+from bench.peers.common import model_name, read_signature, sweep, time_calls, version_dir
+from bench.peers.inprocess_onnx import OrtLimit, onnx_version_dir
 
 
 class Limit:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.peers.common import sweep, time_calls  # noqa: E402
+from bench.peers.common import sweep, time_calls
 
 MODEL_FILE = "model.onnx"
 
