@@ -8,7 +8,6 @@ and stops the server (``runner.py``).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +25,6 @@ from pyserving.protocols.limits import InFlightLimit
 from pyserving.protocols.oip_models import OipOptions
 from pyserving.protos.tensorflow_serving.apis import model_service_pb2, prediction_service_pb2
 from pyserving.serving.server_core import ServerCore
-
-logger = logging.getLogger("pyserving.grpc")
 
 # TF Serving sets ServerBuilder::SetMaxMessageSize(kint32max) for both directions.
 MAX_MESSAGE_BYTES = 2**31 - 1

@@ -19,12 +19,14 @@ from pyserving.core.errors import InvalidArgumentError, ServingError
 from pyserving.protocols import oip_models, oip_repository, oip_statistics
 from pyserving.protocols.grpc.errors import as_serving_error, rpc
 from pyserving.protocols.grpc.handlers import safe_deserializer
-from pyserving.protocols.oip_grpc.proto import SERVICE, model_config_pb2, service_pb2
 from pyserving.protocols.oip_models import InferInput, OipOptions
+from pyserving.protos.inference import grpc_service_pb2 as service_pb2
+from pyserving.protos.inference import model_config_pb2
 from pyserving.serving.server_core import ServerCore
 
 logger = logging.getLogger("pyserving.grpc")
 
+SERVICE = service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"]
 SERVICE_NAME = SERVICE.full_name
 _SHARED_MEMORY = (
     "the shared-memory extensions (system and CUDA shared memory) are not supported: "
