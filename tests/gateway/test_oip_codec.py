@@ -13,7 +13,7 @@ import pytest
 from tritonclient import utils as triton_utils
 
 from pyserving.client import oip_tensors as oip_codec
-from pyserving.gateway.transports.oip_codec import signature_from_metadata
+from pyserving.gateway.transports.oip_metadata import signature_from_metadata
 
 ARRAYS = [
     np.array([[1.5, -2.0], [0.0, 3.25]], dtype=np.float32),

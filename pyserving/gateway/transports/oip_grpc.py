@@ -20,7 +20,7 @@ from pyserving.gateway.codec import InputError
 from pyserving.gateway.config import UpstreamConfig
 from pyserving.gateway.transports.base import ModelTarget, UpstreamError, predict_json_as_arrays
 from pyserving.gateway.transports.grpc import channel
-from pyserving.gateway.transports.oip_codec import signature_from_metadata
+from pyserving.gateway.transports.oip_metadata import signature_from_metadata
 from pyserving.protos.inference import grpc_service_pb2 as service_pb2
 from pyserving.protos.inference import grpc_service_pb2_grpc as service_pb2_grpc
 

@@ -23,7 +23,7 @@ from pyserving.core.errors import ServingError
 from pyserving.gateway.codec import InputError
 from pyserving.gateway.config import UpstreamConfig
 from pyserving.gateway.transports.base import ModelTarget, UpstreamError, predict_json_as_arrays
-from pyserving.gateway.transports.oip_codec import signature_from_metadata
+from pyserving.gateway.transports.oip_metadata import signature_from_metadata
 from pyserving.gateway.transports.rest import HTTP_TO_CODE, error_message, pooled_client, send
 from pyserving.tensors.signature import Signature
 
